@@ -1,0 +1,229 @@
+"""Wire models of the HTTP API (pydantic), shared by server and client.
+
+Binary values travel as standard base64 strings (type :data:`B64`). Every encrypted field is
+opaque to the server. The endpoints, all JSON unless noted, with ``Authorization: Bearer TOKEN``
+except the ``/auth`` ones and ``/health``:
+
+=======  ===================================  ==========================  =======================
+method   path                                 body                        answer
+=======  ===================================  ==========================  =======================
+GET      /health                              -                           Health
+GET      /auth/params?email=E                 -                           KeyParams (also for an
+                                                                          unknown email: a fake,
+                                                                          stable salt)
+POST     /auth/signup                         SignupRequest               LoginResponse (201)
+POST     /auth/login                          LoginRequest                LoginResponse
+POST     /auth/logout                         -                           204 (revokes this token)
+POST     /auth/revoke-all                     -                           204 (all tokens of user)
+GET      /collections                         -                           list[Collection]
+POST     /collections                         CollectionCreate            Collection (201)
+PATCH    /collections/{id}                    CollectionRename            Collection
+POST     /collections/{id}/files              AddToCollection             Entry (201; idempotent)
+POST     /uploads                             UploadCreate                UploadSession (201)
+GET      /uploads/{id}                        -                           UploadSession
+PUT      /uploads/{id}/parts/{n}              raw bytes, header           PartInfo
+                                              X-Content-SHA256 (hex)
+DELETE   /uploads/{id}                        -                           204 (abort)
+POST     /files                               FileCommit                  FileRecord (201;
+                                                                          idempotent per upload)
+GET      /files/{id}                          -                           FileRecord
+GET      /files/{id}/content                  - (Range supported)         raw bytes
+GET      /files/{id}/thumbnail                - (Range supported)         raw bytes
+GET      /diff?since=V&limit=N                -                           Diff
+GET      /usage                               -                           Usage
+=======  ===================================  ==========================  =======================
+
+Uploads: the client opens a session with the exact ciphertext size and a part size; parts are
+numbered from 0, each ``part_size`` bytes except the last. ``PUT`` of a part is idempotent (a
+re-sent part overwrites the same bytes). ``GET /uploads/{id}`` tells which parts the server has,
+so an interrupted upload resumes by sending only the missing ones. ``POST /files`` completes
+the content (and optional thumbnail) uploads and commits the file into a collection atomically;
+a repeated commit of the same upload returns the same file.
+
+Diff sync: every change to a user's collections or album entries takes the next value of the
+user's change counter. ``GET /diff?since=V`` returns the collections and entries changed after
+``V``, oldest first, at most ``limit`` items; removed entries come as tombstones
+(``is_deleted``). Keep calling with ``since = latest_version`` while ``has_more``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+__all__ = [
+    "B64",
+    "AddToCollection",
+    "Collection",
+    "CollectionCreate",
+    "CollectionRename",
+    "Diff",
+    "Entry",
+    "FileCommit",
+    "FileRecord",
+    "Health",
+    "KeyAttributesModel",
+    "KeyParams",
+    "LoginRequest",
+    "LoginResponse",
+    "PartInfo",
+    "Problem",
+    "SignupRequest",
+    "UploadCreate",
+    "UploadSession",
+    "Usage",
+]
+
+
+def _b64decode(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError) as err:
+            raise ValueError("invalid base64") from err
+    raise ValueError("expected a base64 string")
+
+
+B64 = Annotated[
+    bytes,
+    BeforeValidator(_b64decode),
+    PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str),
+]
+
+MAX_PART_SIZE = 64 * 1024 * 1024
+MIN_PART_SIZE = 64 * 1024
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Problem(_Model):
+    code: str
+    message: str
+    details: dict[str, object] = Field(default_factory=dict)
+
+
+class Health(_Model):
+    status: str
+    version: str
+    time: float  # server clock, seconds since the epoch
+
+
+class KeyParams(_Model):
+    kek_salt: B64
+    ops_limit: int
+    mem_limit: int
+
+
+class KeyAttributesModel(_Model):
+    kek_salt: B64
+    ops_limit: int
+    mem_limit: int
+    master_key_wrapped: B64
+    master_key_wrapped_recovery: B64
+    recovery_key_wrapped: B64
+
+
+class SignupRequest(_Model):
+    email: str = Field(min_length=3, max_length=320)
+    login_key: B64
+    key_attributes: KeyAttributesModel
+
+
+class LoginRequest(_Model):
+    email: str = Field(min_length=1, max_length=320)
+    login_key: B64
+
+
+class LoginResponse(_Model):
+    token: str
+    user_id: int
+    key_attributes: KeyAttributesModel
+
+
+class CollectionCreate(_Model):
+    encrypted_key: B64  # collection key wrapped by the master key
+    encrypted_name: B64  # secretbox(collection key, name)
+
+
+class CollectionRename(_Model):
+    encrypted_name: B64
+
+
+class Collection(_Model):
+    id: int
+    encrypted_key: B64
+    encrypted_name: B64
+    version: int
+    is_deleted: bool = False
+
+
+class UploadCreate(_Model):
+    size: int = Field(gt=0)  # exact ciphertext size
+    part_size: int = Field(ge=MIN_PART_SIZE, le=MAX_PART_SIZE)
+
+
+class PartInfo(_Model):
+    number: int
+    size: int
+    sha256: str
+
+
+class UploadSession(_Model):
+    id: str
+    size: int
+    part_size: int
+    part_count: int
+    parts: list[PartInfo]  # the parts the server has, by number
+    state: str  # "open" | "committed"
+    expires_at: float
+
+
+class FileCommit(_Model):
+    collection_id: int
+    content_upload_id: str
+    thumbnail_upload_id: str | None = None
+    encrypted_key: B64  # file key wrapped by the collection key
+    encrypted_metadata: B64  # secretbox(file key, metadata JSON)
+
+
+class FileRecord(_Model):
+    id: int
+    content_size: int
+    thumbnail_size: int
+    encrypted_metadata: B64
+    created_at: float
+    is_trashed: bool = False
+
+
+class AddToCollection(_Model):
+    file_id: int
+    encrypted_key: B64  # file key wrapped by the target collection's key
+
+
+class Entry(_Model):
+    collection_id: int
+    file_id: int
+    encrypted_key: B64
+    version: int
+    is_deleted: bool = False
+    file: FileRecord | None = None  # omitted for tombstones
+
+
+class Diff(_Model):
+    collections: list[Collection]
+    entries: list[Entry]
+    latest_version: int
+    has_more: bool
+
+
+class Usage(_Model):
+    files: int
+    stored_bytes: int
+    trash_bytes: int
+    quota_bytes: int
