@@ -126,14 +126,20 @@ class StreamDecryptor:
         return bytes(plain)
 
 
-def decrypt_stream(key: bytes, pieces: Iterable[bytes]) -> Iterator[bytes]:
+def decrypt_stream(
+    key: bytes, pieces: Iterable[bytes], header: bytes | None = None
+) -> Iterator[bytes]:
     """Decrypt an encrypted file given as arbitrary pieces; yields plaintext chunks.
+
+    ``header``: when the 24-byte header is kept apart from the chunks (file content keeps it in
+    the encrypted metadata, so upload parts align with chunks), pass it here; otherwise it is
+    read from the start of the stream.
 
     Raises :class:`IntegrityError` on tampering, on truncation (no FINAL chunk) and on trailing
     bytes. Each yielded chunk has been authenticated before it is yielded.
     """
     buf = bytearray()
-    decryptor: StreamDecryptor | None = None
+    decryptor = None if header is None else StreamDecryptor(key, header)
     for piece in pieces:
         buf += piece
         if decryptor is None:

@@ -1,0 +1,69 @@
+"""``photoark signup`` / ``login`` / ``logout``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from photoark.cli.options import HomeOption, JsonOption, home_of, read_password
+from photoark.cli.output import console, emit_json, handle_errors
+from photoark.client import auth
+from photoark.crypto.keys import ARGON2_MIN, ARGON2_MODERATE
+
+__all__ = ["login", "logout", "signup"]
+
+ServerOption = Annotated[str, typer.Option("--server", help="Server URL, e.g. http://127.0.0.1:8080")]
+EmailOption = Annotated[str, typer.Option("--email", help="Account email.")]
+StdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
+def signup(
+    server: ServerOption,
+    email: EmailOption,
+    password_stdin: StdinOption = False,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+    kdf: Annotated[
+        str, typer.Option(hidden=True, help="Argon2 cost: moderate (default) or min (tests).")
+    ] = "moderate",
+) -> None:
+    """Create an account; keys are made on this device and never sent in clear."""
+    password = read_password(password_stdin, confirm=not password_stdin)
+    limits = ARGON2_MIN if kdf == "min" else ARGON2_MODERATE
+    with handle_errors():
+        account, recovery = auth.signup(home_of(home), server, email, password, limits)
+    if json_output:
+        emit_json({"user_id": account.user_id, "email": email, "recovery_key": recovery.hex()})
+        return
+    console.print(f"Signed up as [bold]{email}[/] on {account.server}.")
+    console.print(
+        "Recovery key (write it down; it is the only way back in without the password):\n"
+        f"  [bold]{recovery.hex()}[/]"
+    )
+
+
+def login(
+    server: ServerOption,
+    email: EmailOption,
+    password_stdin: StdinOption = False,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Log in on this device."""
+    password = read_password(password_stdin, confirm=False)
+    with handle_errors():
+        account = auth.login(home_of(home), server, email, password)
+    if json_output:
+        emit_json({"user_id": account.user_id, "email": email})
+    else:
+        console.print(f"Logged in as [bold]{email}[/] on {account.server}.")
+
+
+def logout(home: HomeOption = None) -> None:
+    """Log out: revoke this device's token."""
+    with handle_errors():
+        done = auth.logout(home_of(home))
+    console.print("Logged out." if done else "Not logged in.")

@@ -1,0 +1,63 @@
+"""``photoark backup PATH... --album NAME``: one-shot recursive backup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from photoark.cli.options import HomeOption, JsonOption, home_of
+from photoark.cli.output import console, emit_json, handle_errors, stderr
+from photoark.cli.progress import RichBackupProgress, wants_progress
+from photoark.client.backup import BackupOptions, BackupProgress, BackupReport, backup
+from photoark.client.session import Session
+
+__all__ = ["backup_command", "print_report"]
+
+
+def print_report(report: BackupReport) -> None:
+    console.print(
+        f"uploaded {report.uploaded}, skipped {report.skipped} (already backed up), "
+        f"added to album {report.added_to_album}, failed {len(report.failed)}, "
+        f"{report.bytes_uploaded:,} bytes sent"
+    )
+    for item in report.failed:
+        stderr.print(f"[red]failed[/] {item['path']!r}: {item['error']}", highlight=False)
+    if report.ignored:
+        console.print(f"{len(report.ignored)} files passed over (not photos or videos):")
+        for item in report.ignored[:20]:
+            console.print(f"  {item['path']!r}: {item['reason']}", highlight=False)
+        if len(report.ignored) > 20:
+            console.print(f"  … and {len(report.ignored) - 20} more (see --json)")
+    if report.aborted:
+        stderr.print(f"[bold red]stopped:[/] {report.aborted}. Nothing is lost; run it again.")
+
+
+def backup_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to back up.")],
+    album: Annotated[str, typer.Option("--album", help="Album to back up into.")],
+    match: Annotated[
+        str, typer.Option(help="Duplicate rule: name+hash (default) or hash.")
+    ] = "name+hash",
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Parallel uploads.")] = 4,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Back up photos and videos (recursively) into an album."""
+    if match not in ("name+hash", "hash"):
+        raise typer.BadParameter("--match must be name+hash or hash")
+    options = BackupOptions(match=match, workers=workers)  # type: ignore[arg-type]
+    with handle_errors(), Session.open(home_of(home)) as session:
+        str_paths = [str(p) for p in paths]
+        if wants_progress(json_output):
+            with RichBackupProgress() as progress:
+                report = backup(session, str_paths, album, options, progress)
+        else:
+            report = backup(session, str_paths, album, options, BackupProgress())
+    if json_output:
+        emit_json(report.as_json())
+    else:
+        print_report(report)
+    if report.aborted or report.failed:
+        raise typer.Exit(5 if report.aborted else 2)

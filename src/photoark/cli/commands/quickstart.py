@@ -1,0 +1,81 @@
+"""``photoark quickstart PATH...``: a local server, a local account, a first backup."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from photoark.cli.commands.backup import print_report
+from photoark.cli.options import HomeOption, JsonOption, home_of
+from photoark.cli.output import console, emit_json, handle_errors
+from photoark.cli.progress import RichBackupProgress, wants_progress
+from photoark.client import auth
+from photoark.client.backup import BackupProgress, backup
+from photoark.client.localserver import start_local_server
+from photoark.client.session import Session
+from photoark.client.state import StateDB
+from photoark.client.state.account import AccountStore
+
+__all__ = ["quickstart"]
+
+LOCAL_EMAIL = "me@photoark.local"
+
+
+def quickstart(
+    paths: Annotated[list[Path], typer.Argument(help="Folders to back up.")],
+    album: Annotated[str | None, typer.Option(help="Album name (default: the folder's name).")] = None,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Start a local server if none is configured, create a local account, back up PATH."""
+    client_home = home_of(home).ensure()
+    with handle_errors():
+        db = StateDB(client_home.state_db)
+        account = AccountStore(db).load()
+        db.close()
+        server = None
+        if account is None or account.server.startswith("http://127.0.0.1"):
+            server = start_local_server(client_home)
+        credentials = client_home.root / "local-account.txt"
+        if account is None:
+            password = secrets.token_urlsafe(24)
+            _, recovery = auth.signup(client_home, server.url if server else "", LOCAL_EMAIL, password)
+            credentials.write_text(
+                f"server: {server.url if server else ''}\nemail: {LOCAL_EMAIL}\n"
+                f"password: {password}\nrecovery key: {recovery.hex()}\n"
+            )
+            os.chmod(credentials, 0o600)
+        album_name = album or paths[0].expanduser().resolve().name or "Backup"
+        with Session.open(client_home) as session:
+            str_paths = [str(p) for p in paths]
+            if wants_progress(json_output):
+                with RichBackupProgress() as progress:
+                    report = backup(session, str_paths, album_name, progress=progress)
+            else:
+                report = backup(session, str_paths, album_name, progress=BackupProgress())
+            server_url = session.account.server
+    where = {
+        "server": server_url,
+        "server_data": str(server.data_dir) if server else None,
+        "server_log": str(server.log) if server else None,
+        "server_pid": server.pid if server else None,
+        "client_home": str(client_home.root),
+        "credentials": str(credentials) if credentials.exists() else None,
+        "album": album_name,
+        "backup": report.as_json(),
+    }
+    if json_output:
+        emit_json(where)
+        return
+    print_report(report)
+    console.print(f"\nAlbum [bold]{album_name}[/] on {server_url}")
+    if server:
+        console.print(f"Server data:   {server.data_dir}  (log: {server.log}, pid {server.pid})")
+    console.print(f"Client state:  {client_home.root}")
+    if credentials.exists():
+        console.print(f"Account:       {credentials}  (password and recovery key; keep it safe)")
+    console.print("Restore with:  photoark export DEST")

@@ -1,0 +1,44 @@
+"""The ``photoark`` Typer application: registers one command per module."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from photoark.cli.commands.account import login, logout, signup
+from photoark.cli.commands.backup import backup_command
+from photoark.cli.commands.export import export_command
+from photoark.cli.commands.library import albums, ls, sync, usage
+from photoark.cli.commands.quickstart import quickstart
+from photoark.cli.commands.server import server
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="photoark",
+    help="Self-hosted, end-to-end encrypted backup for photos and videos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("server")(server)
+app.command("quickstart")(quickstart)
+app.command("signup")(signup)
+app.command("login")(login)
+app.command("logout")(logout)
+app.command("backup")(backup_command)
+app.command("sync")(sync)
+app.command("albums")(albums)
+app.command("ls")(ls)
+app.command("export")(export_command)
+app.command("usage")(usage)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Printing for the CLI: JSON for scripts, rich text and progress for people, and the one place
+where client errors become a message, a hint and an exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from photoark.client.errors import (
+    AuthFailed,
+    ClientError,
+    IntegrityFailure,
+    NotLoggedIn,
+    QuotaExceeded,
+    ServerUnreachable,
+)
+
+__all__ = ["EXIT_CODES", "console", "emit_json", "fail", "handle_errors", "stderr"]
+
+console = Console()
+stderr = Console(stderr=True)
+
+EXIT_CODES: dict[type[ClientError], int] = {
+    NotLoggedIn: 3,
+    AuthFailed: 4,
+    ServerUnreachable: 5,
+    QuotaExceeded: 6,
+    IntegrityFailure: 7,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    if hint:
+        stderr.print(f"[yellow]hint:[/] {hint}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _exit_code(err: ClientError) -> int:
+    for cls, code in EXIT_CODES.items():
+        if isinstance(err, cls):
+            return code
+    return 1
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn client errors into a clear message, a hint and an exit code (never a traceback)."""
+    try:
+        yield
+    except ClientError as err:
+        fail(str(err), err.hint, _exit_code(err))
+    except KeyboardInterrupt:
+        fail("interrupted; nothing is lost, run the same command again to resume", code=130)

@@ -1,0 +1,33 @@
+"""Album operations on the client: find or create an album by name, add a file by reference."""
+
+from __future__ import annotations
+
+from photoark.client.library import album_from_collection, encrypt_album
+from photoark.client.session import Session
+from photoark.client.state.mirror import Album, LibraryFile
+from photoark.crypto.boxes import wrap_key
+from photoark.protocol.models import AddToCollection
+
+__all__ = ["add_by_reference", "ensure_album"]
+
+
+def ensure_album(session: Session, name: str) -> Album:
+    """The album called ``name`` (the oldest, if several), created if there is none."""
+    existing = session.mirror.album_by_name(name)
+    if existing is not None:
+        return existing
+    request, _ = encrypt_album(session.account.master_key, name)
+    created = session.api.create_collection(request)
+    album = album_from_collection(session.account.master_key, created)
+    with session.db.transaction() as conn:
+        session.mirror.put_album(conn, album)
+    return album
+
+
+def add_by_reference(session: Session, album: Album, f: LibraryFile) -> None:
+    """Put a library file into another album: its key is wrapped again, no bytes move."""
+    session.api.add_to_collection(
+        album.id, AddToCollection(file_id=f.id, encrypted_key=wrap_key(album.key, f.file_key))
+    )
+    with session.db.transaction() as conn:
+        session.mirror.put_entry(conn, album.id, f.id)

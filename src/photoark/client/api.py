@@ -1,0 +1,252 @@
+"""HTTP client for the photoark API: one typed method per endpoint.
+
+Transport failures (connection refused, timeouts, 502/503/504) are retried with exponential
+backoff up to ``RetryPolicy.attempts``; then :class:`ServerUnreachable`. A problem body from the
+server becomes an :class:`ApiError` (or a subclass chosen by its ``code``), never a raw
+``httpx`` exception. Every request here is safe to retry: part PUTs overwrite, commits and
+album adds are idempotent on the server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from photoark.client.errors import ApiError, AuthFailed, QuotaExceeded, ServerUnreachable
+from photoark.protocol.models import (
+    AddToCollection,
+    Collection,
+    CollectionCreate,
+    CollectionRename,
+    Diff,
+    Entry,
+    FileCommit,
+    FileRecord,
+    Health,
+    KeyParams,
+    LoginRequest,
+    LoginResponse,
+    PartInfo,
+    SignupRequest,
+    UploadCreate,
+    UploadSession,
+    Usage,
+)
+
+__all__ = ["ApiClient", "RetryPolicy"]
+
+M = TypeVar("M", bound=BaseModel)
+_RETRY_STATUS = {502, 503, 504}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    initial_delay: float = 0.25
+    max_delay: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+
+
+class ApiClient:
+    """A connection to one server, optionally authenticated with a token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            transport=transport,
+            headers={"User-Agent": "photoark-client"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        delay = self.retry.initial_delay
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            try:
+                response = self._http.request(
+                    method,
+                    path,
+                    json=json,
+                    content=content,
+                    params=params,
+                    headers=self._headers(headers),
+                )
+            except httpx.TransportError as err:
+                last = err
+            else:
+                if response.status_code not in _RETRY_STATUS:
+                    if response.status_code >= 400:
+                        raise _problem(response)
+                    return response
+                last = _problem(response)
+            if attempt + 1 < self.retry.attempts:
+                self.retry.sleep(delay)
+                delay = min(delay * 2, self.retry.max_delay)
+        raise ServerUnreachable(
+            f"cannot reach the photoark server at {self.base_url} "
+            f"after {self.retry.attempts} attempts: {last}"
+        ) from last
+
+    def _model(self, model: type[M], method: str, path: str, **kw: Any) -> M:
+        return model.model_validate_json(self._send(method, path, **kw).content)
+
+    @staticmethod
+    def _body(model: BaseModel) -> Any:
+        return model.model_dump(mode="json")
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        return self._model(Health, "GET", "/health")
+
+    def key_params(self, email: str) -> KeyParams:
+        return self._model(KeyParams, "GET", "/auth/params", params={"email": email})
+
+    def signup(self, request: SignupRequest) -> LoginResponse:
+        return self._model(LoginResponse, "POST", "/auth/signup", json=self._body(request))
+
+    def login(self, request: LoginRequest) -> LoginResponse:
+        return self._model(LoginResponse, "POST", "/auth/login", json=self._body(request))
+
+    def logout(self) -> None:
+        self._send("POST", "/auth/logout")
+
+    def collections(self) -> list[Collection]:
+        data = self._send("GET", "/collections").json()
+        return [Collection.model_validate(c) for c in data]
+
+    def create_collection(self, request: CollectionCreate) -> Collection:
+        return self._model(Collection, "POST", "/collections", json=self._body(request))
+
+    def rename_collection(self, collection_id: int, request: CollectionRename) -> Collection:
+        return self._model(
+            Collection, "PATCH", f"/collections/{collection_id}", json=self._body(request)
+        )
+
+    def add_to_collection(self, collection_id: int, request: AddToCollection) -> Entry:
+        return self._model(
+            Entry, "POST", f"/collections/{collection_id}/files", json=self._body(request)
+        )
+
+    def open_upload(self, size: int, part_size: int) -> UploadSession:
+        body = self._body(UploadCreate(size=size, part_size=part_size))
+        return self._model(UploadSession, "POST", "/uploads", json=body)
+
+    def upload_status(self, upload_id: str) -> UploadSession:
+        return self._model(UploadSession, "GET", f"/uploads/{upload_id}")
+
+    def put_part(self, upload_id: str, number: int, data: bytes, sha256_hex: str) -> PartInfo:
+        return self._model(
+            PartInfo,
+            "PUT",
+            f"/uploads/{upload_id}/parts/{number}",
+            content=data,
+            headers={"X-Content-SHA256": sha256_hex, "Content-Type": "application/octet-stream"},
+        )
+
+    def abort_upload(self, upload_id: str) -> None:
+        self._send("DELETE", f"/uploads/{upload_id}")
+
+    def commit_file(self, request: FileCommit) -> FileRecord:
+        return self._model(FileRecord, "POST", "/files", json=self._body(request))
+
+    def file(self, file_id: int) -> FileRecord:
+        return self._model(FileRecord, "GET", f"/files/{file_id}")
+
+    def diff(self, since: int, limit: int = 1000) -> Diff:
+        return self._model(Diff, "GET", "/diff", params={"since": since, "limit": limit})
+
+    def usage(self) -> Usage:
+        return self._model(Usage, "GET", "/usage")
+
+    def thumbnail(self, file_id: int) -> bytes:
+        return self._send("GET", f"/files/{file_id}/thumbnail").content
+
+    def iter_content(
+        self, file_id: int, start: int = 0, piece_size: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """Stream a file's encrypted content from byte ``start``; reconnects on a broken stream
+        and continues with a Range request from where it stopped."""
+        offset = start
+        delay = self.retry.initial_delay
+        failures = 0
+        while True:
+            headers = self._headers({"Range": f"bytes={offset}-"} if offset else None)
+            try:
+                with self._http.stream(
+                    "GET", f"/files/{file_id}/content", headers=headers
+                ) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        if response.status_code in _RETRY_STATUS:
+                            raise httpx.TransportError(f"server answered {response.status_code}")
+                        raise _problem(response)
+                    for piece in response.iter_bytes(piece_size):
+                        offset += len(piece)
+                        yield piece
+                    return
+            except httpx.TransportError as err:
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise ServerUnreachable(
+                        f"download from {self.base_url} kept failing: {err}"
+                    ) from err
+                self.retry.sleep(delay)
+                delay = min(delay * 2, self.retry.max_delay)
+
+
+def _problem(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+        code = str(body.get("code", "http_error"))
+        message = str(body.get("message", response.reason_phrase))
+        details = body.get("details") or {}
+    except (ValueError, AttributeError):
+        code, message, details = "http_error", f"HTTP {response.status_code}", {}
+    cls: type[ApiError] = ApiError
+    if code in ("invalid_credentials", "unauthorized"):
+        cls = AuthFailed
+    elif code == "quota_exceeded":
+        cls = QuotaExceeded
+    return cls(code, message, response.status_code, details if isinstance(details, dict) else {})

@@ -1,0 +1,112 @@
+"""Sign up and log in: derive keys on the client, prove the password to the server with the
+login key, and keep the master key in this client home's state DB."""
+
+from __future__ import annotations
+
+from photoark.client.api import ApiClient
+from photoark.client.errors import AuthFailed
+from photoark.client.home import ClientHome
+from photoark.client.state import StateDB
+from photoark.client.state.account import Account, AccountStore
+from photoark.crypto.errors import WrongKeyError
+from photoark.crypto.keys import (
+    ARGON2_MODERATE,
+    Argon2Limits,
+    KeyAttributes,
+    create_account_keys,
+    derive_kek,
+    derive_login_key,
+)
+from photoark.crypto.boxes import unwrap_key
+from photoark.protocol.models import KeyAttributesModel, LoginRequest, SignupRequest
+
+__all__ = ["login", "logout", "signup"]
+
+
+def _attrs_model(attrs: KeyAttributes) -> KeyAttributesModel:
+    return KeyAttributesModel(
+        kek_salt=attrs.kek_salt,
+        ops_limit=attrs.ops_limit,
+        mem_limit=attrs.mem_limit,
+        master_key_wrapped=attrs.master_key_wrapped,
+        master_key_wrapped_recovery=attrs.master_key_wrapped_recovery,
+        recovery_key_wrapped=attrs.recovery_key_wrapped,
+    )
+
+
+def _save(home: ClientHome, account: Account) -> None:
+    db = StateDB(home.ensure().state_db)
+    try:
+        AccountStore(db).save(account)
+    finally:
+        db.close()
+
+
+def signup(
+    home: ClientHome,
+    server: str,
+    email: str,
+    password: str,
+    limits: Argon2Limits = ARGON2_MODERATE,
+) -> tuple[Account, bytes]:
+    """Create an account; returns it and the recovery key (show it to the user once)."""
+    keys = create_account_keys(password, limits)
+    with ApiClient(server) as api:
+        response = api.signup(
+            SignupRequest(
+                email=email, login_key=keys.login_key, key_attributes=_attrs_model(keys.attributes)
+            )
+        )
+    account = Account(
+        server=server.rstrip("/"),
+        email=email,
+        user_id=response.user_id,
+        token=response.token,
+        master_key=keys.master_key,
+        key_attributes=response.key_attributes,
+    )
+    _save(home, account)
+    return account, keys.recovery_key
+
+
+def login(home: ClientHome, server: str, email: str, password: str) -> Account:
+    """Log in on this client home. A wrong password and an unknown email fail the same way."""
+    with ApiClient(server) as api:
+        params = api.key_params(email)
+        kek = derive_kek(password, params.kek_salt, Argon2Limits(params.ops_limit, params.mem_limit))
+        response = api.login(LoginRequest(email=email, login_key=derive_login_key(kek)))
+    try:
+        master_key = unwrap_key(kek, response.key_attributes.master_key_wrapped)
+    except WrongKeyError as err:
+        raise AuthFailed(
+            "invalid_credentials", "the server's key attributes do not match this password", 401
+        ) from err
+    account = Account(
+        server=server.rstrip("/"),
+        email=email,
+        user_id=response.user_id,
+        token=response.token,
+        master_key=master_key,
+        key_attributes=response.key_attributes,
+    )
+    _save(home, account)
+    return account
+
+
+def logout(home: ClientHome) -> bool:
+    """Revoke this client's token and forget the account; keeps the mirror for a re-login."""
+    db = StateDB(home.ensure().state_db)
+    try:
+        store = AccountStore(db)
+        account = store.load()
+        if account is None:
+            return False
+        with ApiClient(account.server, account.token) as api:
+            try:
+                api.logout()
+            except AuthFailed:
+                pass
+        store.clear()
+        return True
+    finally:
+        db.close()

@@ -1,0 +1,302 @@
+"""The one-shot backup pipeline: scan → stat cache → BLAKE3 → dedup decision → encrypt and
+upload parts → commit → mirror update.
+
+Each step's state is in the state DB (stat cache, upload queue, mirror), so a run killed at
+any point and started again resumes: hashed files are not re-read, acknowledged parts are not
+re-sent, a committed file is not committed twice. Workers run in parallel; files with the same
+content are serialised on a per-hash lock, so identical files are uploaded once per run.
+Progress goes to a :class:`BackupProgress` whose methods default to no-ops.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import blake3
+
+from photoark.client import sync
+from photoark.client.albums import add_by_reference, ensure_album
+from photoark.client.describe import describe, display_name
+from photoark.client.dedup import Action, MatchProfile, decide
+from photoark.client.errors import ApiError, ClientError, ServerUnreachable
+from photoark.client.library import seal_metadata
+from photoark.client.session import Session
+from photoark.client.scanner import Found, PassedOver, scan
+from photoark.client.state.mirror import Album, LibraryFile
+from photoark.client.state.queue import UploadQueue
+from photoark.client.state.statcache import StatCache
+from photoark.client.uploader import ContentUploader, FileChangedError, upload_small
+from photoark.crypto.boxes import wrap_key
+from photoark.crypto.hashing import HASH_READ_SIZE
+from photoark.media import MediaFormat, sniff
+from photoark.media.formats import get_format
+from photoark.protocol.models import FileCommit
+
+__all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup"]
+
+
+class BackupProgress:
+    """Callbacks for progress; subclass and override what you show."""
+
+    def planned(self, files: int, total_bytes: int) -> None:
+        """The scan found ``files`` candidate files of ``total_bytes``."""
+
+    def file_done(self, path: str, size: int, outcome: str) -> None:
+        """A file finished: outcome is uploaded | skipped | added | ignored | failed."""
+
+    def bytes_sent(self, n: int) -> None:
+        """``n`` more content bytes went over the network."""
+
+
+@dataclass(frozen=True)
+class BackupOptions:
+    match: MatchProfile = "name+hash"
+    workers: int = 4
+
+
+@dataclass
+class BackupReport:
+    uploaded: int = 0
+    skipped: int = 0
+    added_to_album: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    ignored: list[dict[str, str]] = field(default_factory=list)
+    bytes_uploaded: int = 0
+    aborted: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "uploaded": self.uploaded,
+            "skipped": self.skipped,
+            "added_to_album": self.added_to_album,
+            "failed": self.failed,
+            "bytes_uploaded": self.bytes_uploaded,
+            "ignored": self.ignored,
+        }
+        if self.aborted:
+            out["aborted"] = self.aborted
+        return out
+
+
+class _Claims:
+    """Per-content-hash locks: the first worker holding a hash decides and uploads; the others
+    wait, then decide against the mirror that now holds the file."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, content_hash: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(content_hash, (threading.Lock(), 0))
+            self._locks[content_hash] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[content_hash]
+                if users <= 1:
+                    del self._locks[content_hash]
+                else:
+                    self._locks[content_hash] = (lock, users - 1)
+
+
+def hash_unchanged(path: str, st: os.stat_result) -> str:
+    """BLAKE3 of ``path``, provided it is still the file ``st`` describes before and after."""
+    h = blake3.blake3()
+    with open(path, "rb") as f:
+        before = os.fstat(f.fileno())
+        if (before.st_size, before.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            raise FileChangedError(f"{path} changed after it was scanned")
+        while piece := f.read(HASH_READ_SIZE):
+            h.update(piece)
+        after = os.fstat(f.fileno())
+    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        raise FileChangedError(f"{path} changed while it was read")
+    return str(h.hexdigest())
+
+
+class _Run:
+    def __init__(
+        self, session: Session, album: Album, options: BackupOptions, progress: BackupProgress
+    ) -> None:
+        self.session = session
+        self.album = album
+        self.options = options
+        self.progress = progress
+        self.report = BackupReport()
+        self.lock = threading.Lock()
+        self.claims = _Claims()
+        self.stat_cache = StatCache(session.db)
+        self.queue = UploadQueue(session.db)
+        self.stop = threading.Event()
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _count(self, path: str, size: int, outcome: str, error: str | None = None) -> None:
+        with self.lock:
+            r = self.report
+            if outcome == "uploaded":
+                r.uploaded += 1
+            elif outcome == "skipped":
+                r.skipped += 1
+            elif outcome == "added":
+                r.added_to_album += 1
+            elif outcome == "ignored":
+                r.ignored.append({"path": path, "reason": error or ""})
+            elif outcome == "failed":
+                r.failed.append({"path": path, "error": error or "unknown error"})
+        self.progress.file_done(path, size, outcome)
+
+    def _sent(self, n: int) -> None:
+        with self.lock:
+            self.report.bytes_uploaded += n
+        self.progress.bytes_sent(n)
+
+    # -- one file ----------------------------------------------------------------------------
+
+    def process(self, found: Found) -> None:
+        if self.stop.is_set():
+            return
+        path, st = found.path, found.stat
+        try:
+            outcome = self._process(path, st)
+        except ServerUnreachable as err:
+            self.stop.set()
+            with self.lock:
+                self.report.aborted = str(err)
+            self._count(path, st.st_size, "failed", str(err))
+            return
+        except FileChangedError as err:
+            self._count(path, st.st_size, "failed", f"{err}; it will be retried on the next run")
+            return
+        except ApiError as err:
+            self._count(path, st.st_size, "failed", f"server refused it ({err.code}): {err}")
+            return
+        except ClientError as err:
+            self._count(path, st.st_size, "failed", str(err))
+            return
+        except OSError as err:
+            self._count(path, st.st_size, "failed", f"cannot read: {err.strerror or err}")
+            return
+        if outcome.startswith("ignored:"):
+            self._count(path, st.st_size, "ignored", outcome.split(":", 1)[1])
+        else:
+            self._count(path, st.st_size, outcome)
+
+    def _identify(self, path: str, st: os.stat_result) -> tuple[MediaFormat | None, str]:
+        cached = self.stat_cache.lookup(path, st)
+        if cached is not None:
+            fmt_name, content_hash = cached
+            return (get_format(fmt_name) if fmt_name else None), content_hash
+        fmt = sniff(path)
+        if fmt is None:
+            self.stat_cache.store(path, st, "", "")
+            return None, ""
+        content_hash = hash_unchanged(path, st)
+        self.stat_cache.store(path, st, fmt.name, content_hash)
+        return fmt, content_hash
+
+    def _process(self, path: str, st: os.stat_result) -> str:
+        if st.st_size == 0:
+            raise ClientError("empty file (0 bytes): nothing to back up")
+        fmt, content_hash = self._identify(path, st)
+        if fmt is None:
+            return "ignored:not a photo or video"
+        name = display_name(path)["name"]
+        with self.claims.hold(content_hash):
+            mirror = self.session.mirror
+            by_name = name if self.options.match == "name+hash" else None
+            decision = decide(
+                mirror.find_by_hash(content_hash, by_name), mirror.albums_of_file, self.album.id
+            )
+            if decision.action is Action.SKIP:
+                self.queue.remove(path)
+                return "skipped"
+            if decision.action is Action.ADD:
+                assert decision.file is not None
+                add_by_reference(self.session, self.album, decision.file)
+                self.queue.remove(path)
+                return "added"
+            self._upload(path, st, fmt, content_hash)
+            return "uploaded"
+
+    def _upload(self, path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str) -> None:
+        session = self.session
+        desc = describe(path, st, fmt, content_hash)
+        uploader = ContentUploader(session.api, self.queue, self._sent)
+        result = uploader.upload(path, st, content_hash)
+        pending = result.pending
+        desc.metadata["header"] = base64.b64encode(pending.header).decode("ascii")
+        thumb_id: str | None = None
+        if desc.thumbnail:
+            thumb_id, _ = upload_small(session.api, pending.file_key, desc.thumbnail)
+        record = session.api.commit_file(
+            FileCommit(
+                collection_id=self.album.id,
+                content_upload_id=pending.upload_id,
+                thumbnail_upload_id=thumb_id,
+                encrypted_key=wrap_key(self.album.key, pending.file_key),
+                encrypted_metadata=seal_metadata(pending.file_key, desc.metadata),
+            )
+        )
+        meta = desc.metadata
+        library_file = LibraryFile(
+            id=record.id,
+            hash=content_hash,
+            name=str(meta["name"]),
+            size=st.st_size,
+            type=str(meta["type"]),
+            taken_at=meta.get("taken_at"),
+            taken_at_utc=meta.get("taken_at_utc"),
+            metadata=meta,
+            file_key=pending.file_key,
+            content_size=record.content_size,
+            thumbnail_size=record.thumbnail_size,
+            created_at=record.created_at,
+        )
+        with session.db.transaction() as conn:
+            session.mirror.put_file(conn, library_file)
+            session.mirror.put_entry(conn, self.album.id, record.id)
+            conn.execute("DELETE FROM uploads WHERE path = ?", (os.fsencode(path),))
+
+
+def backup(
+    session: Session,
+    paths: Sequence[str],
+    album_name: str,
+    options: BackupOptions | None = None,
+    progress: BackupProgress | None = None,
+) -> BackupReport:
+    options = options or BackupOptions()
+    progress = progress or BackupProgress()
+    sync.pull(session)
+    album = ensure_album(session, album_name)
+    run = _Run(session, album, options, progress)
+    found: list[Found] = []
+    for item in scan(paths):
+        if isinstance(item, PassedOver):
+            if item.is_error:
+                run.report.failed.append({"path": item.path, "error": item.reason})
+            else:
+                run.report.ignored.append({"path": item.path, "reason": item.reason})
+        else:
+            found.append(item)
+    progress.planned(len(found), sum(f.stat.st_size for f in found))
+    if options.workers <= 1:
+        for item in found:
+            run.process(item)
+    else:
+        with ThreadPoolExecutor(max_workers=options.workers) as pool:
+            list(pool.map(run.process, found))
+    return run.report
+

@@ -1,0 +1,79 @@
+"""What the client learns about a file before upload: its format (by content), its metadata
+and its thumbnail, as the JSON object that is sealed with the file key.
+
+Media problems never stop a backup: a file whose metadata or thumbnail cannot be read is still
+backed up, byte for byte, with what could be read and the warnings.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from photoark.media import MediaFormat, extract_metadata, make_thumbnail
+
+__all__ = ["Description", "describe", "display_name", "restore_name"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Description:
+    metadata: dict[str, Any]
+    thumbnail: bytes | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def display_name(path: str) -> dict[str, str]:
+    """``{"name": ...}``, plus ``name_bytes`` (base64) when the name is not valid UTF-8."""
+    name = os.path.basename(path)
+    try:
+        name.encode("utf-8")
+        return {"name": name}
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return {
+            "name": raw.decode("utf-8", "replace"),
+            "name_bytes": base64.b64encode(raw).decode("ascii"),
+        }
+
+
+def restore_name(metadata: dict[str, Any]) -> str:
+    """The original filename as the OS spells it (the inverse of :func:`display_name`)."""
+    if "name_bytes" in metadata:
+        return os.fsdecode(base64.b64decode(metadata["name_bytes"]))
+    return str(metadata["name"])
+
+
+def describe(path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str) -> Description:
+    warnings: list[str] = []
+    media: dict[str, Any] = {}
+    try:
+        extracted = extract_metadata(path, fmt)
+        media = dict(extracted.to_json())
+        warnings.extend(getattr(extracted, "warnings", []) or [])
+    except Exception as err:  # media parsers must never stop a backup
+        warnings.append(f"metadata unreadable: {err}")
+        log.warning("metadata of %s unreadable: %s", path, err)
+    media.pop("warnings", None)
+    thumbnail: bytes | None = None
+    try:
+        result = make_thumbnail(path, fmt)
+        thumbnail = result if isinstance(result, bytes | None) else getattr(result, "data", None)
+    except Exception as err:
+        warnings.append(f"no thumbnail: {err}")
+        log.warning("thumbnail of %s failed: %s", path, err)
+    metadata: dict[str, Any] = {
+        **media,
+        **display_name(path),
+        "hash": content_hash,
+        "size": st.st_size,
+        "type": fmt.kind,
+        "format": fmt.name,
+        "mime": fmt.mime,
+        "mtime_ns": st.st_mtime_ns,
+    }
+    return Description(metadata, thumbnail, warnings)

@@ -1,0 +1,81 @@
+"""Encrypting and decrypting library records: album names, file keys, file metadata.
+
+The metadata of a file is one JSON object sealed with the file key. Required fields:
+``name``, ``hash`` (BLAKE3 hex of the plaintext), ``size`` (plaintext bytes), ``type``
+(image | video | live), ``header`` (base64 secretstream header of the content). Media fields
+(``taken_at``, ``gps``, ``make``, ``model``...) are optional. Unknown fields are kept: a newer
+client's metadata survives an older one.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from photoark.client.state.mirror import Album, LibraryFile
+from photoark.crypto.boxes import new_key, open_box, open_json, seal, seal_json, unwrap_key, wrap_key
+from photoark.crypto.errors import IntegrityError
+from photoark.protocol.models import Collection, CollectionCreate, Entry
+
+__all__ = [
+    "album_from_collection",
+    "encrypt_album",
+    "file_from_entry",
+    "header_of",
+    "seal_metadata",
+]
+
+_REQUIRED = ("name", "hash", "size", "type", "header")
+
+
+def encrypt_album(master_key: bytes, name: str) -> tuple[CollectionCreate, bytes]:
+    key = new_key()
+    request = CollectionCreate(
+        encrypted_key=wrap_key(master_key, key), encrypted_name=seal(key, name.encode("utf-8"))
+    )
+    return request, key
+
+
+def album_from_collection(master_key: bytes, c: Collection) -> Album:
+    key = unwrap_key(master_key, c.encrypted_key)
+    try:
+        name = open_box(key, c.encrypted_name).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise IntegrityError("album name is not valid UTF-8") from err
+    return Album(c.id, name, key, c.version)
+
+
+def seal_metadata(file_key: bytes, metadata: dict[str, Any]) -> bytes:
+    missing = [k for k in _REQUIRED if k not in metadata]
+    if missing:
+        raise ValueError(f"file metadata lacks {missing}")
+    return seal_json(file_key, metadata)
+
+
+def header_of(f: LibraryFile) -> bytes:
+    return base64.b64decode(f.metadata["header"])
+
+
+def file_from_entry(album: Album, entry: Entry) -> LibraryFile:
+    """Decrypt an entry's file key and metadata. Raises IntegrityError if either was altered."""
+    if entry.file is None:
+        raise ValueError("tombstone entries carry no file")
+    file_key = unwrap_key(album.key, entry.encrypted_key)
+    meta = open_json(file_key, entry.file.encrypted_metadata)
+    if not isinstance(meta, dict) or any(k not in meta for k in _REQUIRED):
+        raise IntegrityError(f"metadata of file {entry.file_id} is incomplete")
+    return LibraryFile(
+        id=entry.file_id,
+        hash=str(meta["hash"]),
+        name=str(meta["name"]),
+        size=int(meta["size"]),
+        type=str(meta["type"]),
+        taken_at=meta.get("taken_at"),
+        taken_at_utc=meta.get("taken_at_utc"),
+        metadata=meta,
+        file_key=file_key,
+        content_size=entry.file.content_size,
+        thumbnail_size=entry.file.thumbnail_size,
+        created_at=entry.file.created_at,
+        is_trashed=entry.file.is_trashed,
+    )

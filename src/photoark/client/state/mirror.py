@@ -1,0 +1,177 @@
+"""The decrypted mirror of the remote library: albums, files, album entries.
+
+All dedup decisions are made against this mirror (the server cannot see hashes). Lookups by
+content hash (and name) go through an index, so their cost stays flat with library size.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from photoark.client.state.db import StateDB
+
+__all__ = ["Album", "LibraryFile", "Mirror"]
+
+
+@dataclass(frozen=True)
+class Album:
+    id: int
+    name: str
+    key: bytes
+    version: int
+
+
+@dataclass(frozen=True)
+class LibraryFile:
+    id: int
+    hash: str
+    name: str
+    size: int
+    type: str
+    taken_at: str | None
+    taken_at_utc: float | None
+    metadata: dict[str, Any]
+    file_key: bytes
+    content_size: int
+    thumbnail_size: int
+    created_at: float
+    is_trashed: bool = False
+
+
+def _file(row: sqlite3.Row) -> LibraryFile:
+    return LibraryFile(
+        id=row["id"],
+        hash=row["hash"],
+        name=row["name"],
+        size=row["size"],
+        type=row["type"],
+        taken_at=row["taken_at"],
+        taken_at_utc=row["taken_at_utc"],
+        metadata=json.loads(row["metadata"]),
+        file_key=bytes(row["file_key"]),
+        content_size=row["content_size"],
+        thumbnail_size=row["thumbnail_size"],
+        created_at=row["created_at"],
+        is_trashed=bool(row["is_trashed"]),
+    )
+
+
+def _album(row: sqlite3.Row) -> Album:
+    return Album(row["id"], row["name"], bytes(row["key"]), row["version"])
+
+
+class Mirror:
+    def __init__(self, db: StateDB) -> None:
+        self._db = db
+
+    # -- writes (called by sync and by the backup pipeline after a commit) -------------------
+
+    def put_album(self, conn: sqlite3.Connection, album: Album) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO collections (id, name, key, version) VALUES (?, ?, ?, ?)",
+            (album.id, album.name, album.key, album.version),
+        )
+
+    def remove_album(self, conn: sqlite3.Connection, album_id: int) -> None:
+        conn.execute("DELETE FROM collections WHERE id = ?", (album_id,))
+        conn.execute("DELETE FROM entries WHERE collection_id = ?", (album_id,))
+
+    def put_file(self, conn: sqlite3.Connection, f: LibraryFile) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO files (id, hash, name, size, type, taken_at, taken_at_utc,"
+            " metadata, file_key, content_size, thumbnail_size, created_at, is_trashed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                f.id,
+                f.hash,
+                f.name,
+                f.size,
+                f.type,
+                f.taken_at,
+                f.taken_at_utc,
+                json.dumps(f.metadata, ensure_ascii=False),
+                f.file_key,
+                f.content_size,
+                f.thumbnail_size,
+                f.created_at,
+                int(f.is_trashed),
+            ),
+        )
+
+    def put_entry(self, conn: sqlite3.Connection, album_id: int, file_id: int) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO entries (collection_id, file_id) VALUES (?, ?)",
+            (album_id, file_id),
+        )
+
+    def remove_entry(self, conn: sqlite3.Connection, album_id: int, file_id: int) -> None:
+        conn.execute(
+            "DELETE FROM entries WHERE collection_id = ? AND file_id = ?", (album_id, file_id)
+        )
+        still = conn.execute("SELECT 1 FROM entries WHERE file_id = ? LIMIT 1", (file_id,))
+        if still.fetchone() is None:
+            conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def albums(self) -> list[Album]:
+        return [_album(r) for r in self._db.query("SELECT * FROM collections ORDER BY name, id")]
+
+    def album_by_name(self, name: str) -> Album | None:
+        row = self._db.query_one(
+            "SELECT * FROM collections WHERE name = ? ORDER BY id LIMIT 1", (name,)
+        )
+        return None if row is None else _album(row)
+
+    def album(self, album_id: int) -> Album | None:
+        row = self._db.query_one("SELECT * FROM collections WHERE id = ?", (album_id,))
+        return None if row is None else _album(row)
+
+    def album_file_counts(self) -> dict[int, int]:
+        rows = self._db.query(
+            "SELECT e.collection_id AS id, COUNT(*) AS n FROM entries e"
+            " JOIN files f ON f.id = e.file_id WHERE f.is_trashed = 0 GROUP BY e.collection_id"
+        )
+        return {r["id"]: r["n"] for r in rows}
+
+    def file(self, file_id: int) -> LibraryFile | None:
+        row = self._db.query_one("SELECT * FROM files WHERE id = ?", (file_id,))
+        return None if row is None else _file(row)
+
+    def files_in_album(self, album_id: int) -> list[LibraryFile]:
+        rows = self._db.query(
+            "SELECT f.* FROM files f JOIN entries e ON e.file_id = f.id"
+            " WHERE e.collection_id = ? AND f.is_trashed = 0 ORDER BY f.id",
+            (album_id,),
+        )
+        return [_file(r) for r in rows]
+
+    def find_by_hash(self, content_hash: str, name: str | None = None) -> list[LibraryFile]:
+        """Live files with this content hash (and this name, when given), oldest first."""
+        if name is None:
+            rows = self._db.query(
+                "SELECT * FROM files WHERE hash = ? AND is_trashed = 0 ORDER BY id",
+                (content_hash,),
+            )
+        else:
+            rows = self._db.query(
+                "SELECT * FROM files WHERE hash = ? AND name = ? AND is_trashed = 0 ORDER BY id",
+                (content_hash, name),
+            )
+        return [_file(r) for r in rows]
+
+    def albums_of_file(self, file_id: int) -> set[int]:
+        rows = self._db.query("SELECT collection_id FROM entries WHERE file_id = ?", (file_id,))
+        return {r["collection_id"] for r in rows}
+
+    def sync_version(self) -> int:
+        value = self._db.get_meta("sync_version")
+        return int(value) if value else 0
+
+    def set_sync_version(self, conn: sqlite3.Connection, version: int) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('sync_version', ?)", (str(version),)
+        )

@@ -1,0 +1,198 @@
+"""Resumable, encrypted upload of one file's content, part by part.
+
+Content layout on the server: the secretstream chunks only (4 MiB plaintext each); the 24-byte
+header travels in the encrypted metadata. A part is :data:`PART_CHUNKS` whole chunks, so part
+boundaries fall on chunk boundaries and the encryptor's state can be snapshotted after each part.
+
+Resuming: the queue row keeps the file key, the header, the number of parts this client knows
+were acknowledged and the encryptor snapshot after them. On restart the uploader asks the server
+which parts it has; from the snapshot it re-encrypts (locally, no network) every part the server
+already holds, checks the SHA-256 the server recorded for it, and sends only the parts that are
+missing. The content is hashed again while it is encrypted; if it no longer matches the hash the
+dedup decision was made on (or size/mtime moved), the upload is abandoned: a torn file is never
+committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import blake3
+
+from photoark.client.api import ApiClient
+from photoark.client.errors import ApiError, ClientError
+from photoark.client.state.queue import PendingUpload, UploadQueue
+from photoark.crypto.boxes import new_key
+from photoark.crypto.stream import (
+    ABYTES,
+    CHUNK_SIZE,
+    CIPHER_CHUNK_SIZE,
+    StreamEncryptor,
+    chunk_count,
+    encrypt_bytes,
+)
+from photoark.protocol.models import MIN_PART_SIZE
+
+__all__ = [
+    "PART_CHUNKS",
+    "PART_SIZE",
+    "ContentUploader",
+    "FileChangedError",
+    "UploadResult",
+    "content_size",
+    "upload_small",
+]
+
+PART_CHUNKS = 2
+PART_SIZE = PART_CHUNKS * CIPHER_CHUNK_SIZE
+
+
+class FileChangedError(ClientError):
+    hint = "the file was being written while it was read; it will be backed up on the next run"
+
+
+def content_size(plain_size: int) -> int:
+    """Encrypted content size on the server (chunks only, header kept in metadata)."""
+    return plain_size + chunk_count(plain_size) * ABYTES
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    pending: PendingUpload
+    bytes_sent: int
+    parts_sent: int
+    parts_skipped: int
+
+
+class ContentUploader:
+    """Uploads file content; ``on_bytes`` is told every content byte sent over the network."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        queue: UploadQueue,
+        on_bytes: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self._api = api
+        self._queue = queue
+        self._on_bytes = on_bytes
+
+    def _existing(self, path: str, st: os.stat_result, content_hash: str) -> PendingUpload | None:
+        pending = self._queue.get(path)
+        if pending is None:
+            return None
+        if (pending.size, pending.mtime_ns, pending.hash) == (
+            st.st_size,
+            st.st_mtime_ns,
+            content_hash,
+        ):
+            return pending
+        self._drop(pending)
+        return None
+
+    def _drop(self, pending: PendingUpload) -> None:
+        try:
+            self._api.abort_upload(pending.upload_id)
+        except ApiError:
+            pass
+        self._queue.remove(pending.path)
+
+    def _start(self, path: str, st: os.stat_result, content_hash: str) -> PendingUpload:
+        file_key = new_key()
+        encryptor = StreamEncryptor.start(file_key)
+        total = content_size(st.st_size)
+        session = self._api.open_upload(total, PART_SIZE)
+        pending = PendingUpload(
+            path=path,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            hash=content_hash,
+            file_key=file_key,
+            header=encryptor.header,
+            upload_id=session.id,
+            part_size=PART_SIZE,
+            part_count=session.part_count,
+            parts_done=0,
+            snapshot=encryptor.snapshot(),
+        )
+        self._queue.put(pending)
+        return pending
+
+    def upload(self, path: str, st: os.stat_result, content_hash: str) -> UploadResult:
+        """Upload (or finish uploading) ``path`` whose content hash is ``content_hash``.
+
+        Returns when the server holds every part; the caller commits. Raises
+        :class:`FileChangedError` if the file changed under us (nothing is committed).
+        """
+        pending = self._existing(path, st, content_hash)
+        server_parts: dict[int, str] = {}
+        if pending is not None:
+            try:
+                status = self._api.upload_status(pending.upload_id)
+                server_parts = {p.number: p.sha256 for p in status.parts}
+            except ApiError as err:
+                if err.code != "not_found":
+                    raise
+                self._queue.remove(path)
+                pending = None
+        if pending is None:
+            pending = self._start(path, st, content_hash)
+        assert pending.snapshot is not None
+        encryptor = StreamEncryptor.resume(pending.header, pending.snapshot)
+        n_chunks = chunk_count(st.st_size)
+        sent = parts_sent = skipped = 0
+        hasher = blake3.blake3()
+        with open(path, "rb") as f:
+            prefix = pending.parts_done * PART_CHUNKS * CHUNK_SIZE
+            _hash_prefix(f, hasher, prefix)
+            for number in range(pending.parts_done, pending.part_count):
+                first = number * PART_CHUNKS
+                pieces = []
+                for index in range(first, min(first + PART_CHUNKS, n_chunks)):
+                    plain = f.read(CHUNK_SIZE)
+                    hasher.update(plain)
+                    pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
+                data = b"".join(pieces)
+                digest = hashlib.sha256(data).hexdigest()
+                if server_parts.get(number) == digest:
+                    skipped += 1
+                else:
+                    self._api.put_part(pending.upload_id, number, data, digest)
+                    sent += len(data)
+                    parts_sent += 1
+                    self._on_bytes(len(data))
+                pending = pending.advanced(number + 1, encryptor.snapshot())
+                self._queue.advance(pending)
+            trailing = f.read(1)
+        now = os.stat(path)
+        if (
+            trailing
+            or hasher.hexdigest() != content_hash
+            or (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns)
+        ):
+            self._drop(pending)
+            raise FileChangedError(f"{path} changed while it was being uploaded")
+        return UploadResult(pending, sent, parts_sent, skipped)
+
+
+def _hash_prefix(f: object, hasher: blake3.blake3, length: int) -> None:
+    """Re-hash the part of the file already uploaded, so the final hash covers all of it."""
+    read = f.read  # type: ignore[attr-defined]
+    remaining = length
+    while remaining > 0:
+        piece = read(min(CHUNK_SIZE, remaining))
+        if not piece:
+            break
+        hasher.update(piece)
+        remaining -= len(piece)
+
+
+def upload_small(api: ApiClient, key: bytes, data: bytes) -> tuple[str, int]:
+    """Encrypt and upload a small payload (a thumbnail) as one part; returns (upload id, size)."""
+    cipher = encrypt_bytes(key, data)
+    session = api.open_upload(len(cipher), max(MIN_PART_SIZE, len(cipher)))
+    api.put_part(session.id, 0, cipher, hashlib.sha256(cipher).hexdigest())
+    return session.id, len(cipher)

@@ -1,0 +1,153 @@
+"""Importable test builders: a real server process, client homes, photo folders described as data."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "photoark.server", "--data", str(self.data_dir),
+             "--port", str(self.port), "--login-hash", "min", *self.extra],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@contextmanager
+def running_server(tmp: Path, *extra: str) -> Iterator[ServerProcess]:
+    data = tmp / "server-data"
+    data.mkdir(parents=True, exist_ok=True)
+    server = ServerProcess(data, free_port(), extra=list(extra)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Client:
+    """A client home (a device) driven through the real ``photoark`` CLI in a subprocess."""
+
+    home: Path
+    server: str
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PHOTOARK_HOME": str(self.home), "COLUMNS": "200"}
+        result = subprocess.run(
+            [sys.executable, "-m", "photoark.cli.main", *args],
+            input=stdin, capture_output=True, text=True, env=env, timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"photoark {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    def json(self, *args: str, check: bool = True) -> Any:
+        result = self.run(*args, "--json", check=check)
+        return json.loads(result.stdout)
+
+    def signup(self, email: str = "alice@example.com", password: str = PASSWORD) -> Any:
+        return json.loads(self.run("signup", "--server", self.server, "--email", email,
+                                   "--password-stdin", "--kdf", "min", "--json",
+                                   stdin=password + "\n").stdout)
+
+    def login(self, email: str = "alice@example.com", password: str = PASSWORD,
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("login", "--server", self.server, "--email", email, "--password-stdin",
+                        stdin=password + "\n", check=check)
+
+
+def jpeg_bytes(seed: int, size: tuple[int, int] = (64, 48), exif: dict[int, Any] | None = None,
+               quality: int = 90) -> bytes:
+    """A small real JPEG whose pixels depend on ``seed``; optional EXIF (tag → value)."""
+    from PIL import Image
+
+    img = Image.new("RGB", size)
+    img.putdata([((x * 7 + seed * 31) % 256, (y * 13 + seed) % 256, (x * y + seed) % 256)
+                 for y in range(size[1]) for x in range(size[0])])
+    buf = io.BytesIO()
+    kwargs: dict[str, Any] = {"quality": quality}
+    if exif:
+        e = Image.Exif()
+        for tag, value in exif.items():
+            e[tag] = value
+        kwargs["exif"] = e
+    img.save(buf, "JPEG", **kwargs)
+    return buf.getvalue()
+
+
+def make_tree(root: Path, spec: dict[str, bytes | str | dict[str, Any]]) -> Path:
+    """Create files from a nested dict: name → bytes/str (file) or dict (folder)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, value in spec.items():
+        path = root / name
+        if isinstance(value, dict):
+            make_tree(path, value)
+        elif isinstance(value, bytes):
+            path.write_bytes(value)
+        else:
+            path.write_text(value)
+    return root
+
+
+def tree_digest(root: Path) -> dict[str, bytes]:
+    """Relative path → content, for byte-identical comparisons."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
