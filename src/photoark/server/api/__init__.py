@@ -1,0 +1,17 @@
+"""HTTP layer: thin routers that parse, authenticate and call one service function."""
+
+from fastapi import APIRouter
+
+from photoark.server.api import auth, collections, files, health, sync, uploads, usage
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    auth.router,
+    collections.router,
+    uploads.router,
+    files.router,
+    sync.router,
+    usage.router,
+)

@@ -1,0 +1,49 @@
+"""Routes under ``/collections``: albums and their entries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from photoark.protocol.models import (
+    AddToCollection,
+    Collection,
+    CollectionCreate,
+    CollectionRename,
+    Entry,
+)
+from photoark.server.api.deps import CurrentUser, Svc
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/collections", tags=["collections"])
+
+
+@router.get("")
+def list_collections(auth: CurrentUser, services: Svc) -> list[Collection]:
+    return services.collections.list(auth.user_id)
+
+
+@router.post("", status_code=201)
+def create_collection(request: CollectionCreate, auth: CurrentUser, services: Svc) -> Collection:
+    return services.collections.create(auth.user_id, request)
+
+
+@router.patch("/{collection_id}")
+def rename_collection(
+    collection_id: int, request: CollectionRename, auth: CurrentUser, services: Svc
+) -> Collection:
+    return services.collections.rename(auth.user_id, collection_id, request.encrypted_name)
+
+
+@router.post("/{collection_id}/files", status_code=201)
+def add_file(
+    collection_id: int, request: AddToCollection, auth: CurrentUser, services: Svc
+) -> Entry:
+    return services.collections.add_file(auth.user_id, collection_id, request)
+
+
+@router.delete("/{collection_id}/files/{file_id}", status_code=204)
+def remove_file(collection_id: int, file_id: int, auth: CurrentUser, services: Svc) -> Response:
+    """Not in the protocol table yet: removes a file from an album, leaving a tombstone."""
+    services.collections.remove_file(auth.user_id, collection_id, file_id)
+    return Response(status_code=204)

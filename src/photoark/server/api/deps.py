@@ -1,0 +1,41 @@
+"""FastAPI dependencies: the services held by the app, and bearer-token authentication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from photoark.server.errors import Unauthorized
+from photoark.server.services import Services
+
+__all__ = ["Auth", "CurrentUser", "Svc", "authenticate", "get_services"]
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+Svc = Annotated[Services, Depends(get_services)]
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The authenticated caller: user id and the token used (logout revokes that one)."""
+
+    user_id: int
+    token: str
+
+
+def authenticate(request: Request, services: Svc) -> Auth:
+    """``Authorization: Bearer TOKEN`` → :class:`Auth`; missing, invalid or revoked → 401."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing bearer token")
+    return Auth(services.accounts.authenticate(token), token)
+
+
+CurrentUser = Annotated[Auth, Depends(authenticate)]

@@ -1,0 +1,57 @@
+"""Routes under ``/files``: commit, metadata, and ranged downloads of content and thumbnail."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header
+from fastapi.responses import StreamingResponse
+
+from photoark.protocol.models import FileCommit, FileRecord
+from photoark.server.api.deps import CurrentUser, Svc
+from photoark.server.api.ranges import parse_range
+from photoark.server.services import Services
+from photoark.server.services.files import BlobKind
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/files", tags=["files"])
+
+
+@router.post("", status_code=201)
+def commit_file(request: FileCommit, auth: CurrentUser, services: Svc) -> FileRecord:
+    return services.files.commit(auth.user_id, request)
+
+
+@router.get("/{file_id}")
+def get_file(file_id: int, auth: CurrentUser, services: Svc) -> FileRecord:
+    return services.files.get(auth.user_id, file_id)
+
+
+@router.get("/{file_id}/content")
+def get_content(
+    file_id: int, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
+) -> StreamingResponse:
+    return _download(services, auth.user_id, file_id, "content", range)
+
+
+@router.get("/{file_id}/thumbnail")
+def get_thumbnail(
+    file_id: int, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
+) -> StreamingResponse:
+    return _download(services, auth.user_id, file_id, "thumbnail", range)
+
+
+def _download(
+    services: Services, user_id: int, file_id: int, kind: BlobKind, range_header: str | None
+) -> StreamingResponse:
+    target = services.files.download(user_id, file_id, kind)
+    byte_range = parse_range(range_header, target.size)
+    start, end = byte_range if byte_range is not None else (0, target.size - 1)
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
+    if byte_range is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{target.size}"
+    return StreamingResponse(
+        services.files.read(target, start, end),
+        status_code=206 if byte_range is not None else 200,
+        media_type="application/octet-stream",
+        headers=headers,
+    )

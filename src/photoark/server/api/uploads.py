@@ -1,0 +1,67 @@
+"""Routes under ``/uploads``: resumable upload sessions and their parts.
+
+``PUT`` of a part is async so its body can be read with a bound (the part's exact expected
+size, known before reading); the checks and the write run in the threadpool.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from photoark.protocol.models import PartInfo, UploadCreate, UploadSession
+from photoark.server.api.deps import CurrentUser, Svc
+from photoark.server.errors import BadRequest
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/uploads", tags=["uploads"])
+
+
+@router.post("", status_code=201)
+def open_upload(request: UploadCreate, auth: CurrentUser, services: Svc) -> UploadSession:
+    return services.uploads.open(auth.user_id, request)
+
+
+@router.get("/{upload_id}")
+def get_upload(upload_id: str, auth: CurrentUser, services: Svc) -> UploadSession:
+    return services.uploads.get(auth.user_id, upload_id)
+
+
+@router.delete("/{upload_id}", status_code=204)
+def abort_upload(upload_id: str, auth: CurrentUser, services: Svc) -> Response:
+    services.uploads.abort(auth.user_id, upload_id)
+    return Response(status_code=204)
+
+
+@router.put("/{upload_id}/parts/{number}")
+async def put_part(
+    upload_id: str,
+    number: int,
+    request: Request,
+    auth: CurrentUser,
+    services: Svc,
+    x_content_sha256: str | None = Header(default=None),
+) -> PartInfo:
+    if not x_content_sha256:
+        raise BadRequest("missing X-Content-SHA256 header")
+    limit = await run_in_threadpool(services.uploads.part_limit, auth.user_id, upload_id, number)
+    body = await _read_body(request, limit)
+    return await run_in_threadpool(
+        services.uploads.put_part, auth.user_id, upload_id, number, body, x_content_sha256
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"the part must be {limit} bytes", {"expected_size": limit})
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise BadRequest(f"the part must be {limit} bytes", {"expected_size": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,55 @@
+"""The ASGI application factory.
+
+:func:`create_app` opens the database, applies migrations, builds the blob store and services,
+and keeps them on ``app.state`` (no module-level state: two apps can live in one process, as
+tests do). The lifespan runs the expired-upload collector and disposes of the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+import photoark
+from photoark.server.api import ROUTERS
+from photoark.server.api.problems import install_problem_handlers
+from photoark.server.blobs import BlobStore, LocalBlobStore
+from photoark.server.config import ServerSettings
+from photoark.server.services import build_services
+from photoark.server.services.gc import run_upload_gc
+from photoark.server.store import create_db_engine, migrate
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: ServerSettings, blobs: BlobStore | None = None) -> FastAPI:
+    """The photoark API for ``settings``; ``blobs`` overrides the local blob store (tests)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(settings.db_url)
+    migrate(engine)
+    blob_store = blobs if blobs is not None else LocalBlobStore(settings.data_dir)
+    services = build_services(settings, engine, blob_store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gc_task = asyncio.create_task(run_upload_gc(services.uploads, settings.gc_interval_seconds))
+        try:
+            yield
+        finally:
+            gc_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gc_task
+            engine.dispose()
+
+    app = FastAPI(title="photoark", version=photoark.__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.blobs = blob_store
+    app.state.services = services
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,82 @@
+"""The :class:`BlobStore` interface: where encrypted file bytes live, apart from metadata.
+
+An *upload* (key = the upload session id) is a set of numbered parts being written; ``complete``
+turns it into an *object* (key = a random id fixed when the session opened) that is read by
+byte range. Keys are lower-case hex strings made by the server (``[0-9a-f]{8,64}``); stores
+reject anything else with :class:`ValueError`, so a key never escapes the store's root.
+
+Errors: a missing upload or object is :class:`~photoark.server.errors.NotFound`; a full disk or
+quota of the storage backend is :class:`~photoark.server.errors.StorageFull`; other backend
+failures propagate as they are. The local directory store is :mod:`.local`, an in-memory one
+:mod:`.memory`; an S3 store (multipart upload = upload, object = object, presigned part URLs)
+fits the same contract.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Protocol
+
+__all__ = ["READ_CHUNK", "BlobStore", "check_key", "check_range"]
+
+READ_CHUNK = 1024 * 1024  # read_range yields chunks of at most this size
+
+_KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a valid blob key; :class:`ValueError` otherwise."""
+    if not _KEY_RE.match(key):
+        raise ValueError(f"invalid blob key {key!r}")
+    return key
+
+
+def check_range(size: int, start: int, end_inclusive: int) -> None:
+    """:class:`ValueError` unless ``0 <= start <= end_inclusive < size``."""
+    if not 0 <= start <= end_inclusive < size:
+        raise ValueError(f"range {start}-{end_inclusive} outside object of size {size}")
+
+
+class BlobStore(Protocol):
+    def put_part(self, upload_key: str, number: int, data: bytes) -> None:
+        """Store part ``number`` (from 0) of an upload, creating the upload if new.
+
+        Atomic (a reader sees the old part or the new one, never half) and durable when it
+        returns. Overwrites an existing part with the same number: safe to retry.
+        Raises StorageFull when the backend is out of space (nothing is left behind).
+        """
+        ...
+
+    def part_sizes(self, upload_key: str) -> dict[int, int]:
+        """Sizes of the parts stored so far, by number; ``{}`` for an unknown upload."""
+        ...
+
+    def complete(self, upload_key: str, object_key: str, part_count: int) -> int:
+        """Turn parts ``0..part_count-1`` into object ``object_key``; return its size in bytes.
+
+        Idempotent: if the object already exists it returns its size (the upload is gone by
+        then). Raises NotFound if neither the object nor all the parts exist. The object's size
+        is the store's own sum of the parts, never a caller's claim.
+        """
+        ...
+
+    def abort(self, upload_key: str) -> None:
+        """Drop an upload and its parts. Idempotent: an unknown upload is not an error."""
+        ...
+
+    def object_size(self, object_key: str) -> int | None:
+        """The object's size, or ``None`` if there is no such object."""
+        ...
+
+    def read_range(self, object_key: str, start: int, end_inclusive: int) -> Iterator[bytes]:
+        """Bytes ``start..end_inclusive`` of the object, in chunks of at most :data:`READ_CHUNK`.
+
+        Raises NotFound for a missing object and ValueError for a range outside it when called,
+        not lazily on first iteration, so an HTTP layer can answer with an error status.
+        """
+        ...
+
+    def delete(self, object_key: str) -> None:
+        """Delete the object. Idempotent: a missing object is not an error."""
+        ...

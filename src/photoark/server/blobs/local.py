@@ -1,0 +1,180 @@
+"""The local-directory :class:`~.base.BlobStore`, the embedded default.
+
+Layout under the data dir::
+
+    uploads/<upload_key>/<number>.part      parts being uploaded (each written atomically)
+    blobs/<ab>/<object_key>/<number>.part   a completed object: the same part files, moved
+    blobs/<ab>/<object_key>/manifest.json   the parts' sizes, written before the move
+
+``complete`` writes the manifest into the upload directory, fsyncs, and renames the directory
+into ``blobs/``: no byte is copied, so completing a 4 GiB file is instant, and the rename makes
+the object appear whole or not at all. ``read_range`` maps byte offsets to part files through the
+manifest. ``ENOSPC``/``EDQUOT`` become :class:`~photoark.server.errors.StorageFull`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from photoark.server.blobs.base import READ_CHUNK, check_key, check_range
+from photoark.server.errors import NotFound, StorageFull
+
+__all__ = ["LocalBlobStore"]
+
+_MANIFEST = "manifest.json"
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+@contextlib.contextmanager
+def _disk_errors() -> Iterator[None]:
+    """Turn "disk full" into the domain error; other OS errors pass unchanged."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno in _FULL_ERRNOS:
+            raise StorageFull() from err
+        raise
+
+
+def _part_name(number: int) -> str:
+    return f"{number:08d}.part"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalBlobStore:
+    def __init__(self, data_dir: Path) -> None:
+        self._uploads = data_dir / "uploads"
+        self._blobs = data_dir / "blobs"
+        self._uploads.mkdir(parents=True, exist_ok=True)
+        self._blobs.mkdir(parents=True, exist_ok=True)
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def _upload_dir(self, upload_key: str) -> Path:
+        return self._uploads / check_key(upload_key)
+
+    def _object_dir(self, object_key: str) -> Path:
+        return self._blobs / check_key(object_key)[:2] / object_key
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename)."""
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    # -- BlobStore ---------------------------------------------------------------------------
+
+    def put_part(self, upload_key: str, number: int, data: bytes) -> None:
+        if number < 0:
+            raise ValueError("part numbers start at 0")
+        directory = self._upload_dir(upload_key)
+        with _disk_errors():
+            directory.mkdir(exist_ok=True)
+            self._write_file(directory / _part_name(number), data)
+
+    def part_sizes(self, upload_key: str) -> dict[int, int]:
+        directory = self._upload_dir(upload_key)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return {}
+        return {
+            int(name.removesuffix(".part")): (directory / name).stat().st_size
+            for name in names
+            if name.endswith(".part") and not name.startswith(".")
+        }
+
+    def complete(self, upload_key: str, object_key: str, part_count: int) -> int:
+        size = self.object_size(object_key)
+        if size is not None:
+            return size
+        try:
+            return self._complete(upload_key, object_key, part_count)
+        except (OSError, NotFound):
+            # A concurrent complete may have won the race: then the object is there.
+            size = self.object_size(object_key)
+            if size is None:
+                raise
+            return size
+
+    def _complete(self, upload_key: str, object_key: str, part_count: int) -> int:
+        source, target = self._upload_dir(upload_key), self._object_dir(object_key)
+        sizes = self.part_sizes(upload_key)
+        if any(n not in sizes for n in range(part_count)):
+            raise NotFound(f"upload {upload_key} misses parts")
+        for extra in set(sizes) - set(range(part_count)):
+            (source / _part_name(extra)).unlink(missing_ok=True)
+        manifest = json.dumps({"part_sizes": [sizes[n] for n in range(part_count)]})
+        with _disk_errors():
+            self._write_file(source / _MANIFEST, manifest.encode())
+            _fsync_dir(source)
+            target.parent.mkdir(exist_ok=True)
+            os.rename(source, target)
+            _fsync_dir(target.parent)
+        return sum(sizes[n] for n in range(part_count))
+
+    def abort(self, upload_key: str) -> None:
+        shutil.rmtree(self._upload_dir(upload_key), ignore_errors=True)
+
+    def _manifest(self, object_key: str) -> list[int] | None:
+        try:
+            raw = (self._object_dir(object_key) / _MANIFEST).read_bytes()
+        except FileNotFoundError:
+            return None
+        return [int(n) for n in json.loads(raw)["part_sizes"]]
+
+    def object_size(self, object_key: str) -> int | None:
+        sizes = self._manifest(object_key)
+        return None if sizes is None else sum(sizes)
+
+    def read_range(self, object_key: str, start: int, end_inclusive: int) -> Iterator[bytes]:
+        sizes = self._manifest(object_key)
+        if sizes is None:
+            raise NotFound(f"no object {object_key}")
+        check_range(sum(sizes), start, end_inclusive)
+        return self._read(self._object_dir(object_key), sizes, start, end_inclusive)
+
+    def _read(
+        self, directory: Path, sizes: list[int], start: int, end_inclusive: int
+    ) -> Iterator[bytes]:
+        part_start = 0
+        for number, part_size in enumerate(sizes):
+            part_end = part_start + part_size  # exclusive
+            lo, hi = max(start, part_start), min(end_inclusive + 1, part_end)
+            if lo < hi:
+                with open(directory / _part_name(number), "rb") as fh:
+                    fh.seek(lo - part_start)
+                    remaining = hi - lo
+                    while remaining > 0:
+                        chunk = fh.read(min(READ_CHUNK, remaining))
+                        if not chunk:
+                            raise OSError(f"blob part {directory}/{number} is truncated")
+                        remaining -= len(chunk)
+                        yield chunk
+            if part_end > end_inclusive:
+                break
+            part_start = part_end
+
+    def delete(self, object_key: str) -> None:
+        shutil.rmtree(self._object_dir(object_key), ignore_errors=True)

@@ -1,0 +1,69 @@
+"""An in-memory :class:`~.base.BlobStore`, for tests and throw-away servers.
+
+Same contract as the local store; thread-safe through one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from photoark.server.blobs.base import READ_CHUNK, check_key, check_range
+from photoark.server.errors import NotFound
+
+__all__ = ["MemoryBlobStore"]
+
+
+class MemoryBlobStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._uploads: dict[str, dict[int, bytes]] = {}
+        self._objects: dict[str, bytes] = {}
+
+    def put_part(self, upload_key: str, number: int, data: bytes) -> None:
+        with self._lock:
+            self._uploads.setdefault(check_key(upload_key), {})[number] = bytes(data)
+
+    def part_sizes(self, upload_key: str) -> dict[int, int]:
+        with self._lock:
+            parts = self._uploads.get(check_key(upload_key), {})
+            return {number: len(data) for number, data in parts.items()}
+
+    def complete(self, upload_key: str, object_key: str, part_count: int) -> int:
+        check_key(upload_key)
+        with self._lock:
+            existing = self._objects.get(check_key(object_key))
+            if existing is not None:
+                return len(existing)
+            parts = self._uploads.get(upload_key, {})
+            if any(n not in parts for n in range(part_count)):
+                raise NotFound(f"upload {upload_key} misses parts")
+            self._objects[object_key] = b"".join(parts[n] for n in range(part_count))
+            del self._uploads[upload_key]
+            return len(self._objects[object_key])
+
+    def abort(self, upload_key: str) -> None:
+        with self._lock:
+            self._uploads.pop(check_key(upload_key), None)
+
+    def object_size(self, object_key: str) -> int | None:
+        with self._lock:
+            data = self._objects.get(check_key(object_key))
+        return None if data is None else len(data)
+
+    def read_range(self, object_key: str, start: int, end_inclusive: int) -> Iterator[bytes]:
+        with self._lock:
+            data = self._objects.get(check_key(object_key))
+        if data is None:
+            raise NotFound(f"no object {object_key}")
+        check_range(len(data), start, end_inclusive)
+        return _chunks(data, start, end_inclusive)
+
+    def delete(self, object_key: str) -> None:
+        with self._lock:
+            self._objects.pop(check_key(object_key), None)
+
+
+def _chunks(data: bytes, start: int, end_inclusive: int) -> Iterator[bytes]:
+    for offset in range(start, end_inclusive + 1, READ_CHUNK):
+        yield data[offset : min(offset + READ_CHUNK, end_inclusive + 1)]

@@ -1,0 +1,69 @@
+"""Server settings, in one frozen value passed to :func:`photoark.server.app.create_app`.
+
+The CLI and ``python -m photoark.server`` both build a :class:`ServerSettings`; nothing in the
+server reads the environment or global state. :func:`parse_size` turns ``"10GiB"`` into bytes for
+the quota options.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["LoginHashLevel", "ServerSettings", "parse_size"]
+
+LoginHashLevel = Literal["interactive", "min"]
+
+_UNITS: dict[str, int] = {
+    "": 1,
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+    "TIB": 1024**4,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_size(text: str) -> int:
+    """``"10GiB"`` → 10737418240. Units: B, KB/MB/GB/TB (1000), KiB/MiB/GiB/TiB (1024).
+
+    Raises :class:`ValueError` naming the accepted forms when ``text`` is not a size.
+    """
+    match = _SIZE_RE.match(text)
+    unit = match.group(2).upper() if match else ""
+    if match is None or unit not in _UNITS:
+        raise ValueError(
+            f"invalid size {text!r}: expected a number with an optional unit "
+            "(B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. '10GiB'"
+        )
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server needs to start. Only ``data_dir`` is required."""
+
+    data_dir: Path
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    default_quota: int = 10 * 2**30
+    login_hash: LoginHashLevel = "interactive"
+    upload_expiry_seconds: int = 7 * 86400
+    gc_interval_seconds: float = 3600
+
+    def __post_init__(self) -> None:
+        if self.database_url is None:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir}/photoark.db")
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in use (``database_url`` after defaulting), typed as ``str``."""
+        return self.database_url or f"sqlite:///{self.data_dir}/photoark.db"

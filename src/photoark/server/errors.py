@@ -1,0 +1,127 @@
+"""Domain errors of the server, each carrying a stable protocol :class:`ErrorCode`.
+
+Services, stores and blob stores raise these; one FastAPI exception handler
+(:mod:`photoark.server.api.problems`) maps them to JSON problem bodies. Adapters catch library
+errors (``OSError``, SQLAlchemy's ``IntegrityError``) and re-raise one of these ``from err``.
+
+    ServerError
+    ├── BadRequest
+    │   └── ChecksumMismatch
+    ├── Unauthorized
+    ├── InvalidCredentials
+    ├── EmailTaken
+    ├── NotFound
+    ├── Conflict
+    │   └── UploadIncomplete
+    ├── QuotaExceeded
+    ├── StorageFull
+    └── RangeNotSatisfiable
+"""
+
+from __future__ import annotations
+
+from photoark.protocol.errors import ErrorCode
+
+__all__ = [
+    "BadRequest",
+    "ChecksumMismatch",
+    "Conflict",
+    "EmailTaken",
+    "InvalidCredentials",
+    "NotFound",
+    "QuotaExceeded",
+    "RangeNotSatisfiable",
+    "ServerError",
+    "StorageFull",
+    "Unauthorized",
+    "UploadIncomplete",
+    "human_size",
+]
+
+
+def human_size(n: int) -> str:
+    """``1536`` → ``"1.5 KiB"``: sizes in messages people read."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+class ServerError(Exception):
+    """Base of every domain error: a protocol code, a message for people, details for programs."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, object] = details or {}
+
+
+class BadRequest(ServerError):
+    code = ErrorCode.BAD_REQUEST
+
+
+class ChecksumMismatch(BadRequest):
+    code = ErrorCode.CHECKSUM_MISMATCH
+
+
+class Unauthorized(ServerError):
+    code = ErrorCode.UNAUTHORIZED
+
+
+class InvalidCredentials(ServerError):
+    code = ErrorCode.INVALID_CREDENTIALS
+
+    def __init__(self) -> None:
+        super().__init__("wrong email or password")
+
+
+class EmailTaken(ServerError):
+    code = ErrorCode.EMAIL_TAKEN
+
+
+class NotFound(ServerError):
+    """Absent, or another user's: never distinguished."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(ServerError):
+    code = ErrorCode.CONFLICT
+
+
+class UploadIncomplete(Conflict):
+    code = ErrorCode.UPLOAD_INCOMPLETE
+
+
+class QuotaExceeded(ServerError):
+    code = ErrorCode.QUOTA_EXCEEDED
+
+    def __init__(self, quota_bytes: int, used_bytes: int, requested_bytes: int) -> None:
+        super().__init__(
+            f"quota exceeded: {human_size(used_bytes)} used of {human_size(quota_bytes)}, "
+            f"{human_size(requested_bytes)} more requested",
+            {
+                "quota_bytes": quota_bytes,
+                "used_bytes": used_bytes,
+                "requested_bytes": requested_bytes,
+            },
+        )
+
+
+class StorageFull(ServerError):
+    code = ErrorCode.STORAGE_FULL
+
+    def __init__(self, message: str = "the server's storage is full") -> None:
+        super().__init__(message)
+
+
+class RangeNotSatisfiable(ServerError):
+    code = ErrorCode.RANGE_NOT_SATISFIABLE
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"requested range not satisfiable (size {size})", {"size": size})
+        self.size = size

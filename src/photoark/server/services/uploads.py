@@ -1,0 +1,142 @@
+"""Resumable upload rules: quota at session open, part sizes and checksums, abort, expiry.
+
+A session is opened with the exact ciphertext size and a part size; it is admitted only if
+``used + size <= quota`` where ``used`` counts stored files, trash and the user's other open
+sessions. Parts are numbered from 0; each is exactly ``part_size`` bytes except the last, which
+is the remainder; its SHA-256 must match the one the client declared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+
+from photoark.protocol.models import PartInfo, UploadCreate, UploadSession
+from photoark.server.blobs.base import BlobStore
+from photoark.server.errors import BadRequest, ChecksumMismatch, Conflict, NotFound, QuotaExceeded
+from photoark.server.store.uploads import COMMITTED, OPEN, UploadRow, UploadStore
+
+__all__ = ["UploadService", "admit_quota", "expected_part_size", "part_count"]
+
+
+def part_count(size: int, part_size: int) -> int:
+    return -(-size // part_size)
+
+
+def expected_part_size(size: int, part_size: int, number: int) -> int:
+    """The exact size part ``number`` must have; :class:`BadRequest` beyond the last part."""
+    count = part_count(size, part_size)
+    if not 0 <= number < count:
+        raise BadRequest(
+            f"part {number} is beyond the upload's {count} parts (numbered from 0)",
+            {"part_count": count},
+        )
+    return part_size if number < count - 1 else size - part_size * (count - 1)
+
+
+def admit_quota(requested: int) -> Callable[[int, int], None]:
+    """The quota rule for a new session of ``requested`` bytes, as a check on (quota, used)."""
+
+    def admit(quota: int, used: int) -> None:
+        if used + requested > quota:
+            raise QuotaExceeded(quota_bytes=quota, used_bytes=used, requested_bytes=requested)
+
+    return admit
+
+
+def session_model(row: UploadRow) -> UploadSession:
+    return UploadSession(
+        id=row.id,
+        size=row.size,
+        part_size=row.part_size,
+        part_count=row.part_count,
+        parts=list(row.parts),
+        state=row.state,
+        expires_at=row.expires_at,
+    )
+
+
+class UploadService:
+    def __init__(
+        self,
+        store: UploadStore,
+        blobs: BlobStore,
+        expiry_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._expiry = expiry_seconds
+        self._clock = clock
+
+    def open(self, user_id: int, request: UploadCreate) -> UploadSession:
+        now = self._clock()
+        row = UploadRow(
+            id=secrets.token_hex(16),
+            owner_id=user_id,
+            size=request.size,
+            part_size=request.part_size,
+            part_count=part_count(request.size, request.part_size),
+            state=OPEN,
+            object_key=secrets.token_hex(16),
+            file_id=None,
+            created_at=now,
+            expires_at=now + self._expiry,
+        )
+        return session_model(self._store.create(row, admit_quota(request.size)))
+
+    def live(self, user_id: int, upload_id: str) -> UploadRow:
+        """The caller's session, unless expired (an expired one is gone, even before GC)."""
+        row = self._store.get(user_id, upload_id)
+        if row.state == OPEN and row.expires_at < self._clock():
+            raise NotFound("no such upload")
+        return row
+
+    def get(self, user_id: int, upload_id: str) -> UploadSession:
+        return session_model(self.live(user_id, upload_id))
+
+    def part_limit(self, user_id: int, upload_id: str, number: int) -> int:
+        """The size part ``number`` must have, checked before its body is read."""
+        row = self.live(user_id, upload_id)
+        if row.state == COMMITTED:
+            raise Conflict("the upload is already committed")
+        return expected_part_size(row.size, row.part_size, number)
+
+    def put_part(
+        self, user_id: int, upload_id: str, number: int, data: bytes, sha256_hex: str
+    ) -> PartInfo:
+        """Verify and store one part; a re-sent part overwrites the same bytes."""
+        expected = self.part_limit(user_id, upload_id, number)
+        if len(data) != expected:
+            raise BadRequest(
+                f"part {number} must be {expected} bytes, got {len(data)}",
+                {"expected_size": expected, "size": len(data)},
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256_hex.strip().lower():
+            raise ChecksumMismatch(
+                f"part {number}: SHA-256 of the body does not match X-Content-SHA256",
+                {"expected": sha256_hex, "actual": digest},
+            )
+        self._blobs.put_part(upload_id, number, data)
+        part = PartInfo(number=number, size=len(data), sha256=digest)
+        self._store.record_part(user_id, upload_id, part)
+        return part
+
+    def abort(self, user_id: int, upload_id: str) -> None:
+        row = self._store.delete_open(user_id, upload_id)
+        self._drop_blobs(row)
+
+    def collect_expired(self) -> int:
+        """Abort every open session past its expiry and free its parts; return how many."""
+        rows = self._store.delete_expired(self._clock())
+        for row in rows:
+            self._drop_blobs(row)
+        return len(rows)
+
+    def _drop_blobs(self, row: UploadRow) -> None:
+        self._blobs.abort(row.id)
+        # A commit that completed the blobs but failed in the database leaves the object.
+        self._blobs.delete(row.object_key)

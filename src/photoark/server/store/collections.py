@@ -1,0 +1,98 @@
+"""SQL for collections (albums) and their entries. One transaction per method.
+
+Every row a method changes takes the owner's next change counter value (:mod:`.versions`).
+Another user's collection or file is reported as :class:`NotFound`, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, insert, select, update
+
+from photoark.protocol.models import Collection, Entry
+from photoark.server.errors import NotFound
+from photoark.server.store.rows import (
+    collection_model,
+    entry_model,
+    live_file_row,
+    require_collection,
+    upsert_entry,
+)
+from photoark.server.store.schema import collection_files, collections
+from photoark.server.store.versions import next_version
+
+__all__ = ["CollectionStore"]
+
+
+class CollectionStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, owner_id: int, encrypted_key: bytes, encrypted_name: bytes) -> Collection:
+        with self._engine.begin() as conn:
+            version = next_version(conn, owner_id)
+            new_id = conn.execute(
+                insert(collections)
+                .values(
+                    owner_id=owner_id,
+                    encrypted_key=encrypted_key,
+                    encrypted_name=encrypted_name,
+                    version=version,
+                    is_deleted=False,
+                )
+                .returning(collections.c.id)
+            ).scalar_one()
+            return collection_model(
+                conn.execute(select(collections).where(collections.c.id == new_id)).one()
+            )
+
+    def rename(self, owner_id: int, collection_id: int, encrypted_name: bytes) -> Collection:
+        with self._engine.begin() as conn:
+            require_collection(conn, owner_id, collection_id)
+            version = next_version(conn, owner_id)
+            conn.execute(
+                update(collections)
+                .where(collections.c.id == collection_id)
+                .values(encrypted_name=encrypted_name, version=version)
+            )
+            return collection_model(require_collection(conn, owner_id, collection_id))
+
+    def list(self, owner_id: int) -> list[Collection]:
+        query = (
+            select(collections)
+            .where(collections.c.owner_id == owner_id, collections.c.is_deleted.is_(False))
+            .order_by(collections.c.id)
+        )
+        with self._engine.begin() as conn:
+            return [collection_model(row) for row in conn.execute(query)]
+
+    def exists(self, owner_id: int, collection_id: int) -> None:
+        """Raise :class:`NotFound` unless the owner has this live collection."""
+        with self._engine.begin() as conn:
+            require_collection(conn, owner_id, collection_id)
+
+    def add_file(
+        self, owner_id: int, collection_id: int, file_id: int, encrypted_key: bytes
+    ) -> Entry:
+        """Add the owner's file to the owner's collection. Idempotent (see :func:`upsert_entry`)."""
+        with self._engine.begin() as conn:
+            require_collection(conn, owner_id, collection_id)
+            file_row = live_file_row(conn, owner_id, file_id)
+            entry = upsert_entry(conn, owner_id, collection_id, file_id, encrypted_key)
+            return entry_model(entry, file_row)
+
+    def remove_file(self, owner_id: int, collection_id: int, file_id: int) -> None:
+        """Tombstone the entry (new version). Idempotent; :class:`NotFound` if never there."""
+        where = (collection_files.c.collection_id == collection_id) & (
+            collection_files.c.file_id == file_id
+        )
+        with self._engine.begin() as conn:
+            require_collection(conn, owner_id, collection_id)
+            row = conn.execute(select(collection_files).where(where)).first()
+            if row is None:
+                raise NotFound("the file is not in this collection")
+            if row.is_deleted:
+                return
+            version = next_version(conn, owner_id)
+            conn.execute(
+                update(collection_files).where(where).values(is_deleted=True, version=version)
+            )

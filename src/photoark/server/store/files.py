@@ -1,0 +1,152 @@
+"""SQL for committed files: the commit transaction, lookups and usage sums."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+
+from photoark.protocol.models import FileRecord
+from photoark.server.errors import Conflict, NotFound
+from photoark.server.store.rows import (
+    file_record,
+    live_file_row,
+    require_collection,
+    upsert_entry,
+)
+from photoark.server.store.schema import files, uploads
+
+__all__ = ["CommitParts", "FileRow", "FileStore", "UsageSums"]
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """A file with where its bytes live (object keys stay on the server)."""
+
+    record: FileRecord
+    content_object: str
+    thumbnail_object: str | None
+
+
+@dataclass(frozen=True)
+class CommitParts:
+    """The verified facts a commit writes: uploads to close and sizes from the blob store."""
+
+    content_upload_id: str
+    content_object: str
+    content_size: int
+    thumbnail_upload_id: str | None
+    thumbnail_object: str | None
+    thumbnail_size: int
+
+
+@dataclass(frozen=True)
+class UsageSums:
+    files: int
+    stored_bytes: int
+    trash_bytes: int
+
+
+class FileStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, owner_id: int, file_id: int) -> FileRow:
+        with self._engine.begin() as conn:
+            row = live_file_row(conn, owner_id, file_id)
+        return FileRow(file_record(row), row.content_object, row.thumbnail_object)
+
+    def commit(
+        self,
+        owner_id: int,
+        collection_id: int,
+        parts: CommitParts,
+        encrypted_key: bytes,
+        encrypted_metadata: bytes,
+    ) -> FileRecord:
+        """Close the uploads, insert the file and its album entry, in one transaction.
+
+        If the content upload was committed meanwhile (a concurrent or repeated commit), the
+        file it made is returned and nothing changes.
+        """
+        with self._engine.begin() as conn:
+            require_collection(conn, owner_id, collection_id)
+            if not _close_upload(conn, owner_id, parts.content_upload_id):
+                return file_record(_committed_file(conn, owner_id, parts.content_upload_id))
+            if parts.thumbnail_upload_id is not None and not _close_upload(
+                conn, owner_id, parts.thumbnail_upload_id
+            ):
+                raise Conflict("the thumbnail upload is already committed")
+            file_id = conn.execute(
+                insert(files)
+                .values(
+                    owner_id=owner_id,
+                    content_object=parts.content_object,
+                    content_size=parts.content_size,
+                    thumbnail_object=parts.thumbnail_object,
+                    thumbnail_size=parts.thumbnail_size,
+                    encrypted_metadata=encrypted_metadata,
+                    created_at=time.time(),
+                    trashed_at=None,
+                    is_deleted=False,
+                )
+                .returning(files.c.id)
+            ).scalar_one()
+            upload_ids = [parts.content_upload_id]
+            if parts.thumbnail_upload_id is not None:
+                upload_ids.append(parts.thumbnail_upload_id)
+            conn.execute(
+                update(uploads).where(uploads.c.id.in_(upload_ids)).values(file_id=file_id)
+            )
+            upsert_entry(conn, owner_id, collection_id, int(file_id), encrypted_key)
+            return file_record(live_file_row(conn, owner_id, int(file_id)))
+
+    def committed_file(self, owner_id: int, upload_id: str) -> FileRecord:
+        """The file a committed upload made, or :class:`NotFound`."""
+        with self._engine.begin() as conn:
+            return file_record(_committed_file(conn, owner_id, upload_id))
+
+    def usage(self, owner_id: int) -> UsageSums:
+        """Each file counted once, however many albums hold it."""
+        size = files.c.content_size + files.c.thumbnail_size
+        live = (files.c.owner_id == owner_id) & files.c.is_deleted.is_(False)
+        with self._engine.begin() as conn:
+            count, stored = conn.execute(
+                select(func.count(), func.coalesce(func.sum(size), 0)).where(
+                    live, files.c.trashed_at.is_(None)
+                )
+            ).one()
+            trash = conn.execute(
+                select(func.coalesce(func.sum(size), 0)).where(
+                    live, files.c.trashed_at.is_not(None)
+                )
+            ).scalar_one()
+        return UsageSums(int(count), int(stored), int(trash))
+
+
+def _close_upload(conn: Connection, owner_id: int, upload_id: str) -> bool:
+    """Mark an open upload committed; ``False`` if it was not open (the row lock serialises)."""
+    result = conn.execute(
+        update(uploads)
+        .where(
+            uploads.c.id == upload_id,
+            uploads.c.owner_id == owner_id,
+            uploads.c.state == "open",
+        )
+        .values(state="committed")
+    )
+    return result.rowcount == 1
+
+
+def _committed_file(conn: Connection, owner_id: int, upload_id: str) -> Row[tuple[object, ...]]:
+    file_id = conn.execute(
+        select(uploads.c.file_id).where(
+            uploads.c.id == upload_id,
+            uploads.c.owner_id == owner_id,
+            uploads.c.state == "committed",
+        )
+    ).scalar_one_or_none()
+    if file_id is None:
+        raise NotFound("no such upload")
+    return live_file_row(conn, owner_id, int(file_id))

@@ -1,0 +1,72 @@
+"""A small versioned migration runner, applied at server start.
+
+``schema_version`` records each applied migration. A migration is a function of a
+:class:`~sqlalchemy.Connection` written with SQLAlchemy constructs (no dialect-specific SQL), so
+it runs on SQLite and PostgreSQL alike. All pending migrations run in one transaction; on
+PostgreSQL an advisory lock keeps two replicas starting at once from racing.
+
+Rule for later changes: never edit a released migration; append a new one (``ALTER TABLE`` via
+``sqlalchemy`` constructs, or ``op``-free DDL that both databases accept) and update
+:mod:`.schema` to the resulting shape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, func, insert, select, text
+
+from photoark.server.store import schema
+
+__all__ = ["MIGRATIONS", "current_version", "migrate"]
+
+Migration = Callable[[Connection], None]
+
+_ADVISORY_LOCK_ID = 0x70686F746F61726B  # "photoark"
+
+
+def _v1_initial(conn: Connection) -> None:
+    """Every table of the first release."""
+    schema.metadata.create_all(
+        conn,
+        tables=[
+            schema.server_secrets,
+            schema.users,
+            schema.tokens,
+            schema.collections,
+            schema.files,
+            schema.collection_files,
+            schema.uploads,
+            schema.upload_parts,
+        ],
+    )
+
+
+MIGRATIONS: list[tuple[int, Migration]] = [
+    (1, _v1_initial),
+]
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration (0 for a fresh database)."""
+    version = conn.execute(select(func.max(schema.schema_version.c.version))).scalar()
+    return int(version or 0)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply every pending migration; return the resulting schema version. Idempotent."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+        schema.schema_version.create(conn, checkfirst=True)
+        applied = current_version(conn)
+        for version, migration in MIGRATIONS:
+            if version <= applied:
+                continue
+            migration(conn)
+            conn.execute(
+                insert(schema.schema_version).values(version=version, applied_at=time.time())
+            )
+            applied = version
+        return applied

@@ -1,0 +1,109 @@
+"""Row helpers shared by the store modules, always run inside the caller's transaction.
+
+Lookups that enforce ownership (another user's row is :class:`NotFound`, like a missing one),
+the album-entry upsert used by both commit and add-to-collection, and row → wire-model
+conversions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from photoark.protocol.models import Collection, Entry, FileRecord
+from photoark.server.errors import NotFound
+from photoark.server.store.schema import collection_files, collections, files
+from photoark.server.store.versions import next_version
+
+__all__ = [
+    "collection_model",
+    "entry_model",
+    "file_record",
+    "live_file_row",
+    "require_collection",
+    "upsert_entry",
+]
+
+
+def collection_model(row: Row[tuple[object, ...]]) -> Collection:
+    return Collection(
+        id=row.id,
+        encrypted_key=row.encrypted_key,
+        encrypted_name=row.encrypted_name,
+        version=row.version,
+        is_deleted=row.is_deleted,
+    )
+
+
+def require_collection(
+    conn: Connection, owner_id: int, collection_id: int
+) -> Row[tuple[object, ...]]:
+    """The owner's live collection, or :class:`NotFound`."""
+    row = conn.execute(
+        select(collections).where(
+            collections.c.id == collection_id,
+            collections.c.owner_id == owner_id,
+            collections.c.is_deleted.is_(False),
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such collection")
+    return row
+
+
+def upsert_entry(
+    conn: Connection, owner_id: int, collection_id: int, file_id: int, encrypted_key: bytes
+) -> Row[tuple[object, ...]]:
+    """Put ``file_id`` in the collection: a live entry is returned unchanged, a tombstone is
+    revived with the new key and a new version, a missing one is inserted."""
+    where = (collection_files.c.collection_id == collection_id) & (
+        collection_files.c.file_id == file_id
+    )
+    row = conn.execute(select(collection_files).where(where)).first()
+    if row is not None and not row.is_deleted:
+        return row
+    version = next_version(conn, owner_id)
+    values = {"encrypted_key": encrypted_key, "version": version, "is_deleted": False}
+    if row is None:
+        conn.execute(
+            insert(collection_files).values(
+                collection_id=collection_id, file_id=file_id, owner_id=owner_id, **values
+            )
+        )
+    else:
+        conn.execute(update(collection_files).where(where).values(**values))
+    return conn.execute(select(collection_files).where(where)).one()
+
+
+def file_record(row: Row[tuple[object, ...]]) -> FileRecord:
+    return FileRecord(
+        id=row.id,
+        content_size=row.content_size,
+        thumbnail_size=row.thumbnail_size,
+        encrypted_metadata=row.encrypted_metadata,
+        created_at=row.created_at,
+        is_trashed=row.trashed_at is not None,
+    )
+
+
+def live_file_row(conn: Connection, owner_id: int, file_id: int) -> Row[tuple[object, ...]]:
+    """The owner's file unless deleted forever, or :class:`NotFound`."""
+    row = conn.execute(
+        select(files).where(
+            files.c.id == file_id, files.c.owner_id == owner_id, files.c.is_deleted.is_(False)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such file")
+    return row
+
+
+def entry_model(row: Row[tuple[object, ...]], file_row: Row[tuple[object, ...]] | None) -> Entry:
+    """An album entry; the file record is left out for tombstones."""
+    return Entry(
+        collection_id=row.collection_id,
+        file_id=row.file_id,
+        encrypted_key=row.encrypted_key,
+        version=row.version,
+        is_deleted=row.is_deleted,
+        file=None if row.is_deleted or file_row is None else file_record(file_row),
+    )

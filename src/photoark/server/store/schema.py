@@ -1,0 +1,168 @@
+"""The metadata database's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+This is the *latest* schema. Migrations in :mod:`.migrations` bring an existing database to it;
+a change here needs a new migration there. Every change to a user's collections or album entries
+carries a ``version`` taken from ``users.version`` (the user's change counter), which diff sync
+pages by.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+__all__ = [
+    "collection_files",
+    "collections",
+    "files",
+    "metadata",
+    "schema_version",
+    "server_secrets",
+    "tokens",
+    "upload_parts",
+    "uploads",
+    "users",
+]
+
+metadata = MetaData()
+
+# Integer primary keys: SQLite makes them rowid aliases; PostgreSQL an identity column.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", Float, nullable=False),
+)
+
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("kek_salt", LargeBinary, nullable=False),
+    Column("ops_limit", BigInteger, nullable=False),
+    Column("mem_limit", BigInteger, nullable=False),
+    Column("master_key_wrapped", LargeBinary, nullable=False),
+    Column("master_key_wrapped_recovery", LargeBinary, nullable=False),
+    Column("recovery_key_wrapped", LargeBinary, nullable=False),
+    Column("login_hash", String(256), nullable=False),
+    Column("quota_bytes", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", _Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_tokens_user", "user_id"),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("owner_id", _Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("encrypted_key", LargeBinary, nullable=False),
+    Column("encrypted_name", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Index("ix_collections_owner_version", "owner_id", "version"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("owner_id", _Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("content_object", String(64), nullable=False),
+    Column("content_size", BigInteger, nullable=False),
+    Column("thumbnail_object", String(64), nullable=True),
+    Column("thumbnail_size", BigInteger, nullable=False, default=0),
+    Column("encrypted_metadata", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("trashed_at", Float, nullable=True),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Index("ix_files_owner", "owner_id"),
+)
+
+collection_files = Table(
+    "collection_files",
+    metadata,
+    Column(
+        "collection_id",
+        _Id,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column(
+        "file_id",
+        _Id,
+        ForeignKey("files.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    # The collection's owner, repeated here so diff can page a user's entries by version.
+    Column("owner_id", _Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("encrypted_key", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Index("ix_collection_files_owner_version", "owner_id", "version"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_id", _Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("part_size", BigInteger, nullable=False),
+    Column("part_count", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # "open" | "committed"
+    Column("object_key", String(64), nullable=False),
+    Column("file_id", _Id, ForeignKey("files.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_uploads_owner_state", "owner_id", "state"),
+    Index("ix_uploads_state_expires", "state", "expires_at"),
+)
+
+upload_parts = Table(
+    "upload_parts",
+    metadata,
+    Column(
+        "upload_id",
+        String(32),
+        ForeignKey("uploads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("put_count", Integer, nullable=False, default=0),
+)

@@ -1,0 +1,197 @@
+"""SQL for resumable upload sessions and their parts. One transaction per method."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from photoark.protocol.models import PartInfo
+from photoark.server.errors import Conflict, NotFound
+from photoark.server.store.schema import files, upload_parts, uploads, users
+
+__all__ = ["UploadRow", "UploadStore"]
+
+OPEN = "open"
+COMMITTED = "committed"
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    id: str
+    owner_id: int
+    size: int
+    part_size: int
+    part_count: int
+    state: str
+    object_key: str
+    file_id: int | None
+    created_at: float
+    expires_at: float
+    parts: tuple[PartInfo, ...] = ()
+
+
+class UploadStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, row: UploadRow, admit: Callable[[int, int], None]) -> UploadRow:
+        """Insert a session after ``admit(quota_bytes, used_bytes)`` accepted it.
+
+        ``used_bytes`` counts stored files, trash and the owner's other open sessions; the
+        owner's row is locked meanwhile so two sessions cannot both squeeze under the quota.
+        """
+        with self._engine.begin() as conn:
+            quota, used = _quota_and_use(conn, row.owner_id)
+            admit(quota, used)
+            conn.execute(
+                insert(uploads).values(
+                    id=row.id,
+                    owner_id=row.owner_id,
+                    size=row.size,
+                    part_size=row.part_size,
+                    part_count=row.part_count,
+                    state=row.state,
+                    object_key=row.object_key,
+                    file_id=None,
+                    created_at=row.created_at,
+                    expires_at=row.expires_at,
+                )
+            )
+        return row
+
+    def get(self, owner_id: int, upload_id: str) -> UploadRow:
+        """The owner's session with its parts, or :class:`NotFound`."""
+        with self._engine.begin() as conn:
+            return _get(conn, owner_id, upload_id)
+
+    def record_part(self, owner_id: int, upload_id: str, part: PartInfo) -> int:
+        """Record a stored part (insert or overwrite) and return its ``put_count``.
+
+        :class:`Conflict` if the session was committed meanwhile.
+        """
+        with self._engine.begin() as conn:
+            state = conn.execute(
+                select(uploads.c.state).where(
+                    uploads.c.id == upload_id, uploads.c.owner_id == owner_id
+                )
+            ).scalar_one_or_none()
+            if state is None:
+                raise NotFound("no such upload")
+            if state != OPEN:
+                raise Conflict("the upload is already committed")
+            conn.execute(_upsert_part(conn, upload_id, part))
+            return int(
+                conn.execute(
+                    select(upload_parts.c.put_count).where(
+                        upload_parts.c.upload_id == upload_id,
+                        upload_parts.c.number == part.number,
+                    )
+                ).scalar_one()
+            )
+
+    def put_count(self, upload_id: str, number: int) -> int:
+        """How many times a part was PUT (0 if never). For tests and diagnostics."""
+        with self._engine.begin() as conn:
+            value = conn.execute(
+                select(upload_parts.c.put_count).where(
+                    upload_parts.c.upload_id == upload_id, upload_parts.c.number == number
+                )
+            ).scalar_one_or_none()
+        return int(value or 0)
+
+    def delete_open(self, owner_id: int, upload_id: str) -> UploadRow:
+        """Delete an open session and its parts; return it. :class:`Conflict` if committed."""
+        with self._engine.begin() as conn:
+            row = _get(conn, owner_id, upload_id)
+            if row.state != OPEN:
+                raise Conflict("a committed upload cannot be aborted")
+            _delete(conn, [upload_id])
+            return row
+
+    def delete_expired(self, now: float) -> list[UploadRow]:
+        """Delete every open session that expired before ``now``; return them."""
+        with self._engine.begin() as conn:
+            rows = [
+                _upload_row(r)
+                for r in conn.execute(
+                    select(uploads).where(uploads.c.state == OPEN, uploads.c.expires_at < now)
+                )
+            ]
+            _delete(conn, [r.id for r in rows])
+        return rows
+
+
+def _get(conn: Connection, owner_id: int, upload_id: str) -> UploadRow:
+    row = conn.execute(
+        select(uploads).where(uploads.c.id == upload_id, uploads.c.owner_id == owner_id)
+    ).first()
+    if row is None:
+        raise NotFound("no such upload")
+    parts = tuple(
+        PartInfo(number=p.number, size=p.size, sha256=p.sha256)
+        for p in conn.execute(
+            select(upload_parts)
+            .where(upload_parts.c.upload_id == upload_id)
+            .order_by(upload_parts.c.number)
+        )
+    )
+    return _upload_row(row, parts)
+
+
+def _upload_row(row: Any, parts: tuple[PartInfo, ...] = ()) -> UploadRow:
+    return UploadRow(
+        id=row.id,
+        owner_id=int(row.owner_id),
+        size=int(row.size),
+        part_size=int(row.part_size),
+        part_count=int(row.part_count),
+        state=row.state,
+        object_key=row.object_key,
+        file_id=None if row.file_id is None else int(row.file_id),
+        created_at=float(row.created_at),
+        expires_at=float(row.expires_at),
+        parts=parts,
+    )
+
+
+def _delete(conn: Connection, upload_ids: list[str]) -> None:
+    if upload_ids:
+        conn.execute(delete(upload_parts).where(upload_parts.c.upload_id.in_(upload_ids)))
+        conn.execute(delete(uploads).where(uploads.c.id.in_(upload_ids)))
+
+
+def _upsert_part(conn: Connection, upload_id: str, part: PartInfo) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE, incrementing ``put_count``, on either database."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(upload_parts).values(
+        upload_id=upload_id, number=part.number, size=part.size, sha256=part.sha256, put_count=1
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[upload_parts.c.upload_id, upload_parts.c.number],
+        set_={
+            "size": stmt.excluded.size,
+            "sha256": stmt.excluded.sha256,
+            "put_count": upload_parts.c.put_count + 1,
+        },
+    )
+
+
+def _quota_and_use(conn: Connection, owner_id: int) -> tuple[int, int]:
+    quota = conn.execute(
+        select(users.c.quota_bytes).where(users.c.id == owner_id).with_for_update()
+    ).scalar_one()
+    file_bytes = conn.execute(
+        select(func.coalesce(func.sum(files.c.content_size + files.c.thumbnail_size), 0)).where(
+            files.c.owner_id == owner_id, files.c.is_deleted.is_(False)
+        )
+    ).scalar_one()
+    open_bytes = conn.execute(
+        select(func.coalesce(func.sum(uploads.c.size), 0)).where(
+            uploads.c.owner_id == owner_id, uploads.c.state == OPEN
+        )
+    ).scalar_one()
+    return int(quota), int(file_bytes) + int(open_bytes)

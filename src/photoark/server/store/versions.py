@@ -1,0 +1,34 @@
+"""The per-user change counter that diff sync pages by.
+
+Each changed collection or album entry takes the NEXT value of ``users.version``, incremented in
+the changing transaction with ``UPDATE ... RETURNING``: the row lock serialises concurrent
+changes of one user on PostgreSQL (``BEGIN IMMEDIATE`` does it on SQLite), so each value is used
+once and values commit in order.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select, update
+
+from photoark.server.errors import NotFound
+from photoark.server.store.schema import users
+
+__all__ = ["current_version", "next_version"]
+
+
+def next_version(conn: Connection, user_id: int) -> int:
+    """Increment the user's counter inside the caller's transaction and return the new value."""
+    value = conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(version=users.c.version + 1)
+        .returning(users.c.version)
+    ).scalar_one_or_none()
+    if value is None:
+        raise NotFound("no such user")
+    return int(value)
+
+
+def current_version(conn: Connection, user_id: int) -> int:
+    """The user's counter as committed now (the newest version any of their rows can carry)."""
+    return int(conn.execute(select(users.c.version).where(users.c.id == user_id)).scalar_one())
