@@ -1,0 +1,138 @@
+"""Metadata of still images: Pillow first, exiv2 and LibRaw for what Pillow cannot read.
+
+* Pillow (with pillow-heif for HEIC) reads EXIF, XMP and dimensions of JPEG, PNG, GIF,
+  WebP, TIFF, BMP, HEIC and AVIF without decoding pixels.
+* pyexiv2 reads the EXIF of RAW files (CR2, NEF, DNG, ...) and is the fallback when Pillow
+  cannot open a file (JPEG XL, metadata-only stubs, images above Pillow's pixel limit).
+* rawpy (LibRaw) gives a RAW's pixel dimensions.
+
+HEIC note: pillow-heif applies the container's rotation (``irot``/``imir``) while decoding
+and reports the *displayed* size, keeping the EXIF value as ``original_orientation``. When
+the file has such transforms, the size is swapped back for orientations 5..8 so
+``width``/``height`` always mean "before orientation", as for JPEG.
+"""
+
+from __future__ import annotations
+
+import warnings as pywarnings
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from photoark.media import markers
+from photoark.media._bmff import heif_has_transform
+from photoark.media._heif import ensure_heif_registered
+from photoark.media.exif import (
+    ExifTags,
+    interpret_gps,
+    interpret_taken_at,
+    tags_from_exiv2,
+    tags_from_pillow,
+    to_int,
+    to_text,
+)
+from photoark.media.formats import MediaFormat
+from photoark.media.metadata import MediaMetadata
+
+__all__ = ["read_image_metadata"]
+
+_XMP_INFO_KEYS = ("xmp", "XML:com.adobe.xmp")
+_ISO_BMFF = {"heic", "heif", "avif", "cr3"}
+
+
+def read_image_metadata(path: Path, fmt: MediaFormat, meta: MediaMetadata) -> None:
+    """Fill ``meta`` from the image at ``path``; problems become ``meta.warnings``."""
+    tags: ExifTags = {}
+    xmp: bytes | str | None = None
+    pillow_ok = False
+    if not fmt.raw:
+        pillow_ok, xmp = _read_pillow(path, meta, tags)
+    if fmt.raw or not pillow_ok:
+        _read_exiv2(path, meta, tags)
+    if fmt.raw:
+        _read_raw_size(path, meta)
+    _apply_tags(tags, meta)
+    meta.motion_photo = _is_motion_photo(path, fmt, xmp)
+
+
+def _read_pillow(path: Path, meta: MediaMetadata, tags: ExifTags) -> tuple[bool, Any]:
+    ensure_heif_registered()
+    try:
+        with pywarnings.catch_warnings():
+            pywarnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                width, height = im.size
+                tags.update(tags_from_pillow(im.getexif(), meta.warnings))
+                original = im.info.get("original_orientation")
+                xmp = next((im.info[k] for k in _XMP_INFO_KEYS if im.info.get(k)), None)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+        meta.warnings.append(f"pillow: {err}")
+        return False, None
+    except Exception as err:  # corrupt headers raise anything from struct to SyntaxError
+        meta.warnings.append(f"pillow: {type(err).__name__}: {err}")
+        return False, None
+    if isinstance(original, int) and 1 <= original <= 8:
+        tags["Orientation"] = original
+        if original >= 5 and heif_has_transform(path):
+            width, height = height, width
+    meta.width, meta.height = width, height
+    return True, xmp
+
+
+def _read_exiv2(path: Path, meta: MediaMetadata, tags: ExifTags) -> None:
+    try:
+        import pyexiv2
+    except ImportError:  # pragma: no cover - optional in principle
+        meta.warnings.append("exiv2: pyexiv2 unavailable")
+        return
+    pyexiv2.set_log_level(4)  # mute: failures are reported through the exception
+    try:
+        with pyexiv2.Image(str(path)) as img:
+            exif = img.read_exif()
+    except Exception as err:
+        meta.warnings.append(f"exiv2: {str(err).strip()}")
+        return
+    for key, value in tags_from_exiv2(exif).items():
+        tags.setdefault(key, value)
+    if meta.width is None:
+        meta.width = to_int(exif.get("Exif.Photo.PixelXDimension"))
+        meta.height = to_int(exif.get("Exif.Photo.PixelYDimension"))
+
+
+def _read_raw_size(path: Path, meta: MediaMetadata) -> None:
+    try:
+        import rawpy
+
+        with rawpy.imread(str(path)) as raw:
+            meta.width, meta.height = int(raw.sizes.width), int(raw.sizes.height)
+    except Exception as err:
+        meta.warnings.append(f"libraw: {type(err).__name__}: {err}")
+
+
+def _apply_tags(tags: ExifTags, meta: MediaMetadata) -> None:
+    meta.make = to_text(tags.get("Make"))
+    meta.model = to_text(tags.get("Model"))
+    orientation = to_int(tags.get("Orientation"))
+    if orientation is not None and 1 <= orientation <= 8:
+        meta.orientation = orientation
+    elif orientation:  # 0 means "unset" to many writers: not worth a warning
+        meta.warnings.append(f"exif: invalid orientation {orientation}")
+    taken = interpret_taken_at(tags, meta.warnings)
+    if taken is not None:
+        meta.taken_at, meta.taken_at_utc = taken
+    meta.gps = interpret_gps(tags, meta.warnings)
+    note = tags.get("MakerNote")
+    if isinstance(note, bytes):
+        meta.content_identifier = markers.apple_content_identifier(note)
+    if meta.width is None:
+        meta.width = to_int(tags.get("PixelXDimension"))
+        meta.height = to_int(tags.get("PixelYDimension"))
+
+
+def _is_motion_photo(path: Path, fmt: MediaFormat, xmp: bytes | str | None) -> bool:
+    if markers.xmp_says_motion_photo(xmp):
+        return True
+    if "MotionPhoto_Data" in markers.samsung_trailer_names(path):
+        return True
+    return fmt.name in _ISO_BMFF and markers.has_mpvd_box(path)
