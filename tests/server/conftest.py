@@ -181,6 +181,11 @@ class Api:
         services: Services = self.app.state.services
         return services
 
+    @property
+    def blobs(self) -> BlobStore:
+        blobs: BlobStore = self.app.state.blobs
+        return blobs
+
     # accounts
     def signup(self, email: str | None = None) -> Account:
         if email is None:

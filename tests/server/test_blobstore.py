@@ -1,0 +1,120 @@
+"""One contract suite for every BlobStore implementation (local directory, in-memory)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from photoark.server.blobs import BlobStore, LocalBlobStore, MemoryBlobStore
+from photoark.server.blobs.base import READ_CHUNK
+from photoark.server.errors import NotFound, StorageFull
+
+UP = "0123456789abcdef"
+OBJ = "fedcba9876543210"
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    makers: dict[str, Callable[[], BlobStore]] = {
+        "local": lambda: LocalBlobStore(tmp_path),
+        "memory": MemoryBlobStore,
+    }
+    return makers[request.param]()
+
+
+def _fill(store: BlobStore, parts: list[bytes]) -> bytes:
+    for number, data in enumerate(parts):
+        store.put_part(UP, number, data)
+    return b"".join(parts)
+
+
+def test_parts_overwrite_and_sizes(store: BlobStore) -> None:
+    assert store.part_sizes(UP) == {}
+    store.put_part(UP, 1, b"x" * 10)
+    store.put_part(UP, 1, b"y" * 7)
+    store.put_part(UP, 0, b"z" * 3)
+    assert store.part_sizes(UP) == {0: 3, 1: 7}
+
+
+def test_complete_is_idempotent_and_reads_back(store: BlobStore) -> None:
+    parts = [os.urandom(1000), os.urandom(1000), os.urandom(123)]
+    data = _fill(store, parts)
+    assert store.object_size(OBJ) is None
+    assert store.complete(UP, OBJ, 3) == len(data)
+    assert store.complete(UP, OBJ, 3) == len(data)
+    assert store.object_size(OBJ) == len(data)
+    assert store.part_sizes(UP) == {}
+    assert b"".join(store.read_range(OBJ, 0, len(data) - 1)) == data
+    for start, end in [(0, 0), (999, 1000), (500, 2100), (2000, 2122), (1500, 1600)]:
+        assert b"".join(store.read_range(OBJ, start, end)) == data[start : end + 1]
+
+
+def test_complete_with_missing_part_is_not_found(store: BlobStore) -> None:
+    store.put_part(UP, 0, b"a")
+    store.put_part(UP, 2, b"c")
+    with pytest.raises(NotFound):
+        store.complete(UP, OBJ, 3)
+    assert store.object_size(OBJ) is None
+
+
+def test_read_range_chunks_are_bounded(store: BlobStore) -> None:
+    data = _fill(store, [os.urandom(READ_CHUNK + 5000), os.urandom(READ_CHUNK // 2)])
+    store.complete(UP, OBJ, 2)
+    chunks = list(store.read_range(OBJ, 0, len(data) - 1))
+    assert all(len(chunk) <= READ_CHUNK for chunk in chunks)
+    assert b"".join(chunks) == data
+
+
+def test_missing_object_and_bad_range(store: BlobStore) -> None:
+    with pytest.raises(NotFound):
+        store.read_range(OBJ, 0, 0)
+    _fill(store, [b"abc"])
+    store.complete(UP, OBJ, 1)
+    with pytest.raises(ValueError):
+        store.read_range(OBJ, 2, 3)
+
+
+def test_abort_and_delete_are_idempotent(store: BlobStore) -> None:
+    _fill(store, [b"abc"])
+    store.abort(UP)
+    store.abort(UP)
+    assert store.part_sizes(UP) == {}
+    _fill(store, [b"abc"])
+    store.complete(UP, OBJ, 1)
+    store.delete(OBJ)
+    store.delete(OBJ)
+    assert store.object_size(OBJ) is None
+
+
+def test_keys_cannot_escape(store: BlobStore) -> None:
+    for bad in ["../etc", "ABCDEF0123", "short", "a/b0000000"]:
+        with pytest.raises(ValueError):
+            store.put_part(bad, 0, b"x")
+
+
+class FullDisk(LocalBlobStore):
+    """A local store whose disk is full."""
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_local_disk_full_is_storage_full(tmp_path: Path) -> None:
+    store = FullDisk(tmp_path)
+    with pytest.raises(StorageFull) as info:
+        store.put_part(UP, 0, b"x")
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_local_complete_moves_without_copying(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    store.put_part(UP, 0, b"hello")
+    inode = (tmp_path / "uploads" / UP / "00000000.part").stat().st_ino
+    store.complete(UP, OBJ, 1)
+    moved = tmp_path / "blobs" / OBJ[:2] / OBJ / "00000000.part"
+    assert moved.stat().st_ino == inode
+    assert not (tmp_path / "uploads" / UP).exists()
