@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from photoark.protocol.models import Collection, Entry, FileRecord
 from photoark.server.errors import NotFound
 from photoark.server.store.schema import collection_files, collections, files
-from photoark.server.store.versions import next_version
+from photoark.server.store.versions import lock_user, next_version
 
 __all__ = [
     "collection_model",
@@ -58,6 +58,7 @@ def upsert_entry(
     where = (collection_files.c.collection_id == collection_id) & (
         collection_files.c.file_id == file_id
     )
+    lock_user(conn, owner_id)  # two concurrent adds of one file: the second sees the first
     row = conn.execute(select(collection_files).where(where)).first()
     if row is not None and not row.is_deleted:
         return row

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 from photoark.server.errors import NotFound
 from photoark.server.store.schema import users
 
-__all__ = ["current_version", "next_version"]
+__all__ = ["current_version", "lock_user", "next_version"]
 
 
 def next_version(conn: Connection, user_id: int) -> int:
@@ -32,3 +32,8 @@ def next_version(conn: Connection, user_id: int) -> int:
 def current_version(conn: Connection, user_id: int) -> int:
     """The user's counter as committed now (the newest version any of their rows can carry)."""
     return int(conn.execute(select(users.c.version).where(users.c.id == user_id)).scalar_one())
+
+
+def lock_user(conn: Connection, user_id: int) -> None:
+    """Serialise this transaction with the user's other changes (read-then-write rules)."""
+    conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
