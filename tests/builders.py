@@ -1,4 +1,5 @@
-"""Importable test builders: a real server process, client homes, photo folders described as data."""
+"""Importable test builders: a real server process, client homes (devices), photo folders
+described as data."""
 
 from __future__ import annotations
 
@@ -42,9 +43,20 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "photoark.server", "--data", str(self.data_dir),
-             "--port", str(self.port), "--login-hash", "min", *self.extra],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "photoark.server",
+                "--data",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                "--login-hash",
+                "min",
+                *self.extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -85,12 +97,17 @@ class Client:
     home: Path
     server: str
 
-    def run(self, *args: str, stdin: str | None = None, check: bool = True,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PHOTOARK_HOME": str(self.home), "COLUMNS": "200"}
         result = subprocess.run(
             [sys.executable, "-m", "photoark.cli.main", *args],
-            input=stdin, capture_output=True, text=True, env=env, timeout=timeout,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -104,24 +121,53 @@ class Client:
         return json.loads(result.stdout)
 
     def signup(self, email: str = "alice@example.com", password: str = PASSWORD) -> Any:
-        return json.loads(self.run("signup", "--server", self.server, "--email", email,
-                                   "--password-stdin", "--kdf", "min", "--json",
-                                   stdin=password + "\n").stdout)
+        return json.loads(
+            self.run(
+                "signup",
+                "--server",
+                self.server,
+                "--email",
+                email,
+                "--password-stdin",
+                "--kdf",
+                "min",
+                "--json",
+                stdin=password + "\n",
+            ).stdout
+        )
 
-    def login(self, email: str = "alice@example.com", password: str = PASSWORD,
-              check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("login", "--server", self.server, "--email", email, "--password-stdin",
-                        stdin=password + "\n", check=check)
+    def login(
+        self, email: str = "alice@example.com", password: str = PASSWORD, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(
+            "login",
+            "--server",
+            self.server,
+            "--email",
+            email,
+            "--password-stdin",
+            stdin=password + "\n",
+            check=check,
+        )
 
 
-def jpeg_bytes(seed: int, size: tuple[int, int] = (64, 48), exif: dict[int, Any] | None = None,
-               quality: int = 90) -> bytes:
+def jpeg_bytes(
+    seed: int,
+    size: tuple[int, int] = (64, 48),
+    exif: dict[int, Any] | None = None,
+    quality: int = 90,
+) -> bytes:
     """A small real JPEG whose pixels depend on ``seed``; optional EXIF (tag → value)."""
     from PIL import Image
 
     img = Image.new("RGB", size)
-    img.putdata([((x * 7 + seed * 31) % 256, (y * 13 + seed) % 256, (x * y + seed) % 256)
-                 for y in range(size[1]) for x in range(size[0])])
+    img.putdata(
+        [
+            ((x * 7 + seed * 31) % 256, (y * 13 + seed) % 256, (x * y + seed) % 256)
+            for y in range(size[1])
+            for x in range(size[0])
+        ]
+    )
     buf = io.BytesIO()
     kwargs: dict[str, Any] = {"quality": quality}
     if exif:
@@ -149,5 +195,6 @@ def make_tree(root: Path, spec: dict[str, bytes | str | dict[str, Any]]) -> Path
 
 def tree_digest(root: Path) -> dict[str, bytes]:
     """Relative path → content, for byte-identical comparisons."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }

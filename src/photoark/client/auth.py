@@ -3,11 +3,14 @@ login key, and keep the master key in this client home's state DB."""
 
 from __future__ import annotations
 
+import contextlib
+
 from photoark.client.api import ApiClient
 from photoark.client.errors import AuthFailed
 from photoark.client.home import ClientHome
 from photoark.client.state import StateDB
 from photoark.client.state.account import Account, AccountStore
+from photoark.crypto.boxes import unwrap_key
 from photoark.crypto.errors import WrongKeyError
 from photoark.crypto.keys import (
     ARGON2_MODERATE,
@@ -17,7 +20,6 @@ from photoark.crypto.keys import (
     derive_kek,
     derive_login_key,
 )
-from photoark.crypto.boxes import unwrap_key
 from photoark.protocol.models import KeyAttributesModel, LoginRequest, SignupRequest
 
 __all__ = ["login", "logout", "signup"]
@@ -73,7 +75,9 @@ def login(home: ClientHome, server: str, email: str, password: str) -> Account:
     """Log in on this client home. A wrong password and an unknown email fail the same way."""
     with ApiClient(server) as api:
         params = api.key_params(email)
-        kek = derive_kek(password, params.kek_salt, Argon2Limits(params.ops_limit, params.mem_limit))
+        kek = derive_kek(
+            password, params.kek_salt, Argon2Limits(params.ops_limit, params.mem_limit)
+        )
         response = api.login(LoginRequest(email=email, login_key=derive_login_key(kek)))
     try:
         master_key = unwrap_key(kek, response.key_attributes.master_key_wrapped)
@@ -101,11 +105,9 @@ def logout(home: ClientHome) -> bool:
         account = store.load()
         if account is None:
             return False
-        with ApiClient(account.server, account.token) as api:
-            try:
-                api.logout()
-            except AuthFailed:
-                pass
+        # an already revoked token is fine
+        with ApiClient(account.server, account.token) as api, contextlib.suppress(AuthFailed):
+            api.logout()
         store.clear()
         return True
     finally:

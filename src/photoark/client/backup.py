@@ -23,12 +23,12 @@ import blake3
 
 from photoark.client import sync
 from photoark.client.albums import add_by_reference, ensure_album
-from photoark.client.describe import describe, display_name
 from photoark.client.dedup import Action, MatchProfile, decide
+from photoark.client.describe import describe, display_name
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
 from photoark.client.library import seal_metadata
-from photoark.client.session import Session
 from photoark.client.scanner import Found, PassedOver, scan
+from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
@@ -299,4 +299,3 @@ def backup(
         with ThreadPoolExecutor(max_workers=options.workers) as pool:
             list(pool.map(run.process, found))
     return run.report
-

@@ -125,7 +125,9 @@ def export(
     if album_name is not None:
         albums = [a for a in albums if a.name == album_name]
         if not albums:
-            raise ClientError(f"no album named {album_name!r}", "list albums with `photoark albums`")
+            raise ClientError(
+                f"no album named {album_name!r}", "list albums with `photoark albums`"
+            )
     album_ids = {a.id for a in albums}
     for row in session.db.query("SELECT collection_id, file_id, error FROM broken_entries"):
         if row["collection_id"] in album_ids or album_name is None:

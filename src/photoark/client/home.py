@@ -18,7 +18,9 @@ def default_home_dir(env: dict[str, str] | None = None) -> Path:
     env = dict(os.environ) if env is None else env
     if env.get("PHOTOARK_HOME"):
         return Path(env["PHOTOARK_HOME"]).expanduser()
-    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    base = env.get("XDG_DATA_HOME") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".local" / "share"
+    )
     return Path(base).expanduser() / "photoark"
 
 

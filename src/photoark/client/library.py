@@ -13,7 +13,15 @@ import base64
 from typing import Any
 
 from photoark.client.state.mirror import Album, LibraryFile
-from photoark.crypto.boxes import new_key, open_box, open_json, seal, seal_json, unwrap_key, wrap_key
+from photoark.crypto.boxes import (
+    new_key,
+    open_box,
+    open_json,
+    seal,
+    seal_json,
+    unwrap_key,
+    wrap_key,
+)
 from photoark.crypto.errors import IntegrityError
 from photoark.protocol.models import Collection, CollectionCreate, Entry
 

@@ -37,7 +37,7 @@ def free_port(preferred: int = 8080) -> int:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+            return int(port)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -63,7 +63,9 @@ def known_local_server(home: ClientHome) -> LocalServer | None:
     return LocalServer(info["url"], Path(info["data_dir"]), Path(info["log"]), info.get("pid"))
 
 
-def start_local_server(home: ClientHome, port: int | None = None, timeout: float = 30.0) -> LocalServer:
+def start_local_server(
+    home: ClientHome, port: int | None = None, timeout: float = 30.0
+) -> LocalServer:
     """Start the embedded server (or reuse the one already running) and wait until it answers."""
     previous = known_local_server(home)
     if previous is not None and is_up(previous.url):
@@ -77,8 +79,15 @@ def start_local_server(home: ClientHome, port: int | None = None, timeout: float
     url = f"http://127.0.0.1:{port}"
     with open(log, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "photoark.server", "--data", str(home.server_dir),
-             "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "photoark.server",
+                "--data",
+                str(home.server_dir),
+                "--port",
+                str(port),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -95,8 +104,14 @@ def start_local_server(home: ClientHome, port: int | None = None, timeout: float
         if is_up(url):
             server = LocalServer(url, home.server_dir, log, process.pid)
             _info_file(home).write_text(
-                json.dumps({"url": url, "data_dir": str(home.server_dir), "log": str(log),
-                            "pid": process.pid})
+                json.dumps(
+                    {
+                        "url": url,
+                        "data_dir": str(home.server_dir),
+                        "log": str(log),
+                        "pid": process.pid,
+                    }
+                )
             )
             return server
         time.sleep(0.2)

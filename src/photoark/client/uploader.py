@@ -15,6 +15,7 @@ committed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable
@@ -94,10 +95,8 @@ class ContentUploader:
         return None
 
     def _drop(self, pending: PendingUpload) -> None:
-        try:
+        with contextlib.suppress(ApiError):  # an expired session is already gone
             self._api.abort_upload(pending.upload_id)
-        except ApiError:
-            pass
         self._queue.remove(pending.path)
 
     def _start(self, path: str, st: os.stat_result, content_hash: str) -> PendingUpload:

@@ -43,7 +43,9 @@ def open_box(key: bytes, box: bytes) -> bytes:
     try:
         return bytes(nacl.secret.SecretBox(key).decrypt(box))
     except (nacl.exceptions.CryptoError, ValueError, TypeError) as err:
-        raise IntegrityError("encrypted data failed authentication (tampered or wrong key)") from err
+        raise IntegrityError(
+            "encrypted data failed authentication (tampered or wrong key)"
+        ) from err
 
 
 def wrap_key(wrapping_key: bytes, key: bytes) -> bytes:

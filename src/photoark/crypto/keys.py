@@ -86,7 +86,12 @@ def kdf_derive(key: bytes, subkey_id: int, context: bytes, size: int = 32) -> by
     person = context + bytes(8)
     return bytes(
         nacl.hash.blake2b(
-            b"", digest_size=size, key=key, salt=salt, person=person, encoder=nacl.encoding.RawEncoder
+            b"",
+            digest_size=size,
+            key=key,
+            salt=salt,
+            person=person,
+            encoder=nacl.encoding.RawEncoder,
         )
     )
 
@@ -94,7 +99,9 @@ def kdf_derive(key: bytes, subkey_id: int, context: bytes, size: int = 32) -> by
 def derive_kek(password: str, salt: bytes, limits: Argon2Limits) -> bytes:
     """Password → 256-bit key-encryption key with Argon2id."""
     return bytes(
-        nacl.pwhash.argon2id.kdf(32, password.encode("utf-8"), salt, opslimit=limits.ops, memlimit=limits.mem)
+        nacl.pwhash.argon2id.kdf(
+            32, password.encode("utf-8"), salt, opslimit=limits.ops, memlimit=limits.mem
+        )
     )
 
 

@@ -57,7 +57,9 @@ def ciphertext_size(plain_size: int) -> int:
 class StreamEncryptor:
     """Encrypts a stream chunk by chunk. Create with :meth:`start` or :meth:`resume`."""
 
-    def __init__(self, state: object, header: bytes) -> None:
+    def __init__(
+        self, state: sodium.crypto_secretstream_xchacha20poly1305_state, header: bytes
+    ) -> None:
         self._state = state
         self.header = header
         self.finished = False
@@ -80,7 +82,7 @@ class StreamEncryptor:
 
     def snapshot(self) -> bytes:
         """The 52-byte state after the last pushed chunk (key material: store it as such)."""
-        return bytes(ffi.buffer(self._state.statebuf))  # type: ignore[attr-defined]
+        return bytes(ffi.buffer(self._state.statebuf))
 
     def push(self, chunk: bytes, final: bool) -> bytes:
         """Encrypt one chunk (at most :data:`CHUNK_SIZE` bytes); ``final`` for the last one."""

@@ -13,7 +13,9 @@ from photoark.crypto.keys import ARGON2_MIN, ARGON2_MODERATE
 
 __all__ = ["login", "logout", "signup"]
 
-ServerOption = Annotated[str, typer.Option("--server", help="Server URL, e.g. http://127.0.0.1:8080")]
+ServerOption = Annotated[
+    str, typer.Option("--server", help="Server URL, e.g. http://127.0.0.1:8080")
+]
 EmailOption = Annotated[str, typer.Option("--email", help="Account email.")]
 StdinOption = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input.")

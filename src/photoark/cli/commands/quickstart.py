@@ -27,7 +27,9 @@ LOCAL_EMAIL = "me@photoark.local"
 
 def quickstart(
     paths: Annotated[list[Path], typer.Argument(help="Folders to back up.")],
-    album: Annotated[str | None, typer.Option(help="Album name (default: the folder's name).")] = None,
+    album: Annotated[
+        str | None, typer.Option(help="Album name (default: the folder's name).")
+    ] = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -43,7 +45,9 @@ def quickstart(
         credentials = client_home.root / "local-account.txt"
         if account is None:
             password = secrets.token_urlsafe(24)
-            _, recovery = auth.signup(client_home, server.url if server else "", LOCAL_EMAIL, password)
+            _, recovery = auth.signup(
+                client_home, server.url if server else "", LOCAL_EMAIL, password
+            )
             credentials.write_text(
                 f"server: {server.url if server else ''}\nemail: {LOCAL_EMAIL}\n"
                 f"password: {password}\nrecovery key: {recovery.hex()}\n"
