@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import ColumnElement, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from photoark.crypto.keys import KeyAttributes
@@ -108,19 +108,17 @@ class AccountStore:
 
     def revoke_token(self, token_hash: str) -> None:
         """Revoke one token. Idempotent."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(tokens)
-                .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
-            )
+        self._revoke(tokens.c.token_hash == token_hash)
 
     def revoke_all(self, user_id: int) -> None:
         """Revoke every token of the user. Idempotent."""
+        self._revoke(tokens.c.user_id == user_id)
+
+    def _revoke(self, which: ColumnElement[bool]) -> None:
         with self._engine.begin() as conn:
             conn.execute(
                 update(tokens)
-                .where(tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None))
+                .where(which, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=time.time())
             )
 
