@@ -151,7 +151,11 @@ class ContentUploader:
                 first = number * PART_CHUNKS
                 pieces = []
                 for index in range(first, min(first + PART_CHUNKS, n_chunks)):
-                    plain = f.read(CHUNK_SIZE)
+                    want = min(CHUNK_SIZE, st.st_size - index * CHUNK_SIZE)
+                    plain = f.read(want)
+                    if len(plain) != want:
+                        self._drop(pending)
+                        raise FileChangedError(f"{path} shrank while it was being uploaded")
                     hasher.update(plain)
                     pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
                 data = b"".join(pieces)
