@@ -8,7 +8,6 @@ from types import TracebackType
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -26,22 +25,22 @@ def wants_progress(json_output: bool) -> bool:
 
 
 class RichBackupProgress(BackupProgress):
-    """Files and bytes bars with speed and ETA; bytes count files as they are processed."""
+    """One bar over the planned bytes (speed, ETA), its label counting files."""
 
     def __init__(self) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             console=stderr,
             transient=False,
         )
-        self._files = self._progress.add_task("files", total=None)
-        self._bytes = self._progress.add_task("bytes", total=None)
+        self._task = self._progress.add_task("scanning", total=None)
         self._lock = threading.Lock()
+        self._files_total = 0
+        self._files_done = 0
 
     def __enter__(self) -> RichBackupProgress:
         self._progress.start()
@@ -55,11 +54,17 @@ class RichBackupProgress(BackupProgress):
     ) -> None:
         self._progress.stop()
 
+    def _label(self) -> str:
+        return f"{self._files_done}/{self._files_total} files"
+
     def planned(self, files: int, total_bytes: int) -> None:
-        self._progress.update(self._files, total=files)
-        self._progress.update(self._bytes, total=total_bytes)
+        self._files_total = files
+        self._progress.update(self._task, total=total_bytes, description=self._label())
+
+    def bytes_done(self, n: int) -> None:
+        self._progress.advance(self._task, n)
 
     def file_done(self, path: str, size: int, outcome: str) -> None:
         with self._lock:
-            self._progress.advance(self._files, 1)
-            self._progress.advance(self._bytes, size)
+            self._files_done += 1
+            self._progress.update(self._task, description=self._label())

@@ -54,6 +54,10 @@ class BackupProgress:
     def bytes_sent(self, n: int) -> None:
         """``n`` more content bytes went over the network."""
 
+    def bytes_done(self, n: int) -> None:
+        """``n`` more bytes of the planned total are dealt with (read and uploaded, or found
+        already backed up). Summed over a run it equals the planned total."""
+
 
 @dataclass(frozen=True)
 class BackupOptions:
@@ -155,6 +159,8 @@ class _Run:
                 r.ignored.append({"path": path, "reason": error or ""})
             elif outcome == "failed":
                 r.failed.append({"path": path, "error": error or "unknown error"})
+        if outcome != "uploaded":
+            self.progress.bytes_done(size)
         self.progress.file_done(path, size, outcome)
 
     def _sent(self, n: int) -> None:
@@ -233,7 +239,7 @@ class _Run:
     def _upload(self, path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str) -> None:
         session = self.session
         desc = describe(path, st, fmt, content_hash)
-        uploader = ContentUploader(session.api, self.queue, self._sent)
+        uploader = ContentUploader(session.api, self.queue, self._sent, self.progress.bytes_done)
         result = uploader.upload(path, st, content_hash)
         pending = result.pending
         desc.metadata["header"] = base64.b64encode(pending.header).decode("ascii")

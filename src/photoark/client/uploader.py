@@ -69,17 +69,21 @@ class UploadResult:
 
 
 class ContentUploader:
-    """Uploads file content; ``on_bytes`` is told every content byte sent over the network."""
+    """Uploads file content. ``on_bytes`` is told every content byte sent over the network;
+    ``on_plain`` every plaintext byte dealt with (sent, or found already on the server), so the
+    two differ on a resumed upload."""
 
     def __init__(
         self,
         api: ApiClient,
         queue: UploadQueue,
         on_bytes: Callable[[int], None] = lambda n: None,
+        on_plain: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._api = api
         self._queue = queue
         self._on_bytes = on_bytes
+        self._on_plain = on_plain
 
     def _existing(self, path: str, st: os.stat_result, content_hash: str) -> PendingUpload | None:
         pending = self._queue.get(path)
@@ -147,6 +151,7 @@ class ContentUploader:
         with open(path, "rb") as f:
             prefix = pending.parts_done * PART_CHUNKS * CHUNK_SIZE
             _hash_prefix(f, hasher, prefix)
+            self._on_plain(min(prefix, st.st_size))
             for number in range(pending.parts_done, pending.part_count):
                 first = number * PART_CHUNKS
                 pieces = []
@@ -159,6 +164,7 @@ class ContentUploader:
                     hasher.update(plain)
                     pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
                 data = b"".join(pieces)
+                plain_bytes = len(data) - len(pieces) * ABYTES
                 digest = hashlib.sha256(data).hexdigest()
                 if server_parts.get(number) == digest:
                     skipped += 1
@@ -169,6 +175,7 @@ class ContentUploader:
                     self._on_bytes(len(data))
                 pending = pending.advanced(number + 1, encryptor.snapshot())
                 self._queue.advance(pending)
+                self._on_plain(plain_bytes)
             trailing = f.read(1)
         now = os.stat(path)
         if (
