@@ -19,6 +19,7 @@ GET      /collections                         -                           list[C
 POST     /collections                         CollectionCreate            Collection (201)
 PATCH    /collections/{id}                    CollectionRename            Collection
 POST     /collections/{id}/files              AddToCollection             Entry (201; idempotent)
+DELETE   /collections/{id}/files/{file_id}    -                           204 (leaves a tombstone)
 POST     /uploads                             UploadCreate                UploadSession (201)
 GET      /uploads/{id}                        -                           UploadSession
 PUT      /uploads/{id}/parts/{n}              raw bytes, header           PartInfo
