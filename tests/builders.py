@@ -146,6 +146,8 @@ class Client:
             "--email",
             email,
             "--password-stdin",
+            "--kdf",
+            "min",
             stdin=password + "\n",
             check=check,
         )

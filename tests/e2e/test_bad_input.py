@@ -22,7 +22,7 @@ def test_quota_exceeded_is_refused_with_the_numbers(tmp_path: Path) -> None:
         client.signup()
         make_tree(tmp_path / "p", {"big.jpg": b"\xff\xd8\xff\xe0" + os.urandom(300_000)})
         result = client.run("backup", str(tmp_path / "p"), "--album", "A", "--json", check=False)
-        assert result.returncode == 2
+        assert result.returncode == 6  # the quota exit code
         report = json.loads(result.stdout)
         assert report["uploaded"] == 0
         error = report["failed"][0]["error"]
@@ -95,3 +95,15 @@ def test_parallel_identical_files_upload_once(tmp_path: Path, session: Session) 
     assert report.uploaded == 1
     assert report.skipped == 11
     assert session.api.usage().files == 1
+
+
+def test_edit_that_restores_mtime_is_still_backed_up(tmp_path: Path, session: Session) -> None:
+    make_tree(tmp_path / "p", {"a.jpg": jpeg_bytes(1, (300, 200))})
+    target = tmp_path / "p" / "a.jpg"
+    assert backup(session, [str(tmp_path / "p")], "A").uploaded == 1
+    before = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-10] ^= 0xFF  # same size, new content
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # as `exiftool -P` does
+    assert backup(session, [str(tmp_path / "p")], "A").uploaded == 1

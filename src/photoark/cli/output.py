@@ -4,6 +4,7 @@ where client errors become a message, a hint and an exit code."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    # ASCII escapes: valid JSON on any terminal encoding, even for non-UTF-8 file names
+    sys.stdout.write(json.dumps(value, ensure_ascii=True, indent=2) + "\n")
     sys.stdout.flush()
 
 
@@ -63,5 +65,10 @@ def handle_errors() -> Iterator[None]:
         yield
     except ClientError as err:
         fail(str(err), err.hint, _exit_code(err))
+    except sqlite3.Error as err:
+        fail(
+            f"the local state database failed: {err}",
+            "is another photoark command using this --home, or is the disk full?",
+        )
     except KeyboardInterrupt:
         fail("interrupted; nothing is lost, run the same command again to resume", code=130)

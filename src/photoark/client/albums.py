@@ -12,7 +12,11 @@ __all__ = ["add_by_reference", "ensure_album"]
 
 
 def ensure_album(session: Session, name: str) -> Album:
-    """The album called ``name`` (the oldest, if several), created if there is none."""
+    """The album called ``name`` (the oldest, if several), created if there is none.
+
+    A name that is not valid UTF-8 (a folder name in another encoding) is stored with
+    replacement characters: album names are text."""
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     existing = session.mirror.album_by_name(name)
     if existing is not None:
         return existing

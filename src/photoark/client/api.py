@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from photoark.client.errors import ApiError, AuthFailed, QuotaExceeded, ServerUnreachable
+from photoark.client.errors import (
+    ApiError,
+    AuthFailed,
+    IntegrityFailure,
+    QuotaExceeded,
+    ServerUnreachable,
+)
 from photoark.protocol.models import (
     AddToCollection,
     Collection,
@@ -129,7 +135,15 @@ class ApiClient:
         ) from last
 
     def _model(self, model: type[M], method: str, path: str, **kw: Any) -> M:
-        return model.model_validate_json(self._send(method, path, **kw).content)
+        response = self._send(method, path, **kw)
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as err:
+            raise ApiError(
+                "bad_response",
+                f"{self.base_url}{path} did not answer like a photoark server",
+                response.status_code,
+            ) from err
 
     @staticmethod
     def _body(model: BaseModel) -> Any:
@@ -153,8 +167,11 @@ class ApiClient:
         self._send("POST", "/auth/logout")
 
     def collections(self) -> list[Collection]:
-        data = self._send("GET", "/collections").json()
-        return [Collection.model_validate(c) for c in data]
+        response = self._send("GET", "/collections")
+        try:
+            return [Collection.model_validate(c) for c in response.json()]
+        except (ValidationError, ValueError, TypeError) as err:
+            raise ApiError("bad_response", "bad answer to /collections", 200) from err
 
     def create_collection(self, request: CollectionCreate) -> Collection:
         return self._model(Collection, "POST", "/collections", json=self._body(request))
@@ -207,10 +224,14 @@ class ApiClient:
         self, file_id: int, start: int = 0, piece_size: int = 1 << 20
     ) -> Iterator[bytes]:
         """Stream a file's encrypted content from byte ``start``; reconnects on a broken stream
-        and continues with a Range request from where it stopped."""
-        offset = start
+        and continues with a Range request from where it stopped.
+
+        A server that cannot be reached raises :class:`ServerUnreachable`; one that answers but
+        keeps breaking off at the same byte holds a damaged copy: :class:`IntegrityFailure`."""
+        offset = furthest = start
         delay = self.retry.initial_delay
         failures = 0
+        answered = False
         while True:
             headers = self._headers({"Range": f"bytes={offset}-"} if offset else None)
             try:
@@ -222,13 +243,23 @@ class ApiClient:
                         if response.status_code in _RETRY_STATUS:
                             raise httpx.TransportError(f"server answered {response.status_code}")
                         raise _problem(response)
+                    if offset and response.status_code != 206:
+                        raise ApiError("bad_response", "the server ignored a range request", 200)
+                    answered = True
                     for piece in response.iter_bytes(piece_size):
                         offset += len(piece)
+                        if offset > furthest:  # new ground resets the transient-failure budget
+                            furthest, failures = offset, 0
                         yield piece
                     return
             except httpx.TransportError as err:
                 failures += 1
                 if failures >= self.retry.attempts:
+                    if answered:
+                        raise IntegrityFailure(
+                            f"the server's copy of file {file_id} breaks off at byte {offset}"
+                            f" on every attempt ({err})"
+                        ) from err
                     raise ServerUnreachable(
                         f"download from {self.base_url} kept failing: {err}"
                     ) from err

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from photoark.client.api import ApiClient
-from photoark.client.errors import AuthFailed
+from photoark.client.errors import AuthFailed, ClientError
 from photoark.client.home import ClientHome
 from photoark.client.state import StateDB
 from photoark.client.state.account import Account, AccountStore
@@ -22,7 +22,7 @@ from photoark.crypto.keys import (
 )
 from photoark.protocol.models import KeyAttributesModel, LoginRequest, SignupRequest
 
-__all__ = ["login", "logout", "signup"]
+__all__ = ["check_kdf_limits", "login", "logout", "signup"]
 
 
 def _attrs_model(attrs: KeyAttributes) -> KeyAttributesModel:
@@ -71,13 +71,39 @@ def signup(
     return account, keys.recovery_key
 
 
-def login(home: ClientHome, server: str, email: str, password: str) -> Account:
+MAX_KDF_MEM = 4 * 1024**3
+MAX_KDF_OPS = 64
+
+
+def check_kdf_limits(limits: Argon2Limits, floor: Argon2Limits) -> None:
+    """Refuse Argon2 costs below ``floor`` (a malicious server could ask for a cheap KEK and then
+    brute-force the password from the login key) or absurdly high (a denial of service)."""
+    if limits.ops < floor.ops or limits.mem < floor.mem:
+        raise ClientError(
+            f"the server asks for a weak password hash (ops {limits.ops}, memory {limits.mem} B)",
+            "refusing to log in: this server may be trying to weaken your encryption",
+        )
+    if limits.ops > MAX_KDF_OPS or limits.mem > MAX_KDF_MEM:
+        raise ClientError(
+            f"the server asks for an unreasonably costly password hash "
+            f"(ops {limits.ops}, memory {limits.mem} B)",
+            "refusing to log in: check the server URL",
+        )
+
+
+def login(
+    home: ClientHome,
+    server: str,
+    email: str,
+    password: str,
+    kdf_floor: Argon2Limits = ARGON2_MODERATE,
+) -> Account:
     """Log in on this client home. A wrong password and an unknown email fail the same way."""
     with ApiClient(server) as api:
         params = api.key_params(email)
-        kek = derive_kek(
-            password, params.kek_salt, Argon2Limits(params.ops_limit, params.mem_limit)
-        )
+        limits = Argon2Limits(params.ops_limit, params.mem_limit)
+        check_kdf_limits(limits, kdf_floor)
+        kek = derive_kek(password, params.kek_salt, limits)
         response = api.login(LoginRequest(email=email, login_key=derive_login_key(kek)))
     try:
         master_key = unwrap_key(kek, response.key_attributes.master_key_wrapped)

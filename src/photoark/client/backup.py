@@ -11,6 +11,7 @@ Progress goes to a :class:`BackupProgress` whose methods default to no-ops.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from photoark.client.dedup import Action, MatchProfile, decide
 from photoark.client.describe import describe, display_name
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
 from photoark.client.library import seal_metadata
+from photoark.client.lock import exclusive
 from photoark.client.scanner import Found, PassedOver, scan
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
@@ -40,6 +42,8 @@ from photoark.media.formats import get_format
 from photoark.protocol.models import FileCommit
 
 __all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup"]
+
+log = logging.getLogger(__name__)
 
 
 class BackupProgress:
@@ -74,6 +78,7 @@ class BackupReport:
     ignored: list[dict[str, str]] = field(default_factory=list)
     bytes_uploaded: int = 0
     aborted: str | None = None
+    quota_exceeded: bool = False
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -183,9 +188,12 @@ class _Run:
             self._count(path, st.st_size, "failed", str(err))
             return
         except FileChangedError as err:
+            self.stat_cache.forget(path)  # the cached hash may be the stale one
             self._count(path, st.st_size, "failed", f"{err}; it will be retried on the next run")
             return
         except ApiError as err:
+            if err.code == "quota_exceeded":
+                self.report.quota_exceeded = True
             self._count(path, st.st_size, "failed", f"server refused it ({err.code}): {err}")
             return
         except ClientError as err:
@@ -193,6 +201,12 @@ class _Run:
             return
         except OSError as err:
             self._count(path, st.st_size, "failed", f"cannot read: {err.strerror or err}")
+            return
+        except Exception as err:  # one file's surprise must not stop the others
+            log.exception("unexpected error backing up %r", path)
+            self._count(
+                path, st.st_size, "failed", f"unexpected error: {type(err).__name__}: {err}"
+            )
             return
         if outcome.startswith("ignored:"):
             self._count(path, st.st_size, "ignored", outcome.split(":", 1)[1])
@@ -226,35 +240,42 @@ class _Run:
                 mirror.find_by_hash(content_hash, by_name), mirror.albums_of_file, self.album.id
             )
             if decision.action is Action.SKIP:
-                self.queue.remove(path)
+                self._uploader().discard(path)
                 return "skipped"
             if decision.action is Action.ADD:
                 assert decision.file is not None
                 add_by_reference(self.session, self.album, decision.file)
-                self.queue.remove(path)
+                self._uploader().discard(path)
                 return "added"
             self._upload(path, st, fmt, content_hash)
             return "uploaded"
 
+    def _uploader(self) -> ContentUploader:
+        return ContentUploader(self.session.api, self.queue, self._sent, self.progress.bytes_done)
+
     def _upload(self, path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str) -> None:
         session = self.session
         desc = describe(path, st, fmt, content_hash)
-        uploader = ContentUploader(session.api, self.queue, self._sent, self.progress.bytes_done)
-        result = uploader.upload(path, st, content_hash)
+        result = self._uploader().upload(path, st, content_hash)
         pending = result.pending
         desc.metadata["header"] = base64.b64encode(pending.header).decode("ascii")
         thumb_id: str | None = None
         if desc.thumbnail:
             thumb_id, _ = upload_small(session.api, pending.file_key, desc.thumbnail)
-        record = session.api.commit_file(
-            FileCommit(
-                collection_id=self.album.id,
-                content_upload_id=pending.upload_id,
-                thumbnail_upload_id=thumb_id,
-                encrypted_key=wrap_key(self.album.key, pending.file_key),
-                encrypted_metadata=seal_metadata(pending.file_key, desc.metadata),
+        try:
+            record = session.api.commit_file(
+                FileCommit(
+                    collection_id=self.album.id,
+                    content_upload_id=pending.upload_id,
+                    thumbnail_upload_id=thumb_id,
+                    encrypted_key=wrap_key(self.album.key, pending.file_key),
+                    encrypted_metadata=seal_metadata(pending.file_key, desc.metadata),
+                )
             )
-        )
+        except ApiError as err:
+            if err.code in ("upload_incomplete", "not_found"):
+                self.queue.remove(path)  # the session is unusable: start afresh next run
+            raise
         meta = desc.metadata
         library_file = LibraryFile(
             id=record.id,
@@ -283,7 +304,17 @@ def backup(
     options: BackupOptions | None = None,
     progress: BackupProgress | None = None,
 ) -> BackupReport:
-    options = options or BackupOptions()
+    with exclusive(session.home, "backup"):
+        return _backup(session, paths, album_name, options or BackupOptions(), progress)
+
+
+def _backup(
+    session: Session,
+    paths: Sequence[str],
+    album_name: str,
+    options: BackupOptions,
+    progress: BackupProgress | None,
+) -> BackupReport:
     progress = progress or BackupProgress()
     sync.pull(session)
     album = ensure_album(session, album_name)

@@ -21,11 +21,12 @@ import blake3
 
 from photoark.client import sync
 from photoark.client.describe import restore_name
-from photoark.client.errors import ClientError, IntegrityFailure
+from photoark.client.errors import ClientError, IntegrityFailure, ServerUnreachable
 from photoark.client.library import header_of
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.errors import IntegrityError
+from photoark.crypto.hashing import hash_file
 from photoark.crypto.stream import decrypt_stream
 
 __all__ = ["ExportReport", "export", "safe_component", "target_names"]
@@ -37,6 +38,7 @@ class ExportReport:
     existing: int = 0
     bytes_written: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    integrity_failures: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -56,18 +58,32 @@ def safe_component(name: str) -> str:
 
 
 def target_names(files: list[LibraryFile]) -> dict[int, str]:
-    """File id → name inside its album folder. Names that clash get ``~<id>`` before the
-    extension for every file but the oldest, so the mapping is stable across runs."""
+    """File id → name inside its album folder, unique even on a case-insensitive disk.
+
+    Names that clash get ``~<id>`` (then ``~<id>-2``…) before the extension, for every file but
+    the oldest, so the mapping is stable across runs."""
     names: dict[int, str] = {}
     used: set[str] = set()
     for f in sorted(files, key=lambda f: f.id):
-        name = safe_component(restore_name(f.metadata))
-        if name in used:
-            stem, ext = os.path.splitext(name)
-            name = f"{stem}~{f.id}{ext}"
-        used.add(name)
+        wanted = safe_component(restore_name(f.metadata))
+        stem, ext = os.path.splitext(wanted)
+        name, n = wanted, 1
+        while name.casefold() in used:
+            name = f"{stem}~{f.id}{ext}" if n == 1 else f"{stem}~{f.id}-{n}{ext}"
+            n += 1
+        used.add(name.casefold())
         names[f.id] = name
     return names
+
+
+def already_exported(target: Path, f: LibraryFile) -> bool:
+    """True when ``target`` holds exactly this file's content (size, then BLAKE3)."""
+    try:
+        if not target.is_file() or target.stat().st_size != f.size:
+            return False
+        return hash_file(target) == f.hash
+    except OSError:
+        return False
 
 
 def taken_timestamp(f: LibraryFile) -> float | None:
@@ -105,12 +121,21 @@ def download_to(session: Session, f: LibraryFile, target: Path) -> int:
         if when is not None:
             os.utime(tmp, (when, when))
         os.replace(tmp, target)
+        _fsync_dir(target.parent)
         return size
     except IntegrityError as err:
         raise IntegrityFailure(f"{f.name} (file {f.id}): {err}") from err
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def export(
@@ -132,13 +157,14 @@ def export(
     for row in session.db.query("SELECT collection_id, file_id, error FROM broken_entries"):
         if row["collection_id"] in album_ids or album_name is None:
             report.failed.append({"file_id": str(row["file_id"]), "error": row["error"]})
+            report.integrity_failures += 1
     for album in albums:
         folder = dest / safe_component(album.name)
         files = session.mirror.files_in_album(album.id)
         names = target_names(files)
         for f in files:
             target = folder / names[f.id]
-            if target.is_file() and target.stat().st_size == f.size:
+            if already_exported(target, f):
                 report.existing += 1
                 on_file(f, "existing")
                 continue
@@ -147,7 +173,11 @@ def export(
                 report.bytes_written += download_to(session, f, target)
                 report.written += 1
                 on_file(f, "written")
+            except ServerUnreachable:
+                raise  # every other file would fail the same way, slowly
             except (ClientError, OSError) as err:
+                if isinstance(err, IntegrityFailure):
+                    report.integrity_failures += 1
                 report.failed.append({"file_id": str(f.id), "path": str(target), "error": str(err)})
                 on_file(f, "failed")
     return report

@@ -38,9 +38,21 @@ def _apply_collection(
     try:
         album = album_from_collection(session.account.master_key, c)
     except CryptoError as err:
-        result.broken.append((c.id, 0, f"album {c.id}: {err}"))
+        _record_broken(conn, result, c.id, 0, f"album {c.id}: {err}")
         return
+    conn.execute("DELETE FROM broken_entries WHERE collection_id = ? AND file_id = 0", (c.id,))
     session.mirror.put_album(conn, album)
+
+
+def _record_broken(
+    conn: sqlite3.Connection, result: SyncResult, album_id: int, file_id: int, message: str
+) -> None:
+    """Remember an item that failed authentication, so ``export`` reports it on every run."""
+    result.broken.append((album_id, file_id, message))
+    conn.execute(
+        "INSERT OR REPLACE INTO broken_entries (collection_id, file_id, error) VALUES (?, ?, ?)",
+        (album_id, file_id, message),
+    )
 
 
 def _apply_entry(
@@ -60,17 +72,14 @@ def _apply_entry(
         return
     album = albums.get(e.collection_id)
     if album is None:
-        return  # an album we cannot decrypt; already recorded as broken
+        message = f"file {e.file_id}: its album {e.collection_id} could not be decrypted"
+        _record_broken(conn, result, e.collection_id, e.file_id, message)
+        return
     try:
         f = file_from_entry(album, e)
     except CryptoError as err:
         message = f"file {e.file_id} in album {album.name!r}: {err}"
-        result.broken.append((e.collection_id, e.file_id, message))
-        conn.execute(
-            "INSERT OR REPLACE INTO broken_entries (collection_id, file_id, error)"
-            " VALUES (?, ?, ?)",
-            (e.collection_id, e.file_id, message),
-        )
+        _record_broken(conn, result, e.collection_id, e.file_id, message)
         return
     session.mirror.put_file(conn, f)
     session.mirror.put_entry(conn, e.collection_id, e.file_id)

@@ -98,6 +98,13 @@ class ContentUploader:
         self._drop(pending)
         return None
 
+    def discard(self, path: str) -> None:
+        """Forget an unfinished upload of ``path`` (the content turned out to be known) and
+        abort its server session so it stops holding quota."""
+        pending = self._queue.get(path)
+        if pending is not None:
+            self._drop(pending)
+
     def _drop(self, pending: PendingUpload) -> None:
         with contextlib.suppress(ApiError):  # an expired session is already gone
             self._api.abort_upload(pending.upload_id)
@@ -141,6 +148,12 @@ class ContentUploader:
                     raise
                 self._queue.remove(path)
                 pending = None
+            else:
+                if any(n not in server_parts for n in range(pending.parts_done)):
+                    # the server lost a part we thought it had: start this file afresh
+                    self._drop(pending)
+                    pending = None
+                    server_parts = {}
         if pending is None:
             pending = self._start(path, st, content_hash)
         assert pending.snapshot is not None

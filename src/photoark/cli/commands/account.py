@@ -53,11 +53,15 @@ def login(
     password_stdin: StdinOption = False,
     home: HomeOption = None,
     json_output: JsonOption = False,
+    kdf: Annotated[
+        str, typer.Option(hidden=True, help="Lowest Argon2 cost accepted: moderate or min (tests).")
+    ] = "moderate",
 ) -> None:
     """Log in on this device."""
     password = read_password(password_stdin, confirm=False)
+    floor = ARGON2_MIN if kdf == "min" else ARGON2_MODERATE
     with handle_errors():
-        account = auth.login(home_of(home), server, email, password)
+        account = auth.login(home_of(home), server, email, password, floor)
     if json_output:
         emit_json({"user_id": account.user_id, "email": email})
     else:

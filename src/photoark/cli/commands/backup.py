@@ -60,4 +60,4 @@ def backup_command(
     else:
         print_report(report)
     if report.aborted or report.failed:
-        raise typer.Exit(5 if report.aborted else 2)
+        raise typer.Exit(5 if report.aborted else 6 if report.quota_exceeded else 2)

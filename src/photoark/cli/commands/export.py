@@ -34,4 +34,4 @@ def export_command(
         for item in report.failed:
             stderr.print(f"[red]failed[/] file {item['file_id']}: {item['error']}")
     if report.failed:
-        raise typer.Exit(7)
+        raise typer.Exit(7 if report.integrity_failures else 2)

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS stat_cache (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
     format TEXT NOT NULL,
     hash TEXT NOT NULL
 );
