@@ -13,9 +13,12 @@ from photoark.crypto.keys import ARGON2_MIN, ARGON2_MODERATE, Argon2Limits
 
 def test_a_second_writer_on_one_home_is_refused(tmp_path: Path) -> None:
     home = ClientHome(tmp_path).ensure()
-    with exclusive(home, "backup"), pytest.raises(HomeBusy, match="backup"):
-        with exclusive(home, "backup"):
-            pass
+    with (
+        exclusive(home, "backup"),
+        pytest.raises(HomeBusy, match="backup"),
+        exclusive(home, "backup"),
+    ):
+        pass
     with exclusive(home, "backup"):  # released
         pass
 
