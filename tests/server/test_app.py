@@ -132,3 +132,14 @@ def test_concurrent_commits_of_one_upload_make_one_file(api: Api, alice: Account
     assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     assert api.usage(alice)["files"] == 1
+
+
+def test_sqlite_commits_are_fsynced(tmp_path: Path) -> None:
+    """``synchronous=FULL`` (2): an acknowledged commit survives power loss, even in WAL mode."""
+    engine = create_db_engine(f"sqlite:///{tmp_path}/durable.db")
+    try:
+        with engine.begin() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    finally:
+        engine.dispose()

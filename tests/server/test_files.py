@@ -134,3 +134,42 @@ def test_range_downloads(api: Api, alice: Account) -> None:
         assert response.headers["content-range"] == f"bytes */{size}"
     missing_thumb = api.http.get(f"/files/{record['id']}/thumbnail", headers=alice.headers)
     assert missing_thumb.status_code == 404
+
+
+def test_recommit_into_another_album_adds_the_file_there(api: Api, alice: Account) -> None:
+    first_album, second_album = api.album(alice, "first"), api.album(alice, "second")
+    content = api.upload(alice, os.urandom(PART))
+    first = api.commit(alice, first_album, content)
+    second = api.commit(alice, second_album, content)
+    assert first.status_code == 201 and second.status_code == 201, second.text
+    assert first.json() == second.json()
+    file_id = first.json()["id"]
+    entries = api.http.get("/diff", headers=alice.headers).json()["entries"]
+    assert {(e["collection_id"], e["file_id"], e["is_deleted"]) for e in entries} == {
+        (first_album.id, file_id, False),
+        (second_album.id, file_id, False),
+    }
+    assert api.usage(alice)["files"] == 1
+
+
+def test_recommit_revives_a_removed_entry(api: Api, alice: Account) -> None:
+    album = api.album(alice)
+    content = api.upload(alice, os.urandom(PART))
+    file_id = api.commit(alice, album, content).json()["id"]
+    removed = api.http.delete(f"/collections/{album.id}/files/{file_id}", headers=alice.headers)
+    assert removed.status_code == 204
+    again = api.commit(alice, album, content)
+    assert again.status_code == 201 and again.json()["id"] == file_id
+    entries = api.http.get("/diff", headers=alice.headers).json()["entries"]
+    assert [(e["file_id"], e["is_deleted"]) for e in entries] == [(file_id, False)]
+
+
+def test_recommit_into_someone_elses_album_is_not_found(
+    api: Api, alice: Account, bob: Account
+) -> None:
+    album = api.album(alice)
+    content = api.upload(alice, os.urandom(PART))
+    assert api.commit(alice, album, content).status_code == 201
+    response = api.commit(alice, api.album(bob), content)
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert api.http.get("/diff", headers=bob.headers).json()["entries"] == []

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
-from photoark.protocol.models import MIN_PART_SIZE
+import pytest
+from sqlalchemy import event
+
+from photoark.protocol.models import MIN_PART_SIZE, FileCommit
 from photoark.server.blobs import LocalBlobStore
+from photoark.server.errors import NotFound
+from photoark.server.services import UploadService, build_services
 
 from .conftest import Account, Api, AppFactory
 
@@ -117,3 +125,82 @@ def test_gc_keeps_live_sessions(api: Api, alice: Account) -> None:
     assert api.services.uploads.collect_expired() == 0
     session = api.http.get(f"/uploads/{up.upload_id}", headers=alice.headers).json()
     assert len(session["parts"]) == 1
+
+
+def test_gc_spares_an_upload_committed_while_it_runs(api: Api, alice: Account) -> None:
+    """A commit landing between the collector's look-up and its delete keeps its content.
+
+    The collector runs with a clock an hour past the expiry (the session is expired for it, not
+    for the commit). Just before its first DELETE, a commit of that session runs in another
+    thread; on PostgreSQL it completes there, on SQLite it waits for the collector's write lock.
+    """
+    album = api.album(alice)
+    content = api.upload(alice, os.urandom(PART + 10))
+    engine = api.app.state.engine
+    gc_thread = threading.get_ident()
+    outcome: dict[str, Any] = {}
+
+    def commit() -> None:
+        outcome["response"] = api.commit(alice, album, content)
+
+    def before_execute(*args: Any) -> None:
+        statement: str = args[2]
+        if (
+            threading.get_ident() == gc_thread
+            and statement.lstrip().upper().startswith("DELETE")
+            and "worker" not in outcome
+        ):
+            worker = threading.Thread(target=commit)
+            outcome["worker"] = worker
+            worker.start()
+            worker.join(timeout=10 if engine.dialect.name == "postgresql" else 0.2)
+
+    expiry = api.app.state.settings.upload_expiry_seconds
+    late_gc = UploadService(
+        api.services.upload_store, api.blobs, expiry, clock=lambda: time.time() + expiry + 3600
+    )
+    event.listen(engine, "before_cursor_execute", before_execute)
+    try:
+        collected = late_gc.collect_expired()
+    finally:
+        event.remove(engine, "before_cursor_execute", before_execute)
+    outcome["worker"].join(timeout=60)
+    response = outcome["response"]
+    if response.status_code == 201:  # the commit won: nothing of it may be collected
+        file_id = response.json()["id"]
+        download = api.http.get(f"/files/{file_id}/content", headers=alice.headers)
+        assert download.status_code == 200 and download.content == content.data
+        assert collected == 0
+        session = api.http.get(f"/uploads/{content.upload_id}", headers=alice.headers)
+        assert session.json()["state"] == "committed"
+    else:  # the collector won: the commit failed cleanly
+        assert response.status_code == 404, response.text
+        assert collected == 1 and api.usage(alice)["files"] == 0
+    if engine.dialect.name == "postgresql":
+        assert response.status_code == 201  # nothing held the commit back
+
+
+def test_commit_rechecks_expiry_in_its_transaction(api: Api, alice: Account) -> None:
+    """A session that expires between the commit's first check and its transaction is gone."""
+    album = api.album(alice)
+    content = api.upload(alice, os.urandom(PART))
+    calls: list[float] = []
+
+    expiry = api.app.state.settings.upload_expiry_seconds
+
+    def clock() -> float:  # fresh at the first look, past expiry afterwards
+        calls.append(time.time())
+        return calls[0] if len(calls) == 1 else calls[0] + expiry + 60
+
+    services = build_services(api.app.state.settings, api.app.state.engine, api.blobs, clock=clock)
+    request = FileCommit(
+        collection_id=album.id,
+        content_upload_id=content.upload_id,
+        encrypted_key=b"k" * 40,
+        encrypted_metadata=b"m" * 40,
+    )
+    with pytest.raises(NotFound):
+        services.files.commit(alice.user_id, request)
+    assert api.usage(alice)["files"] == 0
+    row = api.services.upload_store.get(alice.user_id, content.upload_id)
+    assert row.state == "open" and row.file_id is None

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"  # absent, or belongs to another user (never distinguished)
     CONFLICT = "conflict"  # state does not allow it (e.g. upload already committed elsewhere)
     QUOTA_EXCEEDED = "quota_exceeded"
+    TOO_LARGE = "too_large"  # a request body over the server's limit (1 MiB; parts excepted)
     STORAGE_FULL = "storage_full"  # the server's disk is full
     UPLOAD_INCOMPLETE = "upload_incomplete"  # commit of an upload that misses parts
     CHECKSUM_MISMATCH = "checksum_mismatch"  # a part's body does not match its declared SHA-256
@@ -34,6 +35,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.QUOTA_EXCEEDED: 413,
+    ErrorCode.TOO_LARGE: 413,
     ErrorCode.STORAGE_FULL: 507,
     ErrorCode.UPLOAD_INCOMPLETE: 409,
     ErrorCode.CHECKSUM_MISMATCH: 400,

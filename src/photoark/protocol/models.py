@@ -45,6 +45,12 @@ Diff sync: every change to a user's collections or album entries takes the next 
 user's change counter. ``GET /diff?since=V`` returns the collections and entries changed after
 ``V``, oldest first, at most ``limit`` items; removed entries come as tombstones
 (``is_deleted``). Keep calling with ``since = latest_version`` while ``has_more``.
+
+Limits: a request body is at most 1 MiB (413 ``too_large``), except a part ``PUT``, which must
+be exactly its expected size (at most ``MAX_PART_SIZE``). Within a body, wrapped keys, salts and
+login keys are at most ``MAX_KEY_BYTES``, album names ``MAX_NAME_BYTES`` and file metadata
+``MAX_METADATA_BYTES`` (decoded); ids, sizes and ``since`` are integers in ``0..MAX_INT``, in
+paths and queries too. A value outside them is a 400 ``bad_request``.
 """
 
 from __future__ import annotations
@@ -98,6 +104,18 @@ B64 = Annotated[
 MAX_PART_SIZE = 64 * 1024 * 1024
 MIN_PART_SIZE = 64 * 1024
 
+# Field limits (decoded bytes for B64 fields): larger values are refused with 400 bad_request.
+MAX_KEY_BYTES = 1024  # wrapped keys, salts, login keys
+MAX_NAME_BYTES = 4 * 1024  # encrypted album names
+MAX_METADATA_BYTES = 64 * 1024  # encrypted file metadata
+MAX_INT = 2**63 - 1  # ids, sizes and counters: a signed 64-bit integer in both databases
+
+B64Key = Annotated[B64, Field(max_length=MAX_KEY_BYTES)]
+B64Name = Annotated[B64, Field(max_length=MAX_NAME_BYTES)]
+B64Metadata = Annotated[B64, Field(max_length=MAX_METADATA_BYTES)]
+Int64 = Annotated[int, Field(ge=0, le=MAX_INT)]
+UploadId = Annotated[str, Field(min_length=1, max_length=64)]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -122,23 +140,23 @@ class KeyParams(_Model):
 
 
 class KeyAttributesModel(_Model):
-    kek_salt: B64
-    ops_limit: int
-    mem_limit: int
-    master_key_wrapped: B64
-    master_key_wrapped_recovery: B64
-    recovery_key_wrapped: B64
+    kek_salt: B64Key
+    ops_limit: Int64
+    mem_limit: Int64
+    master_key_wrapped: B64Key
+    master_key_wrapped_recovery: B64Key
+    recovery_key_wrapped: B64Key
 
 
 class SignupRequest(_Model):
     email: str = Field(min_length=3, max_length=320)
-    login_key: B64
+    login_key: B64Key
     key_attributes: KeyAttributesModel
 
 
 class LoginRequest(_Model):
     email: str = Field(min_length=1, max_length=320)
-    login_key: B64
+    login_key: B64Key
 
 
 class LoginResponse(_Model):
@@ -148,12 +166,12 @@ class LoginResponse(_Model):
 
 
 class CollectionCreate(_Model):
-    encrypted_key: B64  # collection key wrapped by the master key
-    encrypted_name: B64  # secretbox(collection key, name)
+    encrypted_key: B64Key  # collection key wrapped by the master key
+    encrypted_name: B64Name  # secretbox(collection key, name)
 
 
 class CollectionRename(_Model):
-    encrypted_name: B64
+    encrypted_name: B64Name
 
 
 class Collection(_Model):
@@ -165,7 +183,7 @@ class Collection(_Model):
 
 
 class UploadCreate(_Model):
-    size: int = Field(gt=0)  # exact ciphertext size
+    size: int = Field(gt=0, le=MAX_INT)  # exact ciphertext size
     part_size: int = Field(ge=MIN_PART_SIZE, le=MAX_PART_SIZE)
 
 
@@ -186,11 +204,11 @@ class UploadSession(_Model):
 
 
 class FileCommit(_Model):
-    collection_id: int
-    content_upload_id: str
-    thumbnail_upload_id: str | None = None
-    encrypted_key: B64  # file key wrapped by the collection key
-    encrypted_metadata: B64  # secretbox(file key, metadata JSON)
+    collection_id: Int64
+    content_upload_id: UploadId
+    thumbnail_upload_id: UploadId | None = None
+    encrypted_key: B64Key  # file key wrapped by the collection key
+    encrypted_metadata: B64Metadata  # secretbox(file key, metadata JSON)
 
 
 class FileRecord(_Model):
@@ -203,8 +221,8 @@ class FileRecord(_Model):
 
 
 class AddToCollection(_Model):
-    file_id: int
-    encrypted_key: B64  # file key wrapped by the target collection's key
+    file_id: Int64
+    encrypted_key: B64Key  # file key wrapped by the target collection's key
 
 
 class Entry(_Model):

@@ -2,7 +2,8 @@
 
 :func:`create_app` opens the database, applies migrations, builds the blob store and services,
 and keeps them on ``app.state`` (no module-level state: two apps can live in one process, as
-tests do). The lifespan runs the expired-upload collector and disposes of the engine.
+tests do). Request bodies are bounded by :class:`~.api.limits.BodyLimitMiddleware`. The
+lifespan runs the expired-upload collector and disposes of the engine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 import photoark
 from photoark.server.api import ROUTERS
+from photoark.server.api.limits import BodyLimitMiddleware
 from photoark.server.api.problems import install_problem_handlers
 from photoark.server.blobs import BlobStore, LocalBlobStore
 from photoark.server.config import ServerSettings
@@ -50,6 +52,7 @@ def create_app(settings: ServerSettings, blobs: BlobStore | None = None) -> Fast
     app.state.blobs = blob_store
     app.state.services = services
     install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -12,6 +12,7 @@ from photoark.protocol.models import (
     Entry,
 )
 from photoark.server.api.deps import CurrentUser, Svc
+from photoark.server.api.limits import DbInt
 
 __all__ = ["router"]
 
@@ -30,20 +31,20 @@ def create_collection(request: CollectionCreate, auth: CurrentUser, services: Sv
 
 @router.patch("/{collection_id}")
 def rename_collection(
-    collection_id: int, request: CollectionRename, auth: CurrentUser, services: Svc
+    collection_id: DbInt, request: CollectionRename, auth: CurrentUser, services: Svc
 ) -> Collection:
     return services.collections.rename(auth.user_id, collection_id, request.encrypted_name)
 
 
 @router.post("/{collection_id}/files", status_code=201)
 def add_file(
-    collection_id: int, request: AddToCollection, auth: CurrentUser, services: Svc
+    collection_id: DbInt, request: AddToCollection, auth: CurrentUser, services: Svc
 ) -> Entry:
     return services.collections.add_file(auth.user_id, collection_id, request)
 
 
 @router.delete("/{collection_id}/files/{file_id}", status_code=204)
-def remove_file(collection_id: int, file_id: int, auth: CurrentUser, services: Svc) -> Response:
+def remove_file(collection_id: DbInt, file_id: DbInt, auth: CurrentUser, services: Svc) -> Response:
     """Not in the protocol table yet: removes a file from an album, leaving a tombstone."""
     services.collections.remove_file(auth.user_id, collection_id, file_id)
     return Response(status_code=204)

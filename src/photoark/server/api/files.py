@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from photoark.protocol.models import FileCommit, FileRecord
 from photoark.server.api.deps import CurrentUser, Svc
+from photoark.server.api.limits import DbInt
 from photoark.server.api.ranges import parse_range
 from photoark.server.services import Services
 from photoark.server.services.files import BlobKind
@@ -22,20 +23,20 @@ def commit_file(request: FileCommit, auth: CurrentUser, services: Svc) -> FileRe
 
 
 @router.get("/{file_id}")
-def get_file(file_id: int, auth: CurrentUser, services: Svc) -> FileRecord:
+def get_file(file_id: DbInt, auth: CurrentUser, services: Svc) -> FileRecord:
     return services.files.get(auth.user_id, file_id)
 
 
 @router.get("/{file_id}/content")
 def get_content(
-    file_id: int, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
+    file_id: DbInt, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
 ) -> StreamingResponse:
     return _download(services, auth.user_id, file_id, "content", range)
 
 
 @router.get("/{file_id}/thumbnail")
 def get_thumbnail(
-    file_id: int, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
+    file_id: DbInt, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
 ) -> StreamingResponse:
     return _download(services, auth.user_id, file_id, "thumbnail", range)
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from photoark.protocol.models import PartInfo, UploadCreate, UploadSession
 from photoark.server.api.deps import CurrentUser, Svc
+from photoark.server.api.limits import DbInt
 from photoark.server.errors import BadRequest
 
 __all__ = ["router"]
@@ -37,7 +38,7 @@ def abort_upload(upload_id: str, auth: CurrentUser, services: Svc) -> Response:
 @router.put("/{upload_id}/parts/{number}")
 async def put_part(
     upload_id: str,
-    number: int,
+    number: DbInt,
     request: Request,
     auth: CurrentUser,
     services: Svc,

@@ -2,8 +2,11 @@
 
 Commit never trusts the client: the uploads must be the caller's, open, and hold every part
 with its exact size; the stored sizes are the blob store's own; the album must be the caller's.
-The file row and its album entry are written in one transaction, and committing an already
-committed upload returns the file it made (safe to retry after a lost response).
+The file row and its album entry are written in one transaction, which also re-checks that the
+uploads are still open and unexpired (the expired-upload collector may have run meanwhile).
+Committing an already committed upload returns the file it made (safe to retry after a lost
+response), and puts it in the requested album if it is not (or no longer) there, as adding it
+to that album would.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ class FileService:
     def commit(self, user_id: int, request: FileCommit) -> FileRecord:
         content = self._uploads.live(user_id, request.content_upload_id)
         if content.state == COMMITTED:
-            return self._files.committed_file(user_id, content.id)
+            return self._files.recommit(
+                user_id, content.id, request.collection_id, request.encrypted_key
+            )
         self._collections.exists(user_id, request.collection_id)
         thumb: UploadRow | None = None
         if request.thumbnail_upload_id is not None:
@@ -82,6 +87,7 @@ class FileService:
             parts,
             request.encrypted_key,
             request.encrypted_metadata,
+            now=self._uploads.now(),
         )
 
     def _complete(self, row: UploadRow) -> int:

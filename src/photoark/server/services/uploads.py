@@ -87,6 +87,10 @@ class UploadService:
         )
         return session_model(self._store.create(row, admit_quota(request.size)))
 
+    def now(self) -> float:
+        """The service's clock: what expiry is measured against."""
+        return self._clock()
+
     def live(self, user_id: int, upload_id: str) -> UploadRow:
         """The caller's session, unless expired (an expired one is gone, even before GC)."""
         row = self._store.get(user_id, upload_id)
@@ -130,7 +134,11 @@ class UploadService:
         self._drop_blobs(row)
 
     def collect_expired(self) -> int:
-        """Abort every open session past its expiry and free its parts; return how many."""
+        """Abort every open session past its expiry and free its parts; return how many.
+
+        Blobs are dropped only for the sessions the database actually deleted: one committed
+        meanwhile is left alone with its content object.
+        """
         rows = self._store.delete_expired(self._clock())
         for row in rows:
             self._drop_blobs(row)

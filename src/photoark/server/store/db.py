@@ -1,9 +1,10 @@
 """Engine creation for the two supported databases.
 
-SQLite (the embedded default) runs in WAL mode with ``synchronous=NORMAL``, foreign keys on and
-a busy timeout; every transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on
-the busy timeout instead of failing on a lock upgrade. PostgreSQL goes through psycopg 3: a
-``postgresql://`` URL is rewritten to ``postgresql+psycopg://``.
+SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` (every commit is
+fsynced, so an acknowledged commit survives power loss, which ``NORMAL`` does not promise in WAL
+mode), foreign keys on and a busy timeout; every transaction starts with ``BEGIN IMMEDIATE`` so
+concurrent writers queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL
+goes through psycopg 3: a ``postgresql://`` URL is rewritten to ``postgresql+psycopg://``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _sqlite_engine(database: str | None) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

@@ -64,20 +64,28 @@ class FileStore:
         parts: CommitParts,
         encrypted_key: bytes,
         encrypted_metadata: bytes,
+        now: float,
     ) -> FileRecord:
         """Close the uploads, insert the file and its album entry, in one transaction.
 
-        If the content upload was committed meanwhile (a concurrent or repeated commit), the
-        file it made is returned and nothing changes.
+        An upload closes only if it is still open and unexpired at ``now`` (checked by the
+        closing ``UPDATE`` itself, so the expired-upload collector and a commit never both
+        win); otherwise :class:`NotFound`. If the content upload was committed meanwhile (a
+        concurrent or repeated commit), the file it made is put in the collection as
+        :meth:`recommit` does.
         """
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
-            if not _close_upload(conn, owner_id, parts.content_upload_id):
-                return file_record(_committed_file(conn, owner_id, parts.content_upload_id))
+            if not _close_upload(conn, owner_id, parts.content_upload_id, now):
+                return _recommit(
+                    conn, owner_id, parts.content_upload_id, collection_id, encrypted_key
+                )
             if parts.thumbnail_upload_id is not None and not _close_upload(
-                conn, owner_id, parts.thumbnail_upload_id
+                conn, owner_id, parts.thumbnail_upload_id, now
             ):
-                raise Conflict("the thumbnail upload is already committed")
+                if _upload_state(conn, owner_id, parts.thumbnail_upload_id) == "committed":
+                    raise Conflict("the thumbnail upload is already committed")
+                raise NotFound("no such upload (the thumbnail upload expired or is gone)")
             file_id = conn.execute(
                 insert(files)
                 .values(
@@ -102,10 +110,15 @@ class FileStore:
             upsert_entry(conn, owner_id, collection_id, int(file_id), encrypted_key)
             return file_record(live_file_row(conn, owner_id, int(file_id)))
 
-    def committed_file(self, owner_id: int, upload_id: str) -> FileRecord:
-        """The file a committed upload made, or :class:`NotFound`."""
+    def recommit(
+        self, owner_id: int, upload_id: str, collection_id: int, encrypted_key: bytes
+    ) -> FileRecord:
+        """The file a committed upload made, put in the owner's collection if not (or no
+        longer) there, as add-to-collection does; :class:`NotFound` for a missing collection,
+        upload or file."""
         with self._engine.begin() as conn:
-            return file_record(_committed_file(conn, owner_id, upload_id))
+            require_collection(conn, owner_id, collection_id)
+            return _recommit(conn, owner_id, upload_id, collection_id, encrypted_key)
 
     def usage(self, owner_id: int) -> UsageSums:
         """Each file counted once, however many albums hold it."""
@@ -125,18 +138,36 @@ class FileStore:
         return UsageSums(int(count), int(stored), int(trash))
 
 
-def _close_upload(conn: Connection, owner_id: int, upload_id: str) -> bool:
-    """Mark an open upload committed; ``False`` if it was not open (the row lock serialises)."""
+def _close_upload(conn: Connection, owner_id: int, upload_id: str, now: float) -> bool:
+    """Mark an open, unexpired upload committed; ``False`` if it was not (the row lock
+    serialises concurrent commits and the expired-upload collector)."""
     result = conn.execute(
         update(uploads)
         .where(
             uploads.c.id == upload_id,
             uploads.c.owner_id == owner_id,
             uploads.c.state == "open",
+            uploads.c.expires_at >= now,
         )
         .values(state="committed")
     )
     return result.rowcount == 1
+
+
+def _upload_state(conn: Connection, owner_id: int, upload_id: str) -> str | None:
+    state = conn.execute(
+        select(uploads.c.state).where(uploads.c.id == upload_id, uploads.c.owner_id == owner_id)
+    ).scalar_one_or_none()
+    return None if state is None else str(state)
+
+
+def _recommit(
+    conn: Connection, owner_id: int, upload_id: str, collection_id: int, encrypted_key: bytes
+) -> FileRecord:
+    """The committed upload's file, with a live entry in the (already checked) collection."""
+    row = _committed_file(conn, owner_id, upload_id)
+    upsert_entry(conn, owner_id, collection_id, int(row.id), encrypted_key)
+    return file_record(row)
 
 
 def _committed_file(conn: Connection, owner_id: int, upload_id: str) -> Row[tuple[object, ...]]:

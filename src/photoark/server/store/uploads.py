@@ -113,16 +113,22 @@ class UploadStore:
             return row
 
     def delete_expired(self, now: float) -> list[UploadRow]:
-        """Delete every open session that expired before ``now``; return them."""
+        """Delete every open session that expired before ``now``; return the rows deleted.
+
+        One ``DELETE ... WHERE state = 'open' AND expires_at < now RETURNING``: the condition is
+        evaluated against each row as it is deleted (PostgreSQL re-checks a row a concurrent
+        commit changed), so an upload committed meanwhile is never deleted nor returned. Its
+        parts go with it (``ON DELETE CASCADE``).
+        """
         with self._engine.begin() as conn:
-            rows = [
+            return [
                 _upload_row(r)
                 for r in conn.execute(
-                    select(uploads).where(uploads.c.state == OPEN, uploads.c.expires_at < now)
+                    delete(uploads)
+                    .where(uploads.c.state == OPEN, uploads.c.expires_at < now)
+                    .returning(*uploads.c)
                 )
             ]
-            _delete(conn, [r.id for r in rows])
-        return rows
 
 
 def _get(conn: Connection, owner_id: int, upload_id: str) -> UploadRow:
