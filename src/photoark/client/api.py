@@ -109,14 +109,22 @@ class ApiClient:
         delay = self.retry.initial_delay
         last: Exception | None = None
         for attempt in range(self.retry.attempts):
+            request_headers = self._headers(headers)
+            body: Iterator[bytes] | None = None
+            if content is not None:
+                # httpx keeps the request (and its body) in reference cycles until the cycle
+                # collector runs; a one-shot iterator hands the bytes over and then lets go,
+                # so sent 8 MiB parts are freed at once (bounded memory for huge files).
+                request_headers["Content-Length"] = str(len(content))
+                body = iter((content,))
             try:
                 response = self._http.request(
                     method,
                     path,
                     json=json,
-                    content=content,
+                    content=body,
                     params=params,
-                    headers=self._headers(headers),
+                    headers=request_headers,
                 )
             except httpx.TransportError as err:
                 last = err

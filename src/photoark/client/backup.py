@@ -173,6 +173,37 @@ class _Run:
             self.report.bytes_uploaded += n
         self.progress.bytes_sent(n)
 
+    # -- the fast pass: unchanged files already in the album ----------------------------------
+
+    def settle_unchanged(self, roots: Sequence[str], found: list[Found]) -> list[Found]:
+        """Count, without a thread or a per-file query, the files whose stat matches the cache
+        and whose content is already in the target album (the whole of an unchanged re-run);
+        return the others for the workers."""
+        cache = self.stat_cache.snapshot(roots)
+        contents = self.session.mirror.album_contents(self.album.id)
+        hashes = {h for h, _ in contents}
+        queued = {bytes(r["path"]) for r in self.session.db.query("SELECT path FROM uploads")}
+        by_name = self.options.match == "name+hash"
+        rest: list[Found] = []
+        for item in found:
+            raw = os.fsencode(item.path)
+            hit = cache.get(raw)
+            if hit is None or raw in queued or hit[0] != StatCache.key_of(item.stat):
+                rest.append(item)
+                continue
+            _, fmt, content_hash = hit
+            if not fmt:
+                self._count(item.path, item.stat.st_size, "ignored", "not a photo or video")
+            elif (
+                (content_hash, display_name(item.path)["name"]) in contents
+                if by_name
+                else content_hash in hashes
+            ):
+                self._count(item.path, item.stat.st_size, "skipped")
+            else:
+                rest.append(item)
+        return rest
+
     # -- one file ----------------------------------------------------------------------------
 
     def process(self, found: Found) -> None:
@@ -329,6 +360,7 @@ def _backup(
         else:
             found.append(item)
     progress.planned(len(found), sum(f.stat.st_size for f in found))
+    found = run.settle_unchanged(paths, found)
     if options.workers <= 1:
         for item in found:
             run.process(item)

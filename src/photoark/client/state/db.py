@@ -18,7 +18,13 @@ from typing import Any
 
 __all__ = ["StateDB"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Upgrades of an existing state DB, by the version they lead to. The stat cache is only a cache:
+# changing its key means dropping it (files are re-hashed once, nothing is re-uploaded).
+_UPGRADES: dict[int, str] = {
+    2: "DROP TABLE IF EXISTS stat_cache;",  # ctime_ns joined the key
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,11 +112,26 @@ class StateDB:
         self._lock = threading.RLock()
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        self._migrate(new)
+
+    def _migrate(self, new: bool) -> None:
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+            current = SCHEMA_VERSION if new or row is None else int(row[0])
+            if current > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"{self.path} was written by a newer photoark (schema {current})"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                self._conn.executescript(_UPGRADES[version])
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -163,6 +163,15 @@ class Mirror:
             )
         return [_file(r) for r in rows]
 
+    def album_contents(self, album_id: int) -> set[tuple[str, str]]:
+        """(hash, name) of every live file in an album: the fast skip test of a re-backup."""
+        rows = self._db.query(
+            "SELECT f.hash, f.name FROM files f JOIN entries e ON e.file_id = f.id"
+            " WHERE e.collection_id = ? AND f.is_trashed = 0",
+            (album_id,),
+        )
+        return {(r["hash"], r["name"]) for r in rows}
+
     def albums_of_file(self, file_id: int) -> set[int]:
         rows = self._db.query("SELECT collection_id FROM entries WHERE file_id = ?", (file_id,))
         return {r["collection_id"] for r in rows}

@@ -9,6 +9,7 @@ filename round-trips."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from photoark.client.state.db import StateDB
 
@@ -46,6 +47,27 @@ class StatCache:
                 content_hash,
             ),
         )
+
+    def snapshot(self, roots: Sequence[str]) -> dict[bytes, tuple[tuple[int, ...], str, str]]:
+        """Every cached entry under ``roots`` (absolute), for a fast pass over unchanged files:
+        raw path → ((size, mtime_ns, ctime_ns, inode), format, hash). One range query per root."""
+        out: dict[bytes, tuple[tuple[int, ...], str, str]] = {}
+        for root in roots:
+            exact = os.fsencode(os.path.abspath(root))
+            prefix = exact.rstrip(b"/") + b"/"
+            rows = self._db.query(
+                "SELECT path, size, mtime_ns, ctime_ns, inode, format, hash FROM stat_cache"
+                " WHERE path = ? OR (path >= ? AND path < ?)",
+                (exact, prefix, prefix[:-1] + b"0"),  # b"0" sorts right after b"/"
+            )
+            for r in rows:
+                key = (r["size"], r["mtime_ns"], r["ctime_ns"], r["inode"])
+                out[bytes(r["path"])] = (key, str(r["format"]), str(r["hash"]))
+        return out
+
+    @staticmethod
+    def key_of(st: os.stat_result) -> tuple[int, ...]:
+        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
     def forget(self, path: str) -> None:
         self._db.execute("DELETE FROM stat_cache WHERE path = ?", (os.fsencode(path),))
