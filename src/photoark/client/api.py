@@ -74,6 +74,9 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self._http = httpx.Client(
             base_url=self.base_url,
+            # plain http (a server on this machine or LAN) needs no TLS context; building one
+            # loads the CA bundle, a tenth of a second on every command
+            verify=not self.base_url.startswith("http://"),
             timeout=httpx.Timeout(timeout, connect=10.0),
             transport=transport,
             headers={"User-Agent": "photoark-client"},
