@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from photoark.media import FORMATS, make_thumbnail, render_thumbnail, sniff, thumbnails
 from tests.media.builders import ExifSpec, corpus_file, jpeg_bytes, write_jpeg, write_png
@@ -43,6 +43,49 @@ def test_orientation_six_gives_portrait(tmp_path: Path) -> None:
         bottom = im.convert("RGB").getpixel((270, 710))
     assert isinstance(top, tuple) and isinstance(bottom, tuple)
     assert top[0] > 200 and bottom[2] > 200
+
+
+@pytest.mark.parametrize(
+    ("size", "decoded"),
+    [
+        ((4000, 2250), (1000, 563)),  # 16:9: 1/4, not the 1/2 a square (720, 720) request gives
+        ((2400, 1600), (1200, 800)),  # 1/3 is not a DCT scale: 1/2
+        ((6000, 4000), (750, 500)),  # 1/8 still covers 720 x 480
+        ((700, 500), (700, 500)),  # fits already: full decode
+    ],
+)
+def test_jpeg_decoded_at_smallest_sufficient_scale(
+    tmp_path: Path, size: tuple[int, int], decoded: tuple[int, int]
+) -> None:
+    path = write_jpeg(tmp_path / "big.jpg", size, ExifSpec(orientation=6))
+    im, orientation = thumbnails._open_image(path, 720)
+    assert im.size == decoded and orientation == 6
+    width, height = _size(make_thumbnail(path, JPEG))
+    assert max(width, height) == min(720, max(size)) and height > width  # rotated after shrinking
+
+
+def test_draft_request_is_the_final_size() -> None:
+    assert thumbnails._draft_request((4032, 3024), 720) == (720, 540)
+    assert thumbnails._draft_request((3024, 4032), 720) == (540, 720)
+    assert thumbnails._draft_request((100_000, 10), 720) == (720, 1)
+    assert thumbnails._draft_request((720, 300), 720) is None
+
+
+def test_thumbnail_quality_close_to_full_lanczos(tmp_path: Path) -> None:
+    """The cheap path (DCT scaling, box reduce, LANCZOS) looks like a full-resolution LANCZOS."""
+    im = Image.radial_gradient("L").resize((3200, 2400)).convert("RGB")
+    im = Image.merge("RGB", (im.getchannel(0), im.getchannel(0).rotate(90), im.getchannel(0)))
+    path = tmp_path / "g.jpg"
+    im.save(path, quality=95)
+    reference = im.copy()
+    reference.thumbnail((720, 720), Image.Resampling.LANCZOS, reducing_gap=None)
+    data = make_thumbnail(path, JPEG)
+    assert data is not None
+    with Image.open(io.BytesIO(data)) as thumb:
+        assert thumb.size == reference.size
+        diff = ImageChops.difference(thumb.convert("RGB"), reference)
+        mean_error = sum(ImageStat.Stat(diff).mean) / 3
+    assert mean_error < 2.0
 
 
 def test_png_with_alpha(tmp_path: Path) -> None:
@@ -114,6 +157,26 @@ def test_corpus_orientation_set(corpus: Path, n: int) -> None:
 def test_corpus_heic_portraits(corpus: Path, relative: str) -> None:
     width, height = _size(_thumb(corpus, relative))
     assert max(width, height) == 720 and height > width
+
+
+@pytest.mark.parametrize(
+    ("relative", "thumb_size", "small"),
+    [
+        ("immich-test-assets/formats/motionphoto/samsung-one-ui-6.heic", (384, 512), (375, 500)),
+        ("lychee-samples/tests/Samples/sewing-threads.heic", (512, 384), (500, 375)),
+        ("photoprism/assets/examples/iphone_15_pro.heic", (240, 320), (225, 300)),  # irot too
+    ],
+)
+def test_corpus_heic_embedded_thumbnail(
+    corpus: Path, relative: str, thumb_size: tuple[int, int], small: tuple[int, int]
+) -> None:
+    """A HEIC's embedded thumbnail is decoded instead of the image when it is large enough."""
+    path, fmt = corpus_file(corpus, relative)
+    im, _ = thumbnails._open_image(path, max(small))
+    assert im.size == thumb_size
+    assert _size(make_thumbnail(path, fmt, max_px=max(small))) == small
+    im, _ = thumbnails._open_image(path, 720)  # 320-512 px is too small for 720: full decode
+    assert max(im.size) > 3000
 
 
 @pytest.mark.parametrize(

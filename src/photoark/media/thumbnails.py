@@ -6,7 +6,13 @@ at most ``max_px`` on the long side, EXIF orientation applied, no metadata kept)
 no ffmpeg). :func:`make_thumbnail` is the bytes-or-``None`` shortcut. Neither raises for
 bad content.
 
-* JPEG is decoded at reduced size with ``Image.draft`` (DCT scaling, ~4x faster).
+* Cost first: the decoder is asked for the smallest picture still at least the final size
+  (:func:`_draft_request`): JPEG decodes at 1/2, 1/4 or 1/8 scale (libjpeg DCT scaling) and
+  HEIF decodes an embedded thumbnail instead of the image when pillow-heif finds one that is a
+  scaled copy at least that large (phones embed 320-512 px ones, so at 720 px the full image
+  is still decoded). The rest is shrunk by an integer box ``reduce`` then LANCZOS (Pillow's
+  ``reducing_gap=1.0``), the orientation is applied to the small picture, and the JPEG is
+  encoded without ``optimize`` (the ~5 % smaller output was not worth 2-3x the encode time).
 * HEIC through pillow-heif, which applies the container's rotation (``irot``/``imir``)
   itself; a HEIC without those but with an EXIF orientation is rotated by EXIF. AVIF natively.
 * RAW through LibRaw: the embedded preview (``extract_thumb``) when there is one, else a
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from photoark.media._bmff import heif_has_transform
 from photoark.media._heif import ensure_heif_registered
@@ -50,6 +56,16 @@ MAX_PIXELS = 250_000_000
 THUMBNAIL_QUALITY = 80
 _FFMPEG_TIMEOUT = 60.0
 _FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
+_ORIENTATION_TRANSPOSE: dict[int, Image.Transpose | None] = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -81,12 +97,12 @@ def render_thumbnail(path: str | Path, fmt: MediaFormat, max_px: int = 720) -> T
     target = Path(path)
     try:
         if fmt.kind == "video":
-            image = _video_frame(target)
+            image, orientation = _video_frame(target), 1
         elif fmt.raw:
-            image = _raw_image(target, max_px)
+            image, orientation = _raw_image(target, max_px)
         else:
-            image = _open_image(target, max_px)
-        return ThumbnailResult(_encode(image, max_px))
+            image, orientation = _open_image(target, max_px)
+        return ThumbnailResult(_encode(image, orientation, max_px))
     except _NoThumbnail as err:
         return ThumbnailResult(None, str(err))
     except Image.DecompressionBombError as err:
@@ -97,22 +113,42 @@ def render_thumbnail(path: str | Path, fmt: MediaFormat, max_px: int = 720) -> T
 
 def _open_image(
     source: Path | io.BytesIO, max_px: int, orientation: int | None = None
-) -> Image.Image:
+) -> tuple[Image.Image, int]:
+    """The decoded picture, as small as the decoder can cheaply make it, and its orientation.
+
+    The orientation (EXIF 1-8) is *not* applied yet: :func:`_encode` applies it after
+    shrinking, where it costs a fraction.
+    """
     ensure_heif_registered()
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("error", Image.DecompressionBombWarning)
         im = Image.open(source)
     if im.width * im.height > MAX_PIXELS:
         raise _NoThumbnail(f"decompression bomb: {im.width}x{im.height} exceeds {MAX_PIXELS} px")
-    if im.format == "JPEG":
-        im.draft("RGB", (max_px, max_px))
-    im.load()
     if orientation is None and isinstance(source, Path):
-        orientation = _heif_orientation(im, source)
-    if orientation is not None and orientation != 1:
-        return _orient(im, orientation)
-    transposed = ImageOps.exif_transpose(im)
-    return transposed if transposed is not None else im
+        orientation = _heif_orientation(im, source)  # before draft: HEIF info of the image
+    request = _draft_request(im.size, max_px)
+    if request is not None:
+        im.draft("RGB", request)  # JPEG: DCT scaling; HEIF: an embedded thumbnail, if any
+    im.load()
+    if orientation is None:
+        orientation = _exif_orientation(im)
+    return im, orientation
+
+
+def _draft_request(size: tuple[int, int], max_px: int) -> tuple[int, int] | None:
+    """The size to ask ``Image.draft`` for: the final thumbnail's, in the stored orientation.
+
+    ``draft`` picks the smallest scale at least this large on *both* axes, so asking for
+    ``(max_px, max_px)`` would over-decode every non-square picture (a 16:9 12 MP JPEG at 1/2
+    instead of 1/4). The bound is a square, so rotating by EXIF later keeps it. ``None``
+    when the picture already fits.
+    """
+    width, height = size
+    longest = max(width, height)
+    if longest <= max_px:
+        return None
+    return max(1, -(-width * max_px // longest)), max(1, -(-height * max_px // longest))
 
 
 def _heif_orientation(im: Image.Image, path: Path) -> int | None:
@@ -123,13 +159,16 @@ def _heif_orientation(im: Image.Image, path: Path) -> int | None:
     return original
 
 
-def _orient(im: Image.Image, orientation: int) -> Image.Image:
-    im.getexif()[0x0112] = orientation
-    transposed = ImageOps.exif_transpose(im)
-    return transposed if transposed is not None else im
+def _exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag (1-8), 1 when absent or unreadable."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block does not stop the thumbnail
+        return 1
+    return value if isinstance(value, int) and value in _ORIENTATION_TRANSPOSE else 1
 
 
-def _raw_image(path: Path, max_px: int) -> Image.Image:
+def _raw_image(path: Path, max_px: int) -> tuple[Image.Image, int]:
     import rawpy
 
     try:
@@ -143,11 +182,11 @@ def _raw_image(path: Path, max_px: int) -> Image.Image:
             if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
                 return _open_image(io.BytesIO(data), max_px, orientation)
             if thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
-                return _orient(Image.fromarray(data), orientation)
+                return Image.fromarray(data), orientation
             if raw.sizes.width * raw.sizes.height > MAX_PIXELS:
                 raise _NoThumbnail("decompression bomb: RAW too large")
             rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
-            return Image.fromarray(rgb)  # postprocess already applied the flip
+            return Image.fromarray(rgb), 1  # postprocess already applied the flip
     except rawpy.LibRawError as err:
         raise _NoThumbnail(f"libraw: {type(err).__name__}: {err}") from err
 
@@ -170,10 +209,17 @@ def _video_frame(path: Path) -> Image.Image:
     raise _NoThumbnail(f"ffmpeg could not extract a frame: {done.stderr[-300:]!r}")
 
 
-def _encode(im: Image.Image, max_px: int) -> bytes:
-    im.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+def _encode(im: Image.Image, orientation: int, max_px: int) -> bytes:
+    if max(im.size) > max_px:
+        # reducing_gap=1.0: a box ``reduce`` by the largest integer factor that stays at
+        # least max_px, then LANCZOS over the last < 2x (measured ~40 dB PSNR against a
+        # full-resolution LANCZOS, at less than half the time of the default gap of 2.0).
+        im.thumbnail((max_px, max_px), Image.Resampling.LANCZOS, reducing_gap=1.0)
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    if method is not None:
+        im = im.transpose(method)
     buf = io.BytesIO()
-    _to_rgb(im).save(buf, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    _to_rgb(im).save(buf, "JPEG", quality=THUMBNAIL_QUALITY)
     return buf.getvalue()
 
 
