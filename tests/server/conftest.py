@@ -274,19 +274,20 @@ class Api:
         content: Uploaded,
         thumbnail: Uploaded | None = None,
         file_key: bytes | None = None,
+        inline_thumbnail: bytes | None = None,
     ) -> Response:
+        """``POST /files``; the thumbnail as an upload (``thumbnail``) and/or inline."""
         file_key = file_key or new_key()
-        return self.http.post(
-            "/files",
-            json={
-                "collection_id": album.id,
-                "content_upload_id": content.upload_id,
-                "thumbnail_upload_id": thumbnail.upload_id if thumbnail else None,
-                "encrypted_key": b64(wrap_key(album.key, file_key)),
-                "encrypted_metadata": b64(seal_json(file_key, {"name": "IMG_0001.JPG"})),
-            },
-            headers=account.headers,
-        )
+        body: dict[str, Any] = {
+            "collection_id": album.id,
+            "content_upload_id": content.upload_id,
+            "thumbnail_upload_id": thumbnail.upload_id if thumbnail else None,
+            "encrypted_key": b64(wrap_key(album.key, file_key)),
+            "encrypted_metadata": b64(seal_json(file_key, {"name": "IMG_0001.JPG"})),
+        }
+        if inline_thumbnail is not None:
+            body["thumbnail"] = b64(inline_thumbnail)
+        return self.http.post("/files", json=body, headers=account.headers)
 
     def new_file(
         self, account: Account, album: Album, size: int = 150_000, thumb_size: int = 5_000

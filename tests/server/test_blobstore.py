@@ -118,3 +118,48 @@ def test_local_complete_moves_without_copying(tmp_path: Path) -> None:
     moved = tmp_path / "blobs" / OBJ[:2] / OBJ / "00000000.part"
     assert moved.stat().st_ino == inode
     assert not (tmp_path / "uploads" / UP).exists()
+
+
+def test_put_object_reads_back_like_a_completed_upload(store: BlobStore) -> None:
+    data = os.urandom(READ_CHUNK + 321)
+    store.put_object(OBJ, data)
+    assert store.object_size(OBJ) == len(data)
+    assert b"".join(store.read_range(OBJ, 0, len(data) - 1)) == data
+    assert b"".join(store.read_range(OBJ, 10, READ_CHUNK + 5)) == data[10 : READ_CHUNK + 6]
+    assert store.part_sizes(OBJ) == {}  # no upload was involved
+    store.delete(OBJ)
+    assert store.object_size(OBJ) is None
+
+
+def test_put_object_never_replaces_an_object(store: BlobStore) -> None:
+    store.put_object(OBJ, b"first")
+    with pytest.raises(FileExistsError):
+        store.put_object(OBJ, b"second one")
+    assert b"".join(store.read_range(OBJ, 0, 4)) == b"first"
+    with pytest.raises(ValueError):
+        store.put_object("../escape00", b"x")
+
+
+def test_local_put_object_leaves_no_staging(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    store.put_object(OBJ, b"thumb")
+    with pytest.raises(FileExistsError):
+        store.put_object(OBJ, b"again")
+    assert os.listdir(tmp_path / "uploads") == []
+    assert sorted(os.listdir(tmp_path / "blobs" / OBJ[:2] / OBJ)) == [
+        "00000000.part",
+        "manifest.json",
+    ]
+
+
+def test_local_put_object_disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = LocalBlobStore(tmp_path)
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StorageFull):
+        store.put_object(OBJ, b"thumb")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path / "uploads") == []
+    assert store.object_size(OBJ) is None

@@ -25,8 +25,8 @@ GET      /uploads/{id}                        -                           Upload
 PUT      /uploads/{id}/parts/{n}              raw bytes, header           PartInfo
                                               X-Content-SHA256 (hex)
 DELETE   /uploads/{id}                        -                           204 (abort)
-POST     /files                               FileCommit                  FileRecord (201;
-                                                                          idempotent per upload)
+POST     /files                               FileCommit (thumbnail       FileRecord (201;
+                                              inline, or an upload id)    idempotent per upload)
 GET      /files/{id}                          -                           FileRecord
 GET      /files/{id}/content                  - (Range supported)         raw bytes
 GET      /files/{id}/thumbnail                - (Range supported)         raw bytes
@@ -38,8 +38,11 @@ Uploads: the client opens a session with the exact ciphertext size and a part si
 numbered from 0, each ``part_size`` bytes except the last. ``PUT`` of a part is idempotent (a
 re-sent part overwrites the same bytes). ``GET /uploads/{id}`` tells which parts the server has,
 so an interrupted upload resumes by sending only the missing ones. ``POST /files`` completes
-the content (and optional thumbnail) uploads and commits the file into a collection atomically;
-a repeated commit of the same upload returns the same file.
+the content upload, stores the optional thumbnail, and commits the file into a collection
+atomically; a repeated commit of the same upload returns the same file (and stores no second
+thumbnail). The thumbnail goes inline in the commit (``FileCommit.thumbnail``, at most
+``MAX_THUMBNAIL_BYTES``): a file then takes three requests (open upload, ``PUT`` its part(s),
+commit). Naming a separate, completed thumbnail upload (``thumbnail_upload_id``) still works.
 
 Diff sync: every change to a user's collections or album entries takes the next value of the
 user's change counter. ``GET /diff?since=V`` returns the collections and entries changed after
@@ -48,9 +51,10 @@ user's change counter. ``GET /diff?since=V`` returns the collections and entries
 
 Limits: a request body is at most 1 MiB (413 ``too_large``), except a part ``PUT``, which must
 be exactly its expected size (at most ``MAX_PART_SIZE``). Within a body, wrapped keys, salts and
-login keys are at most ``MAX_KEY_BYTES``, album names ``MAX_NAME_BYTES`` and file metadata
-``MAX_METADATA_BYTES`` (decoded); ids, sizes and ``since`` are integers in ``0..MAX_INT``, in
-paths and queries too. A value outside them is a 400 ``bad_request``.
+login keys are at most ``MAX_KEY_BYTES``, album names ``MAX_NAME_BYTES``, file metadata
+``MAX_METADATA_BYTES`` and an inline thumbnail ``MAX_THUMBNAIL_BYTES`` (decoded; a commit with
+the largest thumbnail and metadata is ~770 KiB of JSON); ids, sizes and ``since`` are integers
+in ``0..MAX_INT``, in paths and queries too. A value outside them is a 400 ``bad_request``.
 """
 
 from __future__ import annotations
@@ -108,11 +112,13 @@ MIN_PART_SIZE = 64 * 1024
 MAX_KEY_BYTES = 1024  # wrapped keys, salts, login keys
 MAX_NAME_BYTES = 4 * 1024  # encrypted album names
 MAX_METADATA_BYTES = 64 * 1024  # encrypted file metadata
+MAX_THUMBNAIL_BYTES = 512 * 1024  # an inline encrypted thumbnail (FileCommit.thumbnail)
 MAX_INT = 2**63 - 1  # ids, sizes and counters: a signed 64-bit integer in both databases
 
 B64Key = Annotated[B64, Field(max_length=MAX_KEY_BYTES)]
 B64Name = Annotated[B64, Field(max_length=MAX_NAME_BYTES)]
 B64Metadata = Annotated[B64, Field(max_length=MAX_METADATA_BYTES)]
+B64Thumbnail = Annotated[B64, Field(min_length=1, max_length=MAX_THUMBNAIL_BYTES)]
 Int64 = Annotated[int, Field(ge=0, le=MAX_INT)]
 UploadId = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -204,9 +210,18 @@ class UploadSession(_Model):
 
 
 class FileCommit(_Model):
+    """Commit an uploaded content blob as a file in a collection.
+
+    The thumbnail, if any, comes EITHER inline as ``thumbnail`` (the encrypted thumbnail bytes,
+    at most ``MAX_THUMBNAIL_BYTES`` decoded; preferred: it saves opening and filling an upload
+    session) OR, for older clients, as ``thumbnail_upload_id`` (a completed upload session);
+    both at once is a 400 ``bad_request``. Either way it counts in ``thumbnail_size`` and usage.
+    """
+
     collection_id: Int64
     content_upload_id: UploadId
-    thumbnail_upload_id: UploadId | None = None
+    thumbnail_upload_id: UploadId | None = None  # compatibility; prefer ``thumbnail``
+    thumbnail: B64Thumbnail | None = None  # encrypted thumbnail bytes, inline
     encrypted_key: B64Key  # file key wrapped by the collection key
     encrypted_metadata: B64Metadata  # secretbox(file key, metadata JSON)
 

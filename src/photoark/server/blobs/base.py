@@ -2,8 +2,10 @@
 
 An *upload* (key = the upload session id) is a set of numbered parts being written; ``complete``
 turns it into an *object* (key = a random id fixed when the session opened) that is read by
-byte range. Keys are lower-case hex strings made by the server (``[0-9a-f]{8,64}``); stores
-reject anything else with :class:`ValueError`, so a key never escapes the store's root.
+byte range. A small object can also be written whole with ``put_object`` (the inline thumbnail
+of a file commit), without an upload. Keys are lower-case hex strings made by the server
+(``[0-9a-f]{8,64}``); stores reject anything else with :class:`ValueError`, so a key never
+escapes the store's root.
 
 Errors: a missing upload or object is :class:`~photoark.server.errors.NotFound`; a full disk or
 quota of the storage backend is :class:`~photoark.server.errors.StorageFull`; other backend
@@ -58,6 +60,16 @@ class BlobStore(Protocol):
         Idempotent: if the object already exists it returns its size (the upload is gone by
         then). Raises NotFound if neither the object nor all the parts exist. The object's size
         is the store's own sum of the parts, never a caller's claim.
+        """
+        ...
+
+    def put_object(self, object_key: str, data: bytes) -> None:
+        """Write a whole object (small: it is held in memory) without an upload.
+
+        Atomic (the object appears whole or not at all) and durable when it returns; it then
+        reads back like a completed upload. The key must be new (the server passes a fresh
+        random one): if the object exists it is left unchanged and :class:`FileExistsError` is
+        raised. Raises StorageFull when the backend is out of space (nothing is left behind).
         """
         ...
 

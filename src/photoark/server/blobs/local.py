@@ -8,8 +8,11 @@ Layout under the data dir::
 
 ``complete`` writes the manifest into the upload directory, fsyncs, and renames the directory
 into ``blobs/``: no byte is copied, so completing a 4 GiB file is instant, and the rename makes
-the object appear whole or not at all. ``read_range`` maps byte offsets to part files through the
-manifest. ``ENOSPC``/``EDQUOT`` become :class:`~photoark.server.errors.StorageFull`.
+the object appear whole or not at all. ``put_object`` writes a one-part object the same way: part
+and manifest into a private staging directory ``uploads/.put-<object_key>-<random>`` (never a
+valid upload key), one directory fsync, rename into ``blobs/`` (never over an existing object).
+``read_range`` maps byte offsets to part files through the manifest. ``ENOSPC``/``EDQUOT``
+become :class:`~photoark.server.errors.StorageFull`.
 """
 
 from __future__ import annotations
@@ -133,6 +136,33 @@ class LocalBlobStore:
             os.rename(source, target)
             _fsync_dir(target.parent)
         return sum(sizes[n] for n in range(part_count))
+
+    def put_object(self, object_key: str, data: bytes) -> None:
+        target = self._object_dir(object_key)
+        staging = self._uploads / f".put-{object_key}-{secrets.token_hex(4)}"
+        manifest = json.dumps({"part_sizes": [len(data)]}).encode()
+        try:
+            with _disk_errors():
+                staging.mkdir()
+                # Nobody sees the staging directory: plain writes, made durable by the fsyncs.
+                for name, content in ((_part_name(0), data), (_MANIFEST, manifest)):
+                    with open(staging / name, "wb") as fh:
+                        fh.write(content)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                _fsync_dir(staging)
+                target.parent.mkdir(exist_ok=True)
+                try:
+                    # Never replaces an object: renaming onto a non-empty directory fails.
+                    os.rename(staging, target)
+                except OSError as err:
+                    if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise FileExistsError(f"object {object_key} exists") from err
+                    raise
+                _fsync_dir(target.parent)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
     def abort(self, upload_key: str) -> None:
         shutil.rmtree(self._upload_dir(upload_key), ignore_errors=True)

@@ -42,6 +42,12 @@ class MemoryBlobStore:
             del self._uploads[upload_key]
             return len(self._objects[object_key])
 
+    def put_object(self, object_key: str, data: bytes) -> None:
+        with self._lock:
+            if check_key(object_key) in self._objects:
+                raise FileExistsError(f"object {object_key} exists")
+            self._objects[object_key] = bytes(data)
+
     def abort(self, upload_key: str) -> None:
         with self._lock:
             self._uploads.pop(check_key(upload_key), None)

@@ -7,20 +7,30 @@ uploads are still open and unexpired (the expired-upload collector may have run 
 Committing an already committed upload returns the file it made (safe to retry after a lost
 response), and puts it in the requested album if it is not (or no longer) there, as adding it
 to that album would.
+
+The thumbnail comes inline (``FileCommit.thumbnail``, preferred) or as a completed upload
+(``thumbnail_upload_id``); both is a :class:`BadRequest`. An inline thumbnail is written as a
+blob object under a fresh random key BEFORE the transaction that records it, and counts against
+the quota in that transaction as a thumbnail session would have at its opening. A retried
+commit of a committed upload returns before writing anything; a commit that loses a race to a
+concurrent one, or is refused inside the transaction, deletes the object it wrote, so one file
+never leaves a second thumbnail object. (A crash between the write and the transaction leaves
+an unreferenced object: garbage, never a dangling reference.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from photoark.protocol.models import FileCommit, FileRecord
 from photoark.server.blobs.base import BlobStore
-from photoark.server.errors import BadRequest, Conflict, NotFound, UploadIncomplete
-from photoark.server.services.uploads import UploadService, expected_part_size
+from photoark.server.errors import BadRequest, Conflict, NotFound, ServerError, UploadIncomplete
+from photoark.server.services.uploads import UploadService, admit_quota, expected_part_size
 from photoark.server.store.collections import CollectionStore
-from photoark.server.store.files import CommitParts, FileStore
+from photoark.server.store.files import CommitParts, CommitResult, FileStore
 from photoark.server.store.uploads import COMMITTED, UploadRow
 
 __all__ = ["BlobKind", "Download", "FileService", "missing_parts"]
@@ -60,6 +70,8 @@ class FileService:
         self._blobs = blobs
 
     def commit(self, user_id: int, request: FileCommit) -> FileRecord:
+        if request.thumbnail is not None and request.thumbnail_upload_id is not None:
+            raise BadRequest("give the thumbnail inline or as an upload, not both")
         content = self._uploads.live(user_id, request.content_upload_id)
         if content.state == COMMITTED:
             return self._files.recommit(
@@ -73,14 +85,57 @@ class FileService:
             thumb = self._uploads.live(user_id, request.thumbnail_upload_id)
             if thumb.state == COMMITTED:
                 raise Conflict("the thumbnail upload is already committed")
+        content_size = self._complete(content)
+        if request.thumbnail is not None:
+            return self._commit_inline(user_id, request, content, content_size, request.thumbnail)
         parts = CommitParts(
             content_upload_id=content.id,
             content_object=content.object_key,
-            content_size=self._complete(content),
+            content_size=content_size,
             thumbnail_upload_id=None if thumb is None else thumb.id,
             thumbnail_object=None if thumb is None else thumb.object_key,
             thumbnail_size=0 if thumb is None else self._complete(thumb),
         )
+        return self._record(user_id, request, parts).record
+
+    def _commit_inline(
+        self,
+        user_id: int,
+        request: FileCommit,
+        content: UploadRow,
+        content_size: int,
+        thumbnail: bytes,
+    ) -> FileRecord:
+        """Commit with an inline thumbnail: write its object, then record it (or drop it)."""
+        thumbnail_object = secrets.token_hex(16)
+        self._blobs.put_object(thumbnail_object, thumbnail)
+        parts = CommitParts(
+            content_upload_id=content.id,
+            content_object=content.object_key,
+            content_size=content_size,
+            thumbnail_upload_id=None,
+            thumbnail_object=thumbnail_object,
+            thumbnail_size=len(thumbnail),
+        )
+        try:
+            result = self._record(user_id, request, parts, admit_quota(len(thumbnail)))
+        except ServerError:
+            # Refused inside the transaction (rolled back): nothing refers to the object.
+            # Other errors leave it: the transaction may have committed.
+            self._blobs.delete(thumbnail_object)
+            raise
+        if not result.created:  # an earlier commit of this upload made the file
+            self._blobs.delete(thumbnail_object)
+        return result.record
+
+    def _record(
+        self,
+        user_id: int,
+        request: FileCommit,
+        parts: CommitParts,
+        admit: Callable[[int, int], None] | None = None,
+    ) -> CommitResult:
+        """The commit transaction for verified ``parts``."""
         return self._files.commit(
             user_id,
             request.collection_id,
@@ -88,6 +143,7 @@ class FileService:
             request.encrypted_key,
             request.encrypted_metadata,
             now=self._uploads.now(),
+            admit=admit,
         )
 
     def _complete(self, row: UploadRow) -> int:

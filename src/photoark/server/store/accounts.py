@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from photoark.crypto.keys import KeyAttributes
 from photoark.server.errors import EmailTaken
+from photoark.server.store.db import read_transaction
 from photoark.server.store.schema import server_secrets, tokens, users
 
 __all__ = ["AccountStore", "LoginRow"]
@@ -82,7 +83,7 @@ class AccountStore:
 
     def login_row(self, email: str) -> LoginRow | None:
         columns = [users.c.id, users.c.login_hash, *(users.c[name] for name in _ATTR_COLUMNS)]
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             row = conn.execute(select(*columns).where(users.c.email == email)).first()
         if row is None:
             return None
@@ -102,7 +103,7 @@ class AccountStore:
         query = select(tokens.c.user_id).where(
             tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None)
         )
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             user_id = conn.execute(query).scalar_one_or_none()
         return None if user_id is None else int(user_id)
 
@@ -123,7 +124,7 @@ class AccountStore:
             )
 
     def quota(self, user_id: int) -> int:
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             return int(
                 conn.execute(select(users.c.quota_bytes).where(users.c.id == user_id)).scalar_one()
             )

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from photoark.protocol.models import Collection, Entry
 from photoark.server.errors import NotFound
+from photoark.server.store.db import read_transaction
 from photoark.server.store.rows import (
     collection_model,
     entry_model,
@@ -62,12 +63,12 @@ class CollectionStore:
             .where(collections.c.owner_id == owner_id, collections.c.is_deleted.is_(False))
             .order_by(collections.c.id)
         )
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             return [collection_model(row) for row in conn.execute(query)]
 
     def exists(self, owner_id: int, collection_id: int) -> None:
         """Raise :class:`NotFound` unless the owner has this live collection."""
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             require_collection(conn, owner_id, collection_id)
 
     def add_file(

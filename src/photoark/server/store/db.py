@@ -2,22 +2,40 @@
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` (every commit is
 fsynced, so an acknowledged commit survives power loss, which ``NORMAL`` does not promise in WAL
-mode), foreign keys on and a busy timeout; every transaction starts with ``BEGIN IMMEDIATE`` so
-concurrent writers queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL
-goes through psycopg 3: a ``postgresql://`` URL is rewritten to ``postgresql+psycopg://``.
+mode), foreign keys on and a busy timeout. A write transaction (``engine.begin()``) starts with
+``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing on a lock
+upgrade; a read-only one (:func:`read_transaction`) starts with a deferred ``BEGIN``: it takes
+no write lock, reads one WAL snapshot, and never waits for writers nor makes them wait. PostgreSQL
+goes through psycopg 3: a ``postgresql://`` URL is rewritten to ``postgresql+psycopg://``; there
+both kinds are ordinary ``READ COMMITTED`` transactions, as before.
+
+Rule: only statements that do not write may run in a :func:`read_transaction` (on SQLite a write
+there would upgrade the lock late and may fail with ``database is locked``).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["create_db_engine", "normalize_url"]
+__all__ = ["create_db_engine", "normalize_url", "read_transaction"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "photoark_read_only"  # execution option: the transaction only reads
+
+
+@contextlib.contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction for reads only: on SQLite a deferred ``BEGIN`` (no write lock)."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_READ_ONLY: True})
+        with conn.begin():
+            yield conn
 
 
 def normalize_url(url: str) -> str:
@@ -59,7 +77,8 @@ def _sqlite_engine(database: str | None) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

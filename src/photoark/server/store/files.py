@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
 from photoark.protocol.models import FileRecord
 from photoark.server.errors import Conflict, NotFound
+from photoark.server.store.db import read_transaction
 from photoark.server.store.rows import (
     file_record,
     live_file_row,
@@ -16,8 +18,9 @@ from photoark.server.store.rows import (
     upsert_entry,
 )
 from photoark.server.store.schema import files, uploads
+from photoark.server.store.uploads import quota_and_use
 
-__all__ = ["CommitParts", "FileRow", "FileStore", "UsageSums"]
+__all__ = ["CommitParts", "CommitResult", "FileRow", "FileStore", "UsageSums"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,11 @@ class FileRow:
 
 @dataclass(frozen=True)
 class CommitParts:
-    """The verified facts a commit writes: uploads to close and sizes from the blob store."""
+    """The verified facts a commit writes: uploads to close and sizes from the blob store.
+
+    The thumbnail is an upload to close (``thumbnail_upload_id``), an object already written
+    inline (``thumbnail_object`` without an upload id), or absent.
+    """
 
     content_upload_id: str
     content_object: str
@@ -39,6 +46,15 @@ class CommitParts:
     thumbnail_upload_id: str | None
     thumbnail_object: str | None
     thumbnail_size: int
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """The committed file; ``created`` is false when an earlier commit of the upload made it
+    (the parts given were then not used)."""
+
+    record: FileRecord
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -53,7 +69,7 @@ class FileStore:
         self._engine = engine
 
     def get(self, owner_id: int, file_id: int) -> FileRow:
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             row = live_file_row(conn, owner_id, file_id)
         return FileRow(file_record(row), row.content_object, row.thumbnail_object)
 
@@ -65,21 +81,29 @@ class FileStore:
         encrypted_key: bytes,
         encrypted_metadata: bytes,
         now: float,
-    ) -> FileRecord:
+        admit: Callable[[int, int], None] | None = None,
+    ) -> CommitResult:
         """Close the uploads, insert the file and its album entry, in one transaction.
 
         An upload closes only if it is still open and unexpired at ``now`` (checked by the
         closing ``UPDATE`` itself, so the expired-upload collector and a commit never both
         win); otherwise :class:`NotFound`. If the content upload was committed meanwhile (a
         concurrent or repeated commit), the file it made is put in the collection as
-        :meth:`recommit` does.
+        :meth:`recommit` does (``created`` false). ``admit(quota_bytes, used_bytes)``, if given,
+        is checked with the owner's row locked before the file is inserted (the quota rule for
+        bytes no upload session reserved: an inline thumbnail); raising aborts the commit.
         """
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
             if not _close_upload(conn, owner_id, parts.content_upload_id, now):
-                return _recommit(
+                record = _recommit(
                     conn, owner_id, parts.content_upload_id, collection_id, encrypted_key
                 )
+                return CommitResult(record, created=False)
+            if admit is not None:
+                # The content upload, just closed, still counts (as it did while open).
+                quota, used = quota_and_use(conn, owner_id)
+                admit(quota, used + parts.content_size)
             if parts.thumbnail_upload_id is not None and not _close_upload(
                 conn, owner_id, parts.thumbnail_upload_id, now
             ):
@@ -108,7 +132,7 @@ class FileStore:
                 update(uploads).where(uploads.c.id.in_(upload_ids)).values(file_id=file_id)
             )
             upsert_entry(conn, owner_id, collection_id, int(file_id), encrypted_key)
-            return file_record(live_file_row(conn, owner_id, int(file_id)))
+            return CommitResult(file_record(live_file_row(conn, owner_id, int(file_id))), True)
 
     def recommit(
         self, owner_id: int, upload_id: str, collection_id: int, encrypted_key: bytes
@@ -124,7 +148,7 @@ class FileStore:
         """Each file counted once, however many albums hold it."""
         size = files.c.content_size + files.c.thumbnail_size
         live = (files.c.owner_id == owner_id) & files.c.is_deleted.is_(False)
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             count, stored = conn.execute(
                 select(func.count(), func.coalesce(func.sum(size), 0)).where(
                     live, files.c.trashed_at.is_(None)

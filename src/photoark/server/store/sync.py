@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Table, select
 
 from photoark.protocol.models import Collection, Diff, Entry
+from photoark.server.store.db import read_transaction
 from photoark.server.store.rows import collection_model, entry_model
 from photoark.server.store.schema import collection_files, collections, files
 from photoark.server.store.versions import current_version
@@ -26,7 +27,7 @@ class SyncStore:
 
     def diff(self, owner_id: int, since: int, limit: int) -> Diff:
         """At most ``limit`` changes after ``since``, oldest first."""
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             counter = current_version(conn, owner_id)
             coll_rows = _changed(conn, collections, owner_id, since, counter, limit + 1)
             entry_rows = _changed(conn, collection_files, owner_id, since, counter, limit + 1)

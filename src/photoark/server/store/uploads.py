@@ -11,9 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from photoark.protocol.models import PartInfo
 from photoark.server.errors import Conflict, NotFound
+from photoark.server.store.db import read_transaction
 from photoark.server.store.schema import files, upload_parts, uploads, users
 
-__all__ = ["UploadRow", "UploadStore"]
+__all__ = ["UploadRow", "UploadStore", "quota_and_use"]
 
 OPEN = "open"
 COMMITTED = "committed"
@@ -45,7 +46,7 @@ class UploadStore:
         owner's row is locked meanwhile so two sessions cannot both squeeze under the quota.
         """
         with self._engine.begin() as conn:
-            quota, used = _quota_and_use(conn, row.owner_id)
+            quota, used = quota_and_use(conn, row.owner_id)
             admit(quota, used)
             conn.execute(
                 insert(uploads).values(
@@ -65,7 +66,7 @@ class UploadStore:
 
     def get(self, owner_id: int, upload_id: str) -> UploadRow:
         """The owner's session with its parts, or :class:`NotFound`."""
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             return _get(conn, owner_id, upload_id)
 
     def record_part(self, owner_id: int, upload_id: str, part: PartInfo) -> int:
@@ -95,7 +96,7 @@ class UploadStore:
 
     def put_count(self, upload_id: str, number: int) -> int:
         """How many times a part was PUT (0 if never). For tests and diagnostics."""
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             value = conn.execute(
                 select(upload_parts.c.put_count).where(
                     upload_parts.c.upload_id == upload_id, upload_parts.c.number == number
@@ -186,7 +187,9 @@ def _upsert_part(conn: Connection, upload_id: str, part: PartInfo) -> Any:
     )
 
 
-def _quota_and_use(conn: Connection, owner_id: int) -> tuple[int, int]:
+def quota_and_use(conn: Connection, owner_id: int) -> tuple[int, int]:
+    """The owner's quota and used bytes (stored files, trash and open sessions), with the
+    owner's row locked for the rest of the transaction."""
     quota = conn.execute(
         select(users.c.quota_bytes).where(users.c.id == owner_id).with_for_update()
     ).scalar_one()
