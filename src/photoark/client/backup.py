@@ -37,9 +37,10 @@ from photoark.client.state.statcache import StatCache
 from photoark.client.uploader import ContentUploader, FileChangedError, upload_small
 from photoark.crypto.boxes import wrap_key
 from photoark.crypto.hashing import HASH_READ_SIZE
+from photoark.crypto.stream import encrypt_bytes
 from photoark.media import MediaFormat, sniff
 from photoark.media.formats import get_format
-from photoark.protocol.models import FileCommit
+from photoark.protocol.models import MAX_THUMBNAIL_BYTES, FileCommit
 
 __all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup"]
 
@@ -291,14 +292,20 @@ class _Run:
         pending = result.pending
         desc.metadata["header"] = base64.b64encode(pending.header).decode("ascii")
         thumb_id: str | None = None
+        thumb_inline: bytes | None = None
         if desc.thumbnail:
-            thumb_id, _ = upload_small(session.api, pending.file_key, desc.thumbnail)
+            sealed = encrypt_bytes(pending.file_key, desc.thumbnail)
+            if len(sealed) <= MAX_THUMBNAIL_BYTES:
+                thumb_inline = sealed  # travels in the commit: no extra requests
+            else:
+                thumb_id, _ = upload_small(session.api, pending.file_key, desc.thumbnail)
         try:
             record = session.api.commit_file(
                 FileCommit(
                     collection_id=self.album.id,
                     content_upload_id=pending.upload_id,
                     thumbnail_upload_id=thumb_id,
+                    thumbnail=thumb_inline,
                     encrypted_key=wrap_key(self.album.key, pending.file_key),
                     encrypted_metadata=seal_metadata(pending.file_key, desc.metadata),
                 )
