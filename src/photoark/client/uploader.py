@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import blake3
@@ -79,11 +81,13 @@ class ContentUploader:
         queue: UploadQueue,
         on_bytes: Callable[[int], None] = lambda n: None,
         on_plain: Callable[[int], None] = lambda n: None,
+        in_flight: int = 3,
     ) -> None:
         self._api = api
         self._queue = queue
         self._on_bytes = on_bytes
         self._on_plain = on_plain
+        self._in_flight = max(1, in_flight)
 
     def _existing(self, path: str, st: os.stat_result, content_hash: str) -> PendingUpload | None:
         pending = self._queue.get(path)
@@ -159,9 +163,9 @@ class ContentUploader:
         assert pending.snapshot is not None
         encryptor = StreamEncryptor.resume(pending.header, pending.snapshot)
         n_chunks = chunk_count(st.st_size)
-        sent = parts_sent = skipped = 0
         hasher = blake3.blake3()
-        with open(path, "rb") as f:
+        window = _Window(self, pending, self._in_flight if pending.part_count > 1 else 1)
+        with open(path, "rb") as f, window:
             prefix = pending.parts_done * PART_CHUNKS * CHUNK_SIZE
             _hash_prefix(f, hasher, prefix)
             self._on_plain(min(prefix, st.st_size))
@@ -172,24 +176,21 @@ class ContentUploader:
                     want = min(CHUNK_SIZE, st.st_size - index * CHUNK_SIZE)
                     plain = f.read(want)
                     if len(plain) != want:
-                        self._drop(pending)
+                        window.cancel()
+                        self._drop(window.pending)
                         raise FileChangedError(f"{path} shrank while it was being uploaded")
                     hasher.update(plain)
                     pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
                 data = b"".join(pieces)
-                plain_bytes = len(data) - len(pieces) * ABYTES
+                del pieces
                 digest = hashlib.sha256(data).hexdigest()
-                if server_parts.get(number) == digest:
-                    skipped += 1
-                else:
-                    self._api.put_part(pending.upload_id, number, data, digest)
-                    sent += len(data)
-                    parts_sent += 1
-                    self._on_bytes(len(data))
-                pending = pending.advanced(number + 1, encryptor.snapshot())
-                self._queue.advance(pending)
-                self._on_plain(plain_bytes)
+                on_server = server_parts.get(number) == digest
+                window.push(number, data, digest, on_server, encryptor.snapshot())
+                del data
+            window.drain()
             trailing = f.read(1)
+        pending = window.pending
+        sent, parts_sent, skipped = window.sent, window.parts_sent, window.skipped
         now = os.stat(path)
         if (
             trailing
@@ -199,6 +200,67 @@ class ContentUploader:
             self._drop(pending)
             raise FileChangedError(f"{path} changed while it was being uploaded")
         return UploadResult(pending, sent, parts_sent, skipped)
+
+
+class _Window:
+    """Parts in flight for one file: encrypted in order, sent by up to ``size`` threads, and
+    retired strictly in order, so the persisted (parts done, snapshot) always describes a
+    contiguous prefix the server has acknowledged. Memory: ``size`` parts."""
+
+    def __init__(self, uploader: ContentUploader, pending: PendingUpload, size: int) -> None:
+        self._up = uploader
+        self.pending = pending
+        self._size = size
+        self._pool = ThreadPoolExecutor(max_workers=size) if size > 1 else None
+        self._queue: deque[tuple[int, Future[int], bytes, int]] = deque()
+        self.sent = self.parts_sent = self.skipped = 0
+
+    def __enter__(self) -> _Window:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def _send(self, number: int, data: bytes, digest: str) -> int:
+        self._up._api.put_part(self.pending.upload_id, number, data, digest)
+        self._up._on_bytes(len(data))
+        return len(data)
+
+    def push(self, number: int, data: bytes, digest: str, on_server: bool, snap: bytes) -> None:
+        plain = len(data) - -(-len(data) // CIPHER_CHUNK_SIZE) * ABYTES
+        future: Future[int] = Future()
+        if on_server:
+            future.set_result(-1)  # the server has it already: verified by its SHA-256
+        elif self._pool is None:
+            future.set_result(self._send(number, data, digest))
+        else:
+            future = self._pool.submit(self._send, number, data, digest)
+        self._queue.append((number, future, snap, plain))
+        while len(self._queue) >= self._size or (self._queue and self._queue[0][1].done()):
+            self._retire()
+
+    def _retire(self) -> None:
+        number, future, snap, plain = self._queue.popleft()
+        result = future.result()  # re-raises the part's error
+        if result < 0:
+            self.skipped += 1
+        else:
+            self.sent += result
+            self.parts_sent += 1
+        self.pending = self.pending.advanced(number + 1, snap)
+        self._up._queue.advance(self.pending)
+        self._up._on_plain(plain)
+
+    def drain(self) -> None:
+        while self._queue:
+            self._retire()
+
+    def cancel(self) -> None:
+        if self._pool is not None:
+            for _, future, _, _ in self._queue:
+                future.cancel()
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def _hash_prefix(f: object, hasher: blake3.blake3, length: int) -> None:
