@@ -11,6 +11,7 @@ Progress goes to a :class:`BackupProgress` whose methods default to no-ops.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import threading
@@ -374,4 +375,9 @@ def _backup(
     else:
         with ThreadPoolExecutor(max_workers=options.workers) as pool:
             list(pool.map(run.process, found))
+    if run.report.uploaded or run.report.added_to_album:
+        # catch the mirror's version up past our own commits now, cheaply (they are known), so
+        # the next run starts with nothing to pull
+        with contextlib.suppress(ClientError):
+            sync.pull(session)
     return run.report

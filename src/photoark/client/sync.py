@@ -70,6 +70,15 @@ def _apply_entry(
     if e.is_deleted or e.file is None:
         session.mirror.remove_entry(conn, e.collection_id, e.file_id)
         return
+    known = conn.execute(
+        "SELECT 1 FROM entries e JOIN files f ON f.id = e.file_id"
+        " WHERE e.collection_id = ? AND e.file_id = ?",
+        (e.collection_id, e.file_id),
+    ).fetchone()
+    if known is not None:
+        # our own commit (or add) already put it in the mirror; file metadata is immutable in
+        # this protocol, so there is nothing to decrypt again
+        return
     album = albums.get(e.collection_id)
     if album is None:
         message = f"file {e.file_id}: its album {e.collection_id} could not be decrypted"
