@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from photoark.media import MediaFormat, extract_metadata, make_thumbnail
+from photoark.media import MediaFormat, extract_metadata, render_thumbnail
 
 __all__ = ["Description", "describe", "display_name", "restore_name"]
 
@@ -54,16 +54,18 @@ def describe(path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str)
     try:
         extracted = extract_metadata(path, fmt)
         media = dict(extracted.to_json())
-        warnings.extend(getattr(extracted, "warnings", []) or [])
+        warnings.extend(extracted.warnings)
     except Exception as err:  # media parsers must never stop a backup
         warnings.append(f"metadata unreadable: {err}")
         log.warning("metadata of %s unreadable: %s", path, err)
     media.pop("warnings", None)
     thumbnail: bytes | None = None
     try:
-        result = make_thumbnail(path, fmt)
-        thumbnail = result if isinstance(result, bytes | None) else getattr(result, "data", None)
-    except Exception as err:
+        result = render_thumbnail(path, fmt)
+        thumbnail = result.data
+        if result.error:
+            warnings.append(f"no thumbnail: {result.error}")
+    except Exception as err:  # a decoder crash must not stop the backup of the original
         warnings.append(f"no thumbnail: {err}")
         log.warning("thumbnail of %s failed: %s", path, err)
     metadata: dict[str, Any] = {
