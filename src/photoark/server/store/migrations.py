@@ -43,8 +43,15 @@ def _v1_initial(conn: Connection) -> None:
     )
 
 
+def _v2_usage_index(conn: Connection) -> None:
+    """A covering index for the per-upload quota sum (it was a scan of the files table)."""
+    index = next(i for i in schema.files.indexes if i.name == "ix_files_owner_usage")
+    index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial),
+    (2, _v2_usage_index),
 ]
 
 

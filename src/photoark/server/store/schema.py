@@ -108,6 +108,16 @@ files = Table(
     Column("trashed_at", Float, nullable=True),
     Column("is_deleted", Boolean, nullable=False, default=False),
     Index("ix_files_owner", "owner_id"),
+    # covering index: the quota check and usage sum sizes from the index alone, not the table
+    # (whose rows carry the encrypted metadata), at every upload session that opens
+    Index(
+        "ix_files_owner_usage",
+        "owner_id",
+        "is_deleted",
+        "trashed_at",
+        "content_size",
+        "thumbnail_size",
+    ),
 )
 
 collection_files = Table(
