@@ -11,9 +11,10 @@ bad content.
   HEIF decodes an embedded thumbnail instead of the image when pillow-heif finds one that is a
   scaled copy at least that large. Phones embed 320-512 px ones: a preview of at least
   :data:`HEIF_EMBEDDED_MIN_PX` is taken even below the requested size, because the full HEVC
-  decode it saves costs ~300 ms per photo (the largest single cost of a backup). The rest is shrunk by an integer box ``reduce`` then LANCZOS (Pillow's
-  ``reducing_gap=1.0``), the orientation is applied to the small picture, and the JPEG is
-  encoded without ``optimize`` (the ~5 % smaller output was not worth 2-3x the encode time).
+  decode it saves costs ~300 ms per photo (the largest single cost of a backup). The rest
+  is shrunk by an integer box ``reduce`` then LANCZOS (Pillow's ``reducing_gap=1.0``), the
+  orientation is applied to the small picture, and the JPEG is encoded without ``optimize``
+  (the ~5 % smaller output was not worth 2-3x the encode time).
 * HEIC through pillow-heif, which applies the container's rotation (``irot``/``imir``)
   itself; a HEIC without those but with an EXIF orientation is rotated by EXIF. AVIF natively.
 * RAW through LibRaw: the embedded preview (``extract_thumb``) when there is one, else a
