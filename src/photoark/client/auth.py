@@ -4,6 +4,7 @@ login key, and keep the master key in this client home's state DB."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 from photoark.client.api import ApiClient
 from photoark.client.errors import AuthFailed, ClientError
@@ -26,14 +27,7 @@ __all__ = ["check_kdf_limits", "login", "logout", "signup"]
 
 
 def _attrs_model(attrs: KeyAttributes) -> KeyAttributesModel:
-    return KeyAttributesModel(
-        kek_salt=attrs.kek_salt,
-        ops_limit=attrs.ops_limit,
-        mem_limit=attrs.mem_limit,
-        master_key_wrapped=attrs.master_key_wrapped,
-        master_key_wrapped_recovery=attrs.master_key_wrapped_recovery,
-        recovery_key_wrapped=attrs.recovery_key_wrapped,
-    )
+    return KeyAttributesModel(**dataclasses.asdict(attrs))
 
 
 def _save(home: ClientHome, account: Account) -> None:

@@ -28,16 +28,16 @@ from photoark.client.albums import add_by_reference, ensure_album
 from photoark.client.dedup import Action, MatchProfile, decide
 from photoark.client.describe import describe, display_name
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
-from photoark.client.library import seal_metadata
+from photoark.client.library import library_file, seal_metadata
 from photoark.client.lock import exclusive
 from photoark.client.scanner import Found, PassedOver, scan
 from photoark.client.session import Session
-from photoark.client.state.mirror import Album, LibraryFile
+from photoark.client.state.mirror import Album
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
 from photoark.client.uploader import ContentUploader, FileChangedError, upload_small
 from photoark.crypto.boxes import wrap_key
-from photoark.crypto.hashing import HASH_READ_SIZE
+from photoark.crypto.hashing import hash_into
 from photoark.crypto.stream import encrypt_bytes
 from photoark.media import MediaFormat, sniff
 from photoark.media.formats import get_format
@@ -128,8 +128,7 @@ def hash_unchanged(path: str, st: os.stat_result) -> str:
         before = os.fstat(f.fileno())
         if (before.st_size, before.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
             raise FileChangedError(f"{path} changed after it was scanned")
-        while piece := f.read(HASH_READ_SIZE):
-            h.update(piece)
+        hash_into(h, f)
         after = os.fstat(f.fileno())
     if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
         raise FileChangedError(f"{path} changed while it was read")
@@ -315,25 +314,10 @@ class _Run:
             if err.code in ("upload_incomplete", "not_found"):
                 self.queue.remove(path)  # the session is unusable: start afresh next run
             raise
-        meta = desc.metadata
-        library_file = LibraryFile(
-            id=record.id,
-            hash=content_hash,
-            name=str(meta["name"]),
-            size=st.st_size,
-            type=str(meta["type"]),
-            taken_at=meta.get("taken_at"),
-            taken_at_utc=meta.get("taken_at_utc"),
-            metadata=meta,
-            file_key=pending.file_key,
-            content_size=record.content_size,
-            thumbnail_size=record.thumbnail_size,
-            created_at=record.created_at,
-        )
         with session.db.transaction() as conn:
-            session.mirror.put_file(conn, library_file)
+            session.mirror.put_file(conn, library_file(record, desc.metadata, pending.file_key))
             session.mirror.put_entry(conn, self.album.id, record.id)
-            conn.execute("DELETE FROM uploads WHERE path = ?", (os.fsencode(path),))
+            self.queue.remove(path)  # same connection: part of this transaction
 
 
 def backup(

@@ -23,13 +23,14 @@ from photoark.crypto.boxes import (
     wrap_key,
 )
 from photoark.crypto.errors import IntegrityError
-from photoark.protocol.models import Collection, CollectionCreate, Entry
+from photoark.protocol.models import Collection, CollectionCreate, Entry, FileRecord
 
 __all__ = [
     "album_from_collection",
     "encrypt_album",
     "file_from_entry",
     "header_of",
+    "library_file",
     "seal_metadata",
 ]
 
@@ -72,8 +73,13 @@ def file_from_entry(album: Album, entry: Entry) -> LibraryFile:
     meta = open_json(file_key, entry.file.encrypted_metadata)
     if not isinstance(meta, dict) or any(k not in meta for k in _REQUIRED):
         raise IntegrityError(f"metadata of file {entry.file_id} is incomplete")
+    return library_file(entry.file, meta, file_key)
+
+
+def library_file(record: FileRecord, meta: dict[str, Any], file_key: bytes) -> LibraryFile:
+    """The mirror's record of a file: the server's record plus its decrypted metadata."""
     return LibraryFile(
-        id=entry.file_id,
+        id=record.id,
         hash=str(meta["hash"]),
         name=str(meta["name"]),
         size=int(meta["size"]),
@@ -82,8 +88,8 @@ def file_from_entry(album: Album, entry: Entry) -> LibraryFile:
         taken_at_utc=meta.get("taken_at_utc"),
         metadata=meta,
         file_key=file_key,
-        content_size=entry.file.content_size,
-        thumbnail_size=entry.file.thumbnail_size,
-        created_at=entry.file.created_at,
-        is_trashed=entry.file.is_trashed,
+        content_size=record.content_size,
+        thumbnail_size=record.thumbnail_size,
+        created_at=record.created_at,
+        is_trashed=record.is_trashed,
     )

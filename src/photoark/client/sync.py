@@ -112,7 +112,8 @@ def pull(session: Session, page_size: int = 1000) -> SyncResult:
             for c in diff.collections:
                 _apply_collection(session, conn, c, result)
                 known.pop(c.id, None)
-            known.update({a.id: a for a in _albums_in(conn)})
+            # same connection and lock: reads this transaction's own writes
+            known.update({a.id: a for a in session.mirror.albums()})
             for e in diff.entries:
                 _apply_entry(session, conn, e, known, result)
             session.mirror.set_sync_version(conn, diff.latest_version)
@@ -121,8 +122,3 @@ def pull(session: Session, page_size: int = 1000) -> SyncResult:
             break
     result.version = since
     return result
-
-
-def _albums_in(conn: sqlite3.Connection) -> list[Album]:
-    rows = conn.execute("SELECT id, name, key, version FROM collections").fetchall()
-    return [Album(r[0], r[1], bytes(r[2]), r[3]) for r in rows]

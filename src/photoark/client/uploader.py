@@ -29,6 +29,7 @@ from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, ClientError
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.crypto.boxes import new_key
+from photoark.crypto.hashing import hash_into
 from photoark.crypto.stream import (
     ABYTES,
     CHUNK_SIZE,
@@ -167,7 +168,7 @@ class ContentUploader:
         window = _Window(self, pending, self._in_flight if pending.part_count > 1 else 1)
         with open(path, "rb") as f, window:
             prefix = pending.parts_done * PART_CHUNKS * CHUNK_SIZE
-            _hash_prefix(f, hasher, prefix)
+            hash_into(hasher, f, prefix)  # the final hash must cover the whole file
             self._on_plain(min(prefix, st.st_size))
             for number in range(pending.parts_done, pending.part_count):
                 first = number * PART_CHUNKS
@@ -261,18 +262,6 @@ class _Window:
                 future.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-def _hash_prefix(f: object, hasher: blake3.blake3, length: int) -> None:
-    """Re-hash the part of the file already uploaded, so the final hash covers all of it."""
-    read = f.read  # type: ignore[attr-defined]
-    remaining = length
-    while remaining > 0:
-        piece = read(min(CHUNK_SIZE, remaining))
-        if not piece:
-            break
-        hasher.update(piece)
-        remaining -= len(piece)
 
 
 def upload_small(api: ApiClient, key: bytes, data: bytes) -> tuple[str, int]:

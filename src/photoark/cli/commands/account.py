@@ -9,7 +9,7 @@ import typer
 from photoark.cli.options import HomeOption, JsonOption, home_of, read_password
 from photoark.cli.output import console, emit_json, handle_errors
 from photoark.client import auth
-from photoark.crypto.keys import ARGON2_MIN, ARGON2_MODERATE
+from photoark.crypto.keys import ARGON2_MIN, ARGON2_MODERATE, Argon2Limits
 
 __all__ = ["login", "logout", "signup"]
 
@@ -17,9 +17,21 @@ ServerOption = Annotated[
     str, typer.Option("--server", help="Server URL, e.g. http://127.0.0.1:8080")
 ]
 EmailOption = Annotated[str, typer.Option("--email", help="Account email.")]
+KdfOption = Annotated[
+    str,
+    typer.Option(
+        hidden=True,
+        help="Argon2 cost made at signup, and the lowest accepted at login: moderate or min.",
+    ),
+]
 StdinOption = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input.")
 ]
+
+
+def _limits(kdf: str) -> Argon2Limits:
+    """``min`` is for tests only (cheap Argon2); anything else is the real cost."""
+    return ARGON2_MIN if kdf == "min" else ARGON2_MODERATE
 
 
 def signup(
@@ -28,15 +40,12 @@ def signup(
     password_stdin: StdinOption = False,
     home: HomeOption = None,
     json_output: JsonOption = False,
-    kdf: Annotated[
-        str, typer.Option(hidden=True, help="Argon2 cost: moderate (default) or min (tests).")
-    ] = "moderate",
+    kdf: KdfOption = "moderate",
 ) -> None:
     """Create an account; keys are made on this device and never sent in clear."""
     password = read_password(password_stdin, confirm=not password_stdin)
-    limits = ARGON2_MIN if kdf == "min" else ARGON2_MODERATE
     with handle_errors():
-        account, recovery = auth.signup(home_of(home), server, email, password, limits)
+        account, recovery = auth.signup(home_of(home), server, email, password, _limits(kdf))
     if json_output:
         emit_json({"user_id": account.user_id, "email": email, "recovery_key": recovery.hex()})
         return
@@ -53,15 +62,12 @@ def login(
     password_stdin: StdinOption = False,
     home: HomeOption = None,
     json_output: JsonOption = False,
-    kdf: Annotated[
-        str, typer.Option(hidden=True, help="Lowest Argon2 cost accepted: moderate or min (tests).")
-    ] = "moderate",
+    kdf: KdfOption = "moderate",
 ) -> None:
     """Log in on this device."""
     password = read_password(password_stdin, confirm=False)
-    floor = ARGON2_MIN if kdf == "min" else ARGON2_MODERATE
     with handle_errors():
-        account = auth.login(home_of(home), server, email, password, floor)
+        account = auth.login(home_of(home), server, email, password, _limits(kdf))
     if json_output:
         emit_json({"user_id": account.user_id, "email": email})
     else:

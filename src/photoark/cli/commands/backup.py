@@ -13,7 +13,22 @@ from photoark.cli.progress import RichBackupProgress, wants_progress
 from photoark.client.backup import BackupOptions, BackupProgress, BackupReport, backup
 from photoark.client.session import Session
 
-__all__ = ["backup_command", "print_report"]
+__all__ = ["backup_command", "print_report", "run_backup"]
+
+
+def run_backup(
+    session: Session,
+    paths: list[Path],
+    album: str,
+    options: BackupOptions,
+    json_output: bool,
+) -> BackupReport:
+    """Run a backup with a progress bar on a terminal, silently in a pipe or with --json."""
+    str_paths = [str(p) for p in paths]
+    if wants_progress(json_output):
+        with RichBackupProgress() as progress:
+            return backup(session, str_paths, album, options, progress)
+    return backup(session, str_paths, album, options, BackupProgress())
 
 
 def print_report(report: BackupReport) -> None:
@@ -49,12 +64,7 @@ def backup_command(
         raise typer.BadParameter("--match must be name+hash or hash")
     options = BackupOptions(match=match, workers=workers)  # type: ignore[arg-type]
     with handle_errors(), Session.open(home_of(home)) as session:
-        str_paths = [str(p) for p in paths]
-        if wants_progress(json_output):
-            with RichBackupProgress() as progress:
-                report = backup(session, str_paths, album, options, progress)
-        else:
-            report = backup(session, str_paths, album, options, BackupProgress())
+        report = run_backup(session, paths, album, options, json_output)
     if json_output:
         emit_json(report.as_json())
     else:

@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 
-from photoark.cli.commands.backup import print_report
+from photoark.cli.commands.backup import print_report, run_backup
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors
-from photoark.cli.progress import RichBackupProgress, wants_progress
 from photoark.client import auth
-from photoark.client.backup import BackupProgress, backup
+from photoark.client.backup import BackupOptions
 from photoark.client.localserver import start_local_server
 from photoark.client.session import Session
 from photoark.client.state import StateDB
@@ -55,12 +54,7 @@ def quickstart(
             os.chmod(credentials, 0o600)
         album_name = album or paths[0].expanduser().resolve().name or "Backup"
         with Session.open(client_home) as session:
-            str_paths = [str(p) for p in paths]
-            if wants_progress(json_output):
-                with RichBackupProgress() as progress:
-                    report = backup(session, str_paths, album_name, progress=progress)
-            else:
-                report = backup(session, str_paths, album_name, progress=BackupProgress())
+            report = run_backup(session, paths, album_name, BackupOptions(), json_output)
             server_url = session.account.server
     where = {
         "server": server_url,
