@@ -32,7 +32,14 @@ from httpx import Response
 
 from photoark.crypto.boxes import new_key, seal, seal_json, wrap_key
 from photoark.crypto.keys import ARGON2_MIN, AccountKeys, create_account_keys
-from photoark.protocol.models import MIN_PART_SIZE
+from photoark.protocol.frames import encode_frames
+from photoark.protocol.models import (
+    MIN_PART_SIZE,
+    Bundle,
+    BundleItem,
+    ThumbnailBundle,
+    ThumbnailItem,
+)
 from photoark.server.app import create_app
 from photoark.server.blobs import BlobStore
 from photoark.server.config import ServerSettings
@@ -306,6 +313,42 @@ class Api:
             json={"file_id": file_id, "encrypted_key": b64(wrap_key(album.key, new_key()))},
             headers=account.headers,
         )
+
+    def bundle(
+        self,
+        account: Account,
+        album: Album,
+        contents: list[bytes],
+        upload_ids: list[str] | None = None,
+        sha256s: list[str] | None = None,
+    ) -> Response:
+        """``POST /files/bundle`` of ``contents`` (random keys; ids random unless given)."""
+        items = []
+        for index, data in enumerate(contents):
+            file_key = new_key()
+            items.append(
+                BundleItem(
+                    upload_id=upload_ids[index] if upload_ids else uuid.uuid4().hex,
+                    collection_id=album.id,
+                    size=len(data),
+                    sha256=sha256s[index] if sha256s else hashlib.sha256(data).hexdigest(),
+                    encrypted_key=wrap_key(album.key, file_key),
+                    encrypted_metadata=seal_json(file_key, {"name": f"IMG_{index}.JPG"}),
+                )
+            )
+        body = b"".join(encode_frames(Bundle(items=items), contents))
+        return self.http.post("/files/bundle", content=body, headers=account.headers)
+
+    def thumbnails(self, account: Account, thumbs: list[tuple[int, bytes]]) -> Response:
+        """``POST /files/thumbnails`` attaching ``(file_id, encrypted thumbnail)`` pairs."""
+        header = ThumbnailBundle(
+            items=[
+                ThumbnailItem(file_id=i, size=len(d), sha256=hashlib.sha256(d).hexdigest())
+                for i, d in thumbs
+            ]
+        )
+        body = b"".join(encode_frames(header, [d for _, d in thumbs]))
+        return self.http.post("/files/thumbnails", content=body, headers=account.headers)
 
     def usage(self, account: Account) -> dict[str, Any]:
         response = self.http.get("/usage", headers=account.headers)

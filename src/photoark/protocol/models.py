@@ -27,6 +27,10 @@ PUT      /uploads/{id}/parts/{n}              raw bytes, header           PartIn
 DELETE   /uploads/{id}                        -                           204 (abort)
 POST     /files                               FileCommit (thumbnail       FileRecord (201;
                                               inline, or an upload id)    idempotent per upload)
+POST     /files/bundle                        framed: Bundle + contents   BundleResult (201;
+                                              (see protocol.frames)       idempotent per item)
+POST     /files/thumbnails                    framed: ThumbnailBundle +   BundleResult
+                                              the encrypted thumbnails
 GET      /files/{id}                          -                           FileRecord
 GET      /files/{id}/content                  - (Range supported)         raw bytes
 GET      /files/{id}/thumbnail                - (Range supported)         raw bytes
@@ -43,6 +47,16 @@ atomically; a repeated commit of the same upload returns the same file (and stor
 thumbnail). The thumbnail goes inline in the commit (``FileCommit.thumbnail``, at most
 ``MAX_THUMBNAIL_BYTES``): a file then takes three requests (open upload, ``PUT`` its part(s),
 commit). Naming a separate, completed thumbnail upload (``thumbnail_upload_id``) still works.
+
+Bundles (the fast path for small files): ``POST /files/bundle`` uploads and commits up to
+``MAX_BUNDLE_FILES`` one-part files in one request and one transaction. Each item names its own
+``upload_id`` (32 hex digits, random, chosen by the client and saved before sending): it becomes
+a committed upload, so a bundle re-sent after a lost answer returns the same files, and
+``GET /uploads/{id}`` tells a resuming client whether an item made it. ``POST /files/thumbnails``
+attaches (or replaces) encrypted thumbnails of committed files, up to ``MAX_BUNDLE_FILES`` at a
+time: a backup commits originals first and sends thumbnails after. Both bodies are framed
+(:mod:`photoark.protocol.frames`): a JSON header listing each blob's size and SHA-256, then the
+blobs; at most ``MAX_BUNDLE_BYTES``.
 
 Diff sync: every change to a user's collections or album entries takes the next value of the
 user's change counter. ``GET /diff?since=V`` returns the collections and entries changed after
@@ -66,7 +80,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 __all__ = [
     "B64",
+    "MAX_BUNDLE_BYTES",
+    "MAX_BUNDLE_FILES",
     "AddToCollection",
+    "Bundle",
+    "BundleItem",
+    "BundleResult",
     "Collection",
     "CollectionCreate",
     "CollectionRename",
@@ -82,6 +101,8 @@ __all__ = [
     "PartInfo",
     "Problem",
     "SignupRequest",
+    "ThumbnailBundle",
+    "ThumbnailItem",
     "UploadCreate",
     "UploadSession",
     "Usage",
@@ -114,6 +135,8 @@ MAX_NAME_BYTES = 4 * 1024  # encrypted album names
 MAX_METADATA_BYTES = 64 * 1024  # encrypted file metadata
 MAX_THUMBNAIL_BYTES = 512 * 1024  # an inline encrypted thumbnail (FileCommit.thumbnail)
 MAX_INT = 2**63 - 1  # ids, sizes and counters: a signed 64-bit integer in both databases
+MAX_BUNDLE_FILES = 256  # items in one bundle or thumbnail bundle
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # a framed bundle body, header included
 
 B64Key = Annotated[B64, Field(max_length=MAX_KEY_BYTES)]
 B64Name = Annotated[B64, Field(max_length=MAX_NAME_BYTES)]
@@ -121,6 +144,8 @@ B64Metadata = Annotated[B64, Field(max_length=MAX_METADATA_BYTES)]
 B64Thumbnail = Annotated[B64, Field(min_length=1, max_length=MAX_THUMBNAIL_BYTES)]
 Int64 = Annotated[int, Field(ge=0, le=MAX_INT)]
 UploadId = Annotated[str, Field(min_length=1, max_length=64)]
+ClientUploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class _Model(BaseModel):
@@ -261,3 +286,34 @@ class Usage(_Model):
     stored_bytes: int
     trash_bytes: int
     quota_bytes: int
+
+
+class BundleItem(_Model):
+    """One small file of a bundle: its content is the next ``size`` bytes after the header."""
+
+    upload_id: ClientUploadId  # chosen by the client; makes the item idempotent
+    collection_id: Int64
+    size: int = Field(gt=0, le=MAX_PART_SIZE)  # encrypted content bytes
+    sha256: Sha256Hex  # of those bytes
+    encrypted_key: B64Key  # file key wrapped by the collection key
+    encrypted_metadata: B64Metadata  # secretbox(file key, metadata JSON)
+
+
+class Bundle(_Model):
+    items: list[BundleItem] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
+
+
+class ThumbnailItem(_Model):
+    """The encrypted thumbnail of a committed file: the next ``size`` bytes after the header."""
+
+    file_id: Int64
+    size: int = Field(gt=0, le=MAX_THUMBNAIL_BYTES)
+    sha256: Sha256Hex
+
+
+class ThumbnailBundle(_Model):
+    items: list[ThumbnailItem] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
+
+
+class BundleResult(_Model):
+    files: list[FileRecord]  # one per item, in order

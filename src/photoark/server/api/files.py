@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from photoark.protocol.models import FileCommit, FileRecord
+from photoark.protocol.models import MAX_BUNDLE_BYTES, BundleResult, FileCommit, FileRecord
+from photoark.server.api.bodies import read_body
 from photoark.server.api.deps import CurrentUser, Svc
 from photoark.server.api.limits import DbInt
 from photoark.server.api.ranges import parse_range
@@ -20,6 +22,20 @@ router = APIRouter(prefix="/files", tags=["files"])
 @router.post("", status_code=201)
 def commit_file(request: FileCommit, auth: CurrentUser, services: Svc) -> FileRecord:
     return services.files.commit(auth.user_id, request)
+
+
+@router.post("/bundle", status_code=201)
+async def commit_bundle(request: Request, auth: CurrentUser, services: Svc) -> BundleResult:
+    body = await read_body(request, MAX_BUNDLE_BYTES, "a bundle is at most")
+    files = await run_in_threadpool(services.bundles.commit, auth.user_id, body)
+    return BundleResult(files=files)
+
+
+@router.post("/thumbnails")
+async def set_thumbnails(request: Request, auth: CurrentUser, services: Svc) -> BundleResult:
+    body = await read_body(request, MAX_BUNDLE_BYTES, "a bundle is at most")
+    files = await run_in_threadpool(services.bundles.set_thumbnails, auth.user_id, body)
+    return BundleResult(files=files)
 
 
 @router.get("/{file_id}")

@@ -30,6 +30,7 @@ MAX_DB_INT = 2**63 - 1
 DbInt = Annotated[int, Path(ge=0, le=MAX_DB_INT)]
 
 _PART_PUT = re.compile(r"^/uploads/[^/]+/parts/[^/]+/?$")
+_BUNDLE_POST = re.compile(r"^/files/(bundle|thumbnails)/?$")
 
 
 class BodyLimitMiddleware:
@@ -40,7 +41,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["method"] == "PUT" and _PART_PUT.match(scope["path"])):
+        if scope["type"] != "http" or _bounds_itself(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
@@ -73,6 +74,13 @@ class BodyLimitMiddleware:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+def _bounds_itself(method: str, path: str) -> bool:
+    """Routes that read their (large) body themselves, with their own bound."""
+    return (method == "PUT" and _PART_PUT.match(path) is not None) or (
+        method == "POST" and _BUNDLE_POST.match(path) is not None
+    )
 
 
 def _content_length(scope: Scope) -> int | None:

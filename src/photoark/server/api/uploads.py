@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from photoark.protocol.models import PartInfo, UploadCreate, UploadSession
+from photoark.server.api.bodies import read_body
 from photoark.server.api.deps import CurrentUser, Svc
 from photoark.server.api.limits import DbInt
 from photoark.server.errors import BadRequest
@@ -47,22 +48,7 @@ async def put_part(
     if not x_content_sha256:
         raise BadRequest("missing X-Content-SHA256 header")
     limit = await run_in_threadpool(services.uploads.part_limit, auth.user_id, upload_id, number)
-    body = await _read_body(request, limit)
+    body = await read_body(request, limit)
     return await run_in_threadpool(
         services.uploads.put_part, auth.user_id, upload_id, number, body, x_content_sha256
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it grows past ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"the part must be {limit} bytes", {"expected_size": limit})
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise BadRequest(f"the part must be {limit} bytes", {"expected_size": limit})
-        chunks.append(chunk)
-    return b"".join(chunks)

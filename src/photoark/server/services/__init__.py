@@ -11,12 +11,14 @@ from sqlalchemy import Engine
 from photoark.server.blobs.base import BlobStore
 from photoark.server.config import ServerSettings
 from photoark.server.services.accounts import AccountService
+from photoark.server.services.bundles import BundleService
 from photoark.server.services.collections import CollectionService
 from photoark.server.services.files import FileService
 from photoark.server.services.sync import SyncService
 from photoark.server.services.uploads import UploadService
 from photoark.server.store import (
     AccountStore,
+    BundleStore,
     CollectionStore,
     FileStore,
     SyncStore,
@@ -25,6 +27,7 @@ from photoark.server.store import (
 
 __all__ = [
     "AccountService",
+    "BundleService",
     "CollectionService",
     "FileService",
     "Services",
@@ -40,6 +43,7 @@ class Services:
     collections: CollectionService
     uploads: UploadService
     files: FileService
+    bundles: BundleService
     sync: SyncService
     upload_store: UploadStore
 
@@ -60,6 +64,7 @@ def build_services(
         collections=CollectionService(collection_store),
         uploads=uploads,
         files=FileService(file_store, collection_store, uploads, blobs),
+        bundles=BundleService(BundleStore(engine), blobs, clock),
         sync=SyncService(SyncStore(engine), file_store, account_store),
         upload_store=upload_store,
     )

@@ -4,6 +4,7 @@ Each store method is one transaction for one business operation; services compos
 """
 
 from photoark.server.store.accounts import AccountStore
+from photoark.server.store.bundles import BundleStore
 from photoark.server.store.collections import CollectionStore
 from photoark.server.store.db import create_db_engine
 from photoark.server.store.files import FileStore
@@ -13,6 +14,7 @@ from photoark.server.store.uploads import UploadStore
 
 __all__ = [
     "AccountStore",
+    "BundleStore",
     "CollectionStore",
     "FileStore",
     "SyncStore",

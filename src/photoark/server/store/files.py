@@ -20,7 +20,7 @@ from photoark.server.store.rows import (
 from photoark.server.store.schema import files, uploads
 from photoark.server.store.uploads import quota_and_use
 
-__all__ = ["CommitParts", "CommitResult", "FileRow", "FileStore", "UsageSums"]
+__all__ = ["CommitParts", "CommitResult", "FileRow", "FileStore", "UsageSums", "recommit_in"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class FileStore:
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
             if not _close_upload(conn, owner_id, parts.content_upload_id, now):
-                record = _recommit(
+                record = recommit_in(
                     conn, owner_id, parts.content_upload_id, collection_id, encrypted_key
                 )
                 return CommitResult(record, created=False)
@@ -142,7 +142,7 @@ class FileStore:
         upload or file."""
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
-            return _recommit(conn, owner_id, upload_id, collection_id, encrypted_key)
+            return recommit_in(conn, owner_id, upload_id, collection_id, encrypted_key)
 
     def usage(self, owner_id: int) -> UsageSums:
         """Each file counted once, however many albums hold it."""
@@ -185,7 +185,7 @@ def _upload_state(conn: Connection, owner_id: int, upload_id: str) -> str | None
     return None if state is None else str(state)
 
 
-def _recommit(
+def recommit_in(
     conn: Connection, owner_id: int, upload_id: str, collection_id: int, encrypted_key: bytes
 ) -> FileRecord:
     """The committed upload's file, with a live entry in the (already checked) collection."""

@@ -1,0 +1,184 @@
+"""SQL for bundles: many small files committed in one transaction, and thumbnails attached to
+committed files afterwards.
+
+A bundle item is recorded as a committed upload whose id the client chose, so the item is
+idempotent: re-sending a bundle (after a lost answer) puts the files the first one made into
+the requested albums again, as :meth:`FileStore.recommit` does, and stores nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert, select, update
+
+from photoark.protocol.models import FileRecord
+from photoark.server.errors import Conflict
+from photoark.server.store.db import read_transaction
+from photoark.server.store.files import recommit_in
+from photoark.server.store.rows import file_record, live_file_row, require_collection, upsert_entry
+from photoark.server.store.schema import collection_files, files, uploads
+from photoark.server.store.uploads import COMMITTED, quota_and_use
+from photoark.server.store.versions import lock_user, next_version
+
+__all__ = ["BundleFile", "BundleStore", "NewThumbnail"]
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """A verified bundle item; ``content_object`` is ``None`` for an item already committed
+    (nothing was written for it)."""
+
+    upload_id: str
+    collection_id: int
+    content_object: str | None
+    content_size: int
+    encrypted_key: bytes
+    encrypted_metadata: bytes
+
+
+@dataclass(frozen=True)
+class NewThumbnail:
+    file_id: int
+    thumbnail_object: str
+    thumbnail_size: int
+
+
+class BundleStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def committed(self, owner_id: int, upload_ids: Sequence[str]) -> set[str]:
+        """Which of ``upload_ids`` are already committed uploads of the owner; another
+        owner's or an open session's id is a :class:`Conflict` (ids are random: never by
+        chance)."""
+        with read_transaction(self._engine) as conn:
+            rows = conn.execute(
+                select(uploads.c.id, uploads.c.owner_id, uploads.c.state).where(
+                    uploads.c.id.in_(list(upload_ids))
+                )
+            ).all()
+        for row in rows:
+            if row.owner_id != owner_id or row.state != COMMITTED:
+                raise Conflict(f"upload id {row.id} is already in use")
+        return {str(row.id) for row in rows}
+
+    def commit(
+        self,
+        owner_id: int,
+        items: Sequence[BundleFile],
+        now: float,
+        admit: Callable[[int, int], None],
+    ) -> list[tuple[FileRecord, bool]]:
+        """Insert the new files and their entries, recommit the known ones; one transaction.
+
+        ``admit(quota, used)`` checks the bytes of the new items (the caller's rule). Returns,
+        per item in order, the file and whether this call created it. An item that became
+        committed since :meth:`committed` (a concurrent resend) is a :class:`Conflict`; the
+        caller drops what it wrote and the client's retry recommits it.
+        """
+        with self._engine.begin() as conn:
+            for collection_id in {i.collection_id for i in items}:
+                require_collection(conn, owner_id, collection_id)
+            quota, used = quota_and_use(conn, owner_id)  # locks the owner's row
+            admit(quota, used)
+            out: list[tuple[FileRecord, bool]] = []
+            for item in items:
+                if item.content_object is None:
+                    record = recommit_in(
+                        conn, owner_id, item.upload_id, item.collection_id, item.encrypted_key
+                    )
+                    out.append((record, False))
+                    continue
+                if conn.execute(select(uploads.c.id).where(uploads.c.id == item.upload_id)).first():
+                    raise Conflict(f"upload id {item.upload_id} was committed meanwhile")
+                file_id = int(
+                    conn.execute(
+                        insert(files)
+                        .values(
+                            owner_id=owner_id,
+                            content_object=item.content_object,
+                            content_size=item.content_size,
+                            thumbnail_object=None,
+                            thumbnail_size=0,
+                            encrypted_metadata=item.encrypted_metadata,
+                            created_at=now,
+                            trashed_at=None,
+                            is_deleted=False,
+                        )
+                        .returning(files.c.id)
+                    ).scalar_one()
+                )
+                conn.execute(
+                    insert(uploads).values(
+                        id=item.upload_id,
+                        owner_id=owner_id,
+                        size=item.content_size,
+                        part_size=item.content_size,
+                        part_count=1,
+                        state=COMMITTED,
+                        object_key=item.content_object,
+                        file_id=file_id,
+                        created_at=now,
+                        expires_at=now,
+                    )
+                )
+                upsert_entry(conn, owner_id, item.collection_id, file_id, item.encrypted_key)
+                out.append((file_record(live_file_row(conn, owner_id, file_id)), True))
+            return out
+
+    def set_thumbnails(
+        self,
+        owner_id: int,
+        thumbs: Sequence[NewThumbnail],
+        admit: Callable[[int], Callable[[int, int], None]],
+    ) -> tuple[list[FileRecord], list[str]]:
+        """Attach each thumbnail to its (live) file, replacing any earlier one; one transaction.
+
+        Every live album entry of a changed file takes a new version, so other devices' diff
+        sync sees the new thumbnail size. ``admit(growth)(quota, used)`` checks the bytes added
+        (the quota rule, as :func:`~photoark.server.services.uploads.admit_quota`).
+        Returns the updated records and the object keys of replaced thumbnails (for the
+        caller to delete once this committed).
+        """
+        with self._engine.begin() as conn:
+            lock_user(conn, owner_id)
+            rows = [live_file_row(conn, owner_id, t.file_id) for t in thumbs]
+            if len({t.file_id for t in thumbs}) != len(thumbs):
+                raise Conflict("a file appears twice in the thumbnail bundle")
+            growth = sum(t.thumbnail_size for t in thumbs) - sum(
+                int(r.thumbnail_size) for r in rows
+            )
+            if growth > 0:
+                admit(growth)(*quota_and_use(conn, owner_id))
+            replaced: list[str] = []
+            records: list[FileRecord] = []
+            for thumb, row in zip(thumbs, rows, strict=True):
+                if row.thumbnail_object is not None:
+                    replaced.append(str(row.thumbnail_object))
+                conn.execute(
+                    update(files)
+                    .where(files.c.id == thumb.file_id)
+                    .values(
+                        thumbnail_object=thumb.thumbnail_object,
+                        thumbnail_size=thumb.thumbnail_size,
+                    )
+                )
+                entries = conn.execute(
+                    select(collection_files.c.collection_id).where(
+                        collection_files.c.file_id == thumb.file_id,
+                        collection_files.c.is_deleted.is_(False),
+                    )
+                ).all()
+                for entry in entries:
+                    conn.execute(
+                        update(collection_files)
+                        .where(
+                            collection_files.c.collection_id == entry.collection_id,
+                            collection_files.c.file_id == thumb.file_id,
+                        )
+                        .values(version=next_version(conn, owner_id))
+                    )
+                records.append(file_record(live_file_row(conn, owner_id, thumb.file_id)))
+            return records, replaced
