@@ -10,7 +10,7 @@ album adds are idempotent on the server.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,8 +24,11 @@ from photoark.client.errors import (
     QuotaExceeded,
     ServerUnreachable,
 )
+from photoark.protocol.frames import encode_frames
 from photoark.protocol.models import (
     AddToCollection,
+    Bundle,
+    BundleResult,
     Collection,
     CollectionCreate,
     CollectionRename,
@@ -39,6 +42,7 @@ from photoark.protocol.models import (
     LoginResponse,
     PartInfo,
     SignupRequest,
+    ThumbnailBundle,
     UploadCreate,
     UploadSession,
     Usage,
@@ -218,6 +222,27 @@ class ApiClient:
 
     def commit_file(self, request: FileCommit) -> FileRecord:
         return self._model(FileRecord, "POST", "/files", json=self._body(request))
+
+    def commit_bundle(self, bundle: Bundle, contents: Sequence[bytes]) -> list[FileRecord]:
+        """Upload and commit small files in one request (``POST /files/bundle``)."""
+        return self._framed("/files/bundle", bundle, contents)
+
+    def set_thumbnails(self, bundle: ThumbnailBundle, blobs: Sequence[bytes]) -> list[FileRecord]:
+        """Attach encrypted thumbnails to committed files (``POST /files/thumbnails``)."""
+        return self._framed("/files/thumbnails", bundle, blobs)
+
+    def _framed(self, path: str, header: BaseModel, blobs: Sequence[bytes]) -> list[FileRecord]:
+        body = b"".join(encode_frames(header, blobs))
+        result = self._model(
+            BundleResult,
+            "POST",
+            path,
+            content=body,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if len(result.files) != len(blobs):
+            raise ApiError("bad_response", f"{path} answered {len(result.files)} files", 200)
+        return result.files
 
     def file(self, file_id: int) -> FileRecord:
         return self._model(FileRecord, "GET", f"/files/{file_id}")

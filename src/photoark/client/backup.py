@@ -15,9 +15,9 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,23 +25,33 @@ import blake3
 
 from photoark.client import sync
 from photoark.client.albums import add_by_reference, ensure_album
+from photoark.client.bundler import BundleLimits, Bundler
 from photoark.client.dedup import Action, MatchProfile, decide
 from photoark.client.describe import describe, display_name
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
-from photoark.client.library import library_file, seal_metadata
+from photoark.client.library import seal_metadata
 from photoark.client.lock import exclusive
 from photoark.client.scanner import Found, PassedOver, scan
 from photoark.client.session import Session
+from photoark.client.smallfiles import (
+    BundleSender,
+    SmallFile,
+    read_small,
+    record_commit,
+    resume_small,
+    seal_small,
+)
 from photoark.client.state.mirror import Album
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
-from photoark.client.uploader import ContentUploader, FileChangedError, upload_small
+from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
+from photoark.client.thumbnailer import ThumbnailReport, make_thumbnails
+from photoark.client.uploader import PART_SIZE, ContentUploader, FileChangedError, content_size
 from photoark.crypto.boxes import wrap_key
 from photoark.crypto.hashing import hash_into
-from photoark.crypto.stream import encrypt_bytes
 from photoark.media import MediaFormat, sniff
 from photoark.media.formats import get_format
-from photoark.protocol.models import MAX_THUMBNAIL_BYTES, FileCommit
+from photoark.protocol.models import FileCommit, FileRecord
 
 __all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup"]
 
@@ -64,11 +74,18 @@ class BackupProgress:
         """``n`` more bytes of the planned total are dealt with (read and uploaded, or found
         already backed up). Summed over a run it equals the planned total."""
 
+    def thumbnails_planned(self, n: int) -> None:
+        """Every original is dealt with; ``n`` thumbnails are to be made and sent."""
+
+    def thumbnails_done(self, n: int) -> None:
+        """``n`` more thumbnails were sent (or given up)."""
+
 
 @dataclass(frozen=True)
 class BackupOptions:
     match: MatchProfile = "name+hash"
     workers: int = 4
+    bundle_limits: BundleLimits = field(default_factory=BundleLimits)
 
 
 @dataclass
@@ -81,6 +98,10 @@ class BackupReport:
     bytes_uploaded: int = 0
     aborted: str | None = None
     quota_exceeded: bool = False
+    thumbnails: ThumbnailReport = field(default_factory=ThumbnailReport)
+    thumbnails_pending: int = 0
+    originals_seconds: float = 0.0
+    seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,6 +111,8 @@ class BackupReport:
             "failed": self.failed,
             "bytes_uploaded": self.bytes_uploaded,
             "ignored": self.ignored,
+            "thumbnails": {**self.thumbnails.as_json(), "pending": self.thumbnails_pending},
+            "seconds": {"originals": self.originals_seconds, "total": self.seconds},
         }
         if self.aborted:
             out["aborted"] = self.aborted
@@ -104,21 +127,24 @@ class _Claims:
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
 
-    @contextmanager
-    def hold(self, content_hash: str) -> Iterator[None]:
+    def acquire(self, content_hash: str) -> Callable[[], None]:
+        """Wait for the hash, then hold it; returns the release function, which any thread
+        may call once (a bundled upload releases when its bundle is committed)."""
         with self._guard:
             lock, users = self._locks.get(content_hash, (threading.Lock(), 0))
             self._locks[content_hash] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
+        lock.acquire()
+
+        def release() -> None:
             with self._guard:
                 lock, users = self._locks[content_hash]
                 if users <= 1:
                     del self._locks[content_hash]
                 else:
                     self._locks[content_hash] = (lock, users - 1)
+            lock.release()
+
+        return release
 
 
 def hash_unchanged(path: str, st: os.stat_result) -> str:
@@ -149,6 +175,7 @@ class _Run:
         self.stat_cache = StatCache(session.db)
         self.queue = UploadQueue(session.db)
         self.stop = threading.Event()
+        self.bundler: Bundler[SmallFile, FileRecord]  # set by the run, around the workers
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -213,59 +240,81 @@ class _Run:
         path, st = found.path, found.stat
         try:
             outcome = self._process(path, st)
-        except ServerUnreachable as err:
-            self.stop.set()
-            with self.lock:
-                self.report.aborted = str(err)
-            self._count(path, st.st_size, "failed", str(err))
+        except Exception as err:
+            self._failed(path, st.st_size, err)
             return
-        except FileChangedError as err:
-            self.stat_cache.forget(path)  # the cached hash may be the stale one
-            self._count(path, st.st_size, "failed", f"{err}; it will be retried on the next run")
-            return
-        except ApiError as err:
-            if err.code == "quota_exceeded":
-                self.report.quota_exceeded = True
-            self._count(path, st.st_size, "failed", f"server refused it ({err.code}): {err}")
-            return
-        except ClientError as err:
-            self._count(path, st.st_size, "failed", str(err))
-            return
-        except OSError as err:
-            self._count(path, st.st_size, "failed", f"cannot read: {err.strerror or err}")
-            return
-        except Exception as err:  # one file's surprise must not stop the others
-            log.exception("unexpected error backing up %r", path)
-            self._count(
-                path, st.st_size, "failed", f"unexpected error: {type(err).__name__}: {err}"
-            )
-            return
-        if outcome.startswith("ignored:"):
+        if isinstance(outcome, Future):
+            # a bundled upload: counted when its bundle is committed
+            outcome.add_done_callback(lambda f: self._bundled(path, st.st_size, f))
+        elif outcome.startswith("ignored:"):
             self._count(path, st.st_size, "ignored", outcome.split(":", 1)[1])
         else:
             self._count(path, st.st_size, outcome)
 
-    def _identify(self, path: str, st: os.stat_result) -> tuple[MediaFormat | None, str]:
+    def _bundled(self, path: str, size: int, future: Future[FileRecord]) -> None:
+        err = future.exception()
+        if err is not None:
+            self._failed(path, size, err)
+        else:
+            self.progress.bytes_done(size)
+            self._count(path, size, "uploaded")
+
+    def _failed(self, path: str, size: int, err: BaseException) -> None:
+        """Count a file as failed, with what the user should know; stop on an unreachable
+        server (nothing is lost: the next run resumes)."""
+        if isinstance(err, ServerUnreachable):
+            self.stop.set()
+            with self.lock:
+                self.report.aborted = str(err)
+            message = str(err)
+        elif isinstance(err, FileChangedError):
+            self.stat_cache.forget(path)  # the cached hash may be the stale one
+            message = f"{err}; it will be retried on the next run"
+        elif isinstance(err, ApiError):
+            if err.code == "quota_exceeded":
+                self.report.quota_exceeded = True
+            message = f"server refused it ({err.code}): {err}"
+        elif isinstance(err, ClientError):
+            message = str(err)
+        elif isinstance(err, OSError):
+            message = f"cannot read: {err.strerror or err}"
+        else:  # one file's surprise must not stop the others
+            log.error("unexpected error backing up %r", path, exc_info=err)
+            message = f"unexpected error: {type(err).__name__}: {err}"
+        self._count(path, size, "failed", message)
+
+    def _identify(
+        self, path: str, st: os.stat_result, small: bool
+    ) -> tuple[MediaFormat | None, str, bytes | None]:
+        """Format and content hash, from the stat cache when the file is unchanged; a small
+        file read to hash it is returned whole, so it is not read twice."""
         cached = self.stat_cache.lookup(path, st)
         if cached is not None:
             fmt_name, content_hash = cached
-            return (get_format(fmt_name) if fmt_name else None), content_hash
+            return (get_format(fmt_name) if fmt_name else None), content_hash, None
         fmt = sniff(path)
         if fmt is None:
             self.stat_cache.store(path, st, "", "")
-            return None, ""
-        content_hash = hash_unchanged(path, st)
+            return None, "", None
+        data: bytes | None = None
+        if small:
+            data, content_hash = read_small(path, st)
+        else:
+            content_hash = hash_unchanged(path, st)
         self.stat_cache.store(path, st, fmt.name, content_hash)
-        return fmt, content_hash
+        return fmt, content_hash, data
 
-    def _process(self, path: str, st: os.stat_result) -> str:
+    def _process(self, path: str, st: os.stat_result) -> str | Future[FileRecord]:
         if st.st_size == 0:
             raise ClientError("empty file (0 bytes): nothing to back up")
-        fmt, content_hash = self._identify(path, st)
+        small = content_size(st.st_size) <= PART_SIZE
+        fmt, content_hash, data = self._identify(path, st, small)
         if fmt is None:
             return "ignored:not a photo or video"
         name = display_name(path)["name"]
-        with self.claims.hold(content_hash):
+        release = self.claims.acquire(content_hash)
+        handed_over = False  # a bundled upload releases the hash when its bundle commits
+        try:
             mirror = self.session.mirror
             by_name = name if self.options.match == "name+hash" else None
             decision = decide(
@@ -279,33 +328,46 @@ class _Run:
                 add_by_reference(self.session, self.album, decision.file)
                 self._uploader().discard(path)
                 return "added"
-            self._upload(path, st, fmt, content_hash)
-            return "uploaded"
+            if not small:
+                self._upload(path, st, fmt, content_hash)
+                return "uploaded"
+            if resume_small(self.session, self.album, path, st, fmt.name, content_hash):
+                self.progress.bytes_done(st.st_size)
+                return "uploaded"
+            if data is None:
+                data, now_hash = read_small(path, st)
+                if now_hash != content_hash:
+                    raise FileChangedError(f"{path} changed since it was hashed")
+            desc = describe(path, st, fmt, content_hash, thumbnail=False)
+            item = seal_small(path, st, fmt.name, data, desc.metadata)
+            del data
+            now = os.stat(path)
+            if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                # being written: what we read may be a half-saved version; take it next run
+                raise FileChangedError(f"{path} changed while it was being backed up")
+            future = self.bundler.submit(item)
+            future.add_done_callback(lambda _: release())
+            handed_over = True
+            return future
+        finally:
+            if not handed_over:
+                release()
 
     def _uploader(self) -> ContentUploader:
         return ContentUploader(self.session.api, self.queue, self._sent, self.progress.bytes_done)
 
     def _upload(self, path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str) -> None:
+        """A large file, part by part (resumable mid-file); its thumbnail comes later."""
         session = self.session
-        desc = describe(path, st, fmt, content_hash)
+        desc = describe(path, st, fmt, content_hash, thumbnail=False)
         result = self._uploader().upload(path, st, content_hash)
         pending = result.pending
         desc.metadata["header"] = base64.b64encode(pending.header).decode("ascii")
-        thumb_id: str | None = None
-        thumb_inline: bytes | None = None
-        if desc.thumbnail:
-            sealed = encrypt_bytes(pending.file_key, desc.thumbnail)
-            if len(sealed) <= MAX_THUMBNAIL_BYTES:
-                thumb_inline = sealed  # travels in the commit: no extra requests
-            else:
-                thumb_id, _ = upload_small(session.api, pending.file_key, desc.thumbnail)
         try:
             record = session.api.commit_file(
                 FileCommit(
                     collection_id=self.album.id,
                     content_upload_id=pending.upload_id,
-                    thumbnail_upload_id=thumb_id,
-                    thumbnail=thumb_inline,
                     encrypted_key=wrap_key(self.album.key, pending.file_key),
                     encrypted_metadata=seal_metadata(pending.file_key, desc.metadata),
                 )
@@ -314,10 +376,9 @@ class _Run:
             if err.code in ("upload_incomplete", "not_found"):
                 self.queue.remove(path)  # the session is unusable: start afresh next run
             raise
+        job = ThumbnailJob(record.id, path, st.st_size, st.st_mtime_ns, fmt.name)
         with session.db.transaction() as conn:
-            session.mirror.put_file(conn, library_file(record, desc.metadata, pending.file_key))
-            session.mirror.put_entry(conn, self.album.id, record.id)
-            self.queue.remove(path)  # same connection: part of this transaction
+            record_commit(session, conn, self.album, record, desc.metadata, pending.file_key, job)
 
 
 def backup(
@@ -339,6 +400,7 @@ def _backup(
     progress: BackupProgress | None,
 ) -> BackupReport:
     progress = progress or BackupProgress()
+    started = time.monotonic()
     sync.pull(session)
     album = ensure_album(session, album_name)
     run = _Run(session, album, options, progress)
@@ -353,15 +415,30 @@ def _backup(
             found.append(item)
     progress.planned(len(found), sum(f.stat.st_size for f in found))
     found = run.settle_unchanged(paths, found)
-    if options.workers <= 1:
-        for item in found:
-            run.process(item)
-    else:
-        with ThreadPoolExecutor(max_workers=options.workers) as pool:
-            list(pool.map(run.process, found))
+    sender = BundleSender(session, album, run._sent)
+    with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler:
+        run.bundler = bundler
+        if options.workers <= 1:
+            for item in found:
+                run.process(item)
+        else:
+            with ThreadPoolExecutor(max_workers=options.workers) as pool:
+                list(pool.map(run.process, found))
+    run.report.originals_seconds = time.monotonic() - started
+    if not run.stop.is_set():
+        progress.thumbnails_planned(ThumbnailQueue(session.db).count())
+        try:
+            run.report.thumbnails = make_thumbnails(
+                session, max(1, min(options.workers, os.cpu_count() or 1)), progress.thumbnails_done
+            )
+        except ClientError as err:
+            # the originals are safe; the thumbnails stay queued for the next run
+            log.warning("thumbnails interrupted: %s", err)
+    run.report.thumbnails_pending = ThumbnailQueue(session.db).count()
     if run.report.uploaded or run.report.added_to_album:
         # catch the mirror's version up past our own commits now, cheaply (they are known), so
         # the next run starts with nothing to pull
         with contextlib.suppress(ClientError):
             sync.pull(session)
+    run.report.seconds = time.monotonic() - started
     return run.report

@@ -15,7 +15,7 @@ from typing import Any
 
 from photoark.media import MediaFormat, extract_metadata, render_thumbnail
 
-__all__ = ["Description", "describe", "display_name", "restore_name"]
+__all__ = ["Description", "describe", "display_name", "restore_name", "thumbnail_of"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,11 @@ def restore_name(metadata: dict[str, Any]) -> str:
     return str(metadata["name"])
 
 
-def describe(path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str) -> Description:
+def describe(
+    path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str, thumbnail: bool = True
+) -> Description:
+    """Metadata (and, unless ``thumbnail`` is false, the thumbnail) of a file about to be
+    backed up. A backup leaves thumbnails for after the originals (:mod:`.thumbnailer`)."""
     warnings: list[str] = []
     media: dict[str, Any] = {}
     try:
@@ -59,15 +63,11 @@ def describe(path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str)
         warnings.append(f"metadata unreadable: {err}")
         log.warning("metadata of %s unreadable: %s", path, err)
     media.pop("warnings", None)
-    thumbnail: bytes | None = None
-    try:
-        result = render_thumbnail(path, fmt)
-        thumbnail = result.data
-        if result.error:
-            warnings.append(f"no thumbnail: {result.error}")
-    except Exception as err:  # a decoder crash must not stop the backup of the original
-        warnings.append(f"no thumbnail: {err}")
-        log.warning("thumbnail of %s failed: %s", path, err)
+    thumb: bytes | None = None
+    if thumbnail:
+        thumb, error = thumbnail_of(path, fmt)
+        if error:
+            warnings.append(f"no thumbnail: {error}")
     metadata: dict[str, Any] = {
         **media,
         **display_name(path),
@@ -78,4 +78,14 @@ def describe(path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str)
         "mime": fmt.mime,
         "mtime_ns": st.st_mtime_ns,
     }
-    return Description(metadata, thumbnail, warnings)
+    return Description(metadata, thumb, warnings)
+
+
+def thumbnail_of(path: str, fmt: MediaFormat) -> tuple[bytes | None, str | None]:
+    """The thumbnail's bytes, or ``None`` and why; never raises for the file's content."""
+    try:
+        result = render_thumbnail(path, fmt)
+    except Exception as err:  # a decoder crash must not stop the backup of the original
+        log.warning("thumbnail of %s failed: %s", path, err)
+        return None, str(err)
+    return result.data, result.error

@@ -77,7 +77,9 @@ def _apply_entry(
     ).fetchone()
     if known is not None:
         # our own commit (or add) already put it in the mirror; file metadata is immutable in
-        # this protocol, so there is nothing to decrypt again
+        # this protocol, so there is nothing to decrypt again, only sizes to take (a thumbnail
+        # sent after the original bumps the entry)
+        session.mirror.refresh_record(conn, e.file)
         return
     album = albums.get(e.collection_id)
     if album is None:

@@ -36,9 +36,7 @@ from photoark.crypto.stream import (
     CIPHER_CHUNK_SIZE,
     StreamEncryptor,
     chunk_count,
-    encrypt_bytes,
 )
-from photoark.protocol.models import MIN_PART_SIZE
 
 __all__ = [
     "PART_CHUNKS",
@@ -47,7 +45,6 @@ __all__ = [
     "FileChangedError",
     "UploadResult",
     "content_size",
-    "upload_small",
 ]
 
 PART_CHUNKS = 2
@@ -262,11 +259,3 @@ class _Window:
                 future.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-def upload_small(api: ApiClient, key: bytes, data: bytes) -> tuple[str, int]:
-    """Encrypt and upload a small payload (a thumbnail) as one part; returns (upload id, size)."""
-    cipher = encrypt_bytes(key, data)
-    session = api.open_upload(len(cipher), max(MIN_PART_SIZE, len(cipher)))
-    api.put_part(session.id, 0, cipher, hashlib.sha256(cipher).hexdigest())
-    return session.id, len(cipher)

@@ -18,15 +18,22 @@ from typing import Any
 
 __all__ = ["StateDB"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-# Upgrades of an existing state DB, by the version they lead to. The stat cache is only a cache:
-# changing its key means dropping it (files are re-hashed once, nothing is re-uploaded).
-_UPGRADES: dict[int, str] = {
-    2: "DROP TABLE IF EXISTS stat_cache;",  # ctime_ns joined the key
-}
 
-_SCHEMA = """
+_THUMBNAIL_QUEUE = """
+CREATE TABLE IF NOT EXISTS thumbnail_queue (
+    file_id INTEGER PRIMARY KEY,
+    path BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    format TEXT NOT NULL
+);
+"""
+
+_SCHEMA = (
+    _THUMBNAIL_QUEUE
+    + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -96,6 +103,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     created_at REAL NOT NULL
 );
 """
+)
+
+# Upgrades of an existing state DB, by the version they lead to. The stat cache is only a cache:
+# changing its key means dropping it (files are re-hashed once, nothing is re-uploaded).
+_UPGRADES: dict[int, str] = {
+    2: "DROP TABLE IF EXISTS stat_cache;",  # ctime_ns joined the key
+    3: _THUMBNAIL_QUEUE,  # thumbnails are made after the originals are committed
+}
 
 
 class StateDB:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from photoark.client.state.db import StateDB
+from photoark.protocol.models import FileRecord
 
 __all__ = ["Album", "LibraryFile", "Mirror"]
 
@@ -99,6 +100,14 @@ class Mirror:
                 f.created_at,
                 int(f.is_trashed),
             ),
+        )
+
+    def refresh_record(self, conn: sqlite3.Connection, record: FileRecord) -> None:
+        """Take the server's mutable facts of a known file (sizes, trash) without decrypting:
+        its metadata never changes, its thumbnail and trash state may."""
+        conn.execute(
+            "UPDATE files SET content_size = ?, thumbnail_size = ?, is_trashed = ? WHERE id = ?",
+            (record.content_size, record.thumbnail_size, int(record.is_trashed), record.id),
         )
 
     def put_entry(self, conn: sqlite3.Connection, album_id: int, file_id: int) -> None:

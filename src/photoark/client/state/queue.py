@@ -8,6 +8,7 @@ the last of them. The snapshot is key material; the row is deleted as soon as th
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, replace
 
@@ -57,25 +58,12 @@ class UploadQueue:
         )
 
     def put(self, p: PendingUpload) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO uploads (path, size, mtime_ns, hash, file_key, header,"
-            " upload_id, part_size, part_count, parts_done, snapshot, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                os.fsencode(p.path),
-                p.size,
-                p.mtime_ns,
-                p.hash,
-                p.file_key,
-                p.header,
-                p.upload_id,
-                p.part_size,
-                p.part_count,
-                p.parts_done,
-                p.snapshot,
-                time.time(),
-            ),
-        )
+        self._db.execute(*_put(p))
+
+    @staticmethod
+    def put_in(conn: sqlite3.Connection, p: PendingUpload) -> None:
+        """:meth:`put` inside the caller's transaction."""
+        conn.execute(*_put(p))
 
     def advance(self, p: PendingUpload) -> None:
         self._db.execute(
@@ -84,8 +72,40 @@ class UploadQueue:
         )
 
     def remove(self, path: str) -> None:
-        self._db.execute("DELETE FROM uploads WHERE path = ?", (os.fsencode(path),))
+        """Delete the row (inside the current transaction, if the caller holds one)."""
+        self._db.execute(*_remove(path))
+
+    @staticmethod
+    def remove_in(conn: sqlite3.Connection, path: str) -> None:
+        """:meth:`remove` inside the caller's transaction."""
+        conn.execute(*_remove(path))
 
     def count(self) -> int:
         row = self._db.query_one("SELECT COUNT(*) AS n FROM uploads")
         return 0 if row is None else int(row["n"])
+
+
+def _remove(path: str) -> tuple[str, tuple[bytes]]:
+    return "DELETE FROM uploads WHERE path = ?", (os.fsencode(path),)
+
+
+def _put(p: PendingUpload) -> tuple[str, tuple[object, ...]]:
+    return (
+        "INSERT OR REPLACE INTO uploads (path, size, mtime_ns, hash, file_key, header,"
+        " upload_id, part_size, part_count, parts_done, snapshot, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            os.fsencode(p.path),
+            p.size,
+            p.mtime_ns,
+            p.hash,
+            p.file_key,
+            p.header,
+            p.upload_id,
+            p.part_size,
+            p.part_count,
+            p.parts_done,
+            p.snapshot,
+            time.time(),
+        ),
+    )

@@ -1,0 +1,222 @@
+"""Small files (content of one part): read once, encrypted whole in memory, sent in bundles.
+
+Most photos are a few MB; one request per file (open a session, put its part, commit) cost
+more server time than the bytes did. A :class:`SmallFile` is read in one exact-size read
+(re-hashed, and the stat checked before and after: a torn file is never sent), encrypted with
+a fresh key, and handed to a :class:`~photoark.client.bundler.Bundler` whose ``send`` is
+:meth:`BundleSender.send`: one ``POST /files/bundle`` for up to 128 files or 16 MiB.
+
+Resuming: before a bundle is sent, each item's queue row (file key, header, the upload id the
+client chose) is written; the row goes in the transaction that records the commit locally.
+A row left by a kill is settled by :func:`resume_small`: the server says whether the upload id
+was committed; if so the file is recommitted without sending a byte, else sent afresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import blake3
+
+from photoark.client.errors import ApiError
+from photoark.client.library import library_file, seal_metadata
+from photoark.client.session import Session
+from photoark.client.state.mirror import Album
+from photoark.client.state.queue import PendingUpload, UploadQueue
+from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
+from photoark.client.uploader import FileChangedError
+from photoark.crypto.boxes import new_key, open_json, wrap_key
+from photoark.crypto.stream import HEADER_BYTES, encrypt_bytes
+from photoark.protocol.models import Bundle, BundleItem, FileCommit, FileRecord
+
+__all__ = [
+    "BUNDLE_PART_SIZE",
+    "BundleSender",
+    "SmallFile",
+    "read_small",
+    "record_commit",
+    "resume_small",
+    "seal_small",
+]
+
+BUNDLE_PART_SIZE = 0
+"""``part_size`` of a queue row whose upload travels in a bundle (no parts, no snapshot)."""
+
+
+@dataclass(frozen=True)
+class SmallFile:
+    """A small file, encrypted, with what its commit needs."""
+
+    path: str
+    stat: os.stat_result
+    format: str
+    upload_id: str
+    file_key: bytes
+    header: bytes
+    cipher: bytes
+    metadata: dict[str, Any]  # includes the content's hash and secretstream header
+
+    @property
+    def size(self) -> int:
+        return len(self.cipher)
+
+
+def read_small(path: str, st: os.stat_result) -> tuple[bytes, str]:
+    """The whole file and its BLAKE3, provided it is still the file ``st`` describes."""
+    with open(path, "rb") as f:
+        before = os.fstat(f.fileno())
+        if (before.st_size, before.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            raise FileChangedError(f"{path} changed after it was scanned")
+        data = f.read(st.st_size + 1)
+        after = os.fstat(f.fileno())
+    if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (
+        st.st_size,
+        st.st_mtime_ns,
+    ):
+        raise FileChangedError(f"{path} changed while it was read")
+    return data, str(blake3.blake3(data).hexdigest())
+
+
+def seal_small(
+    path: str, st: os.stat_result, fmt: str, data: bytes, metadata: dict[str, Any]
+) -> SmallFile:
+    """Encrypt ``data`` (the file's content) with a fresh key; ``metadata`` gets the header."""
+    file_key = new_key()
+    sealed = encrypt_bytes(file_key, data)
+    header = sealed[:HEADER_BYTES]
+    metadata = {**metadata, "header": base64.b64encode(header).decode("ascii")}
+    return SmallFile(
+        path=path,
+        stat=st,
+        format=fmt,
+        upload_id=uuid.uuid4().hex,
+        file_key=file_key,
+        header=header,
+        cipher=sealed[HEADER_BYTES:],
+        metadata=metadata,
+    )
+
+
+def record_commit(
+    session: Session,
+    conn: sqlite3.Connection,
+    album: Album,
+    record: FileRecord,
+    metadata: dict[str, Any],
+    file_key: bytes,
+    job: ThumbnailJob,
+) -> None:
+    """Inside the caller's transaction: the committed file into the mirror and the album, the
+    upload's queue row gone, its thumbnail queued (``job`` names the local file)."""
+    session.mirror.put_file(conn, library_file(record, metadata, file_key))
+    session.mirror.put_entry(conn, album.id, record.id)
+    UploadQueue.remove_in(conn, job.path)
+    ThumbnailQueue.put(conn, job)
+
+
+def _job(item: SmallFile, file_id: int) -> ThumbnailJob:
+    st = item.stat
+    return ThumbnailJob(file_id, item.path, st.st_size, st.st_mtime_ns, item.format)
+
+
+class BundleSender:
+    """``send`` for the small-file :class:`~photoark.client.bundler.Bundler` of one album."""
+
+    def __init__(
+        self, session: Session, album: Album, on_sent: Callable[[int], None] = lambda n: None
+    ) -> None:
+        self._session = session
+        self._album = album
+        self._on_sent = on_sent
+
+    def send(self, items: Sequence[SmallFile]) -> list[FileRecord]:
+        session, album = self._session, self._album
+        with session.db.transaction() as conn:
+            for item in items:
+                UploadQueue.put_in(conn, _pending(item))
+        bundle = Bundle(
+            items=[
+                BundleItem(
+                    upload_id=item.upload_id,
+                    collection_id=album.id,
+                    size=item.size,
+                    sha256=hashlib.sha256(item.cipher).hexdigest(),
+                    encrypted_key=wrap_key(album.key, item.file_key),
+                    encrypted_metadata=seal_metadata(item.file_key, item.metadata),
+                )
+                for item in items
+            ]
+        )
+        records = session.api.commit_bundle(bundle, [item.cipher for item in items])
+        self._on_sent(sum(item.size for item in items))
+        with session.db.transaction() as conn:
+            for item, record in zip(items, records, strict=True):
+                job = _job(item, record.id)
+                record_commit(session, conn, album, record, item.metadata, item.file_key, job)
+        return records
+
+
+def _pending(item: SmallFile) -> PendingUpload:
+    return PendingUpload(
+        path=item.path,
+        size=item.stat.st_size,
+        mtime_ns=item.stat.st_mtime_ns,
+        hash=str(item.metadata["hash"]),
+        file_key=item.file_key,
+        header=item.header,
+        upload_id=item.upload_id,
+        part_size=BUNDLE_PART_SIZE,
+        part_count=1,
+    )
+
+
+def resume_small(
+    session: Session,
+    album: Album,
+    path: str,
+    st: os.stat_result,
+    fmt: str,
+    content_hash: str,
+) -> FileRecord | None:
+    """Settle a bundle item a killed run left in the queue: the committed file (recommitted
+    into ``album``, nothing sent) if the server has it, else ``None`` (send it afresh)."""
+    queue = UploadQueue(session.db)
+    pending = queue.get(path)
+    if pending is None or pending.part_size != BUNDLE_PART_SIZE:
+        return None
+    if (pending.size, pending.mtime_ns, pending.hash) != (st.st_size, st.st_mtime_ns, content_hash):
+        queue.remove(path)
+        return None
+    try:
+        status = session.api.upload_status(pending.upload_id)
+    except ApiError as err:
+        if err.code != "not_found":
+            raise
+        queue.remove(path)
+        return None
+    if status.state != "committed":
+        queue.remove(path)
+        return None
+    stand_in = seal_metadata(
+        pending.file_key, {"name": "", "hash": "", "size": 0, "type": "", "header": ""}
+    )
+    record = session.api.commit_file(
+        FileCommit(
+            collection_id=album.id,
+            content_upload_id=pending.upload_id,
+            encrypted_key=wrap_key(album.key, pending.file_key),
+            encrypted_metadata=stand_in,  # a recommit keeps the first commit's metadata
+        )
+    )
+    metadata = open_json(pending.file_key, record.encrypted_metadata)
+    job = ThumbnailJob(record.id, path, st.st_size, st.st_mtime_ns, fmt)
+    with session.db.transaction() as conn:
+        record_commit(session, conn, album, record, metadata, pending.file_key, job)
+    return record

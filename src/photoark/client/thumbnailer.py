@@ -1,0 +1,131 @@
+"""Thumbnails after the originals: the second phase of a backup.
+
+Every committed file has a row in the thumbnail queue (:mod:`.state.thumbqueue`). Here each is
+rendered from the local file (if it is still the file that was backed up), encrypted with the
+file's key and sent in bundles (``POST /files/thumbnails``); the rows of a bundle go in the
+transaction that records the new thumbnail sizes in the mirror. A file whose thumbnail cannot
+be made (undecodable, no ffmpeg for a video, changed or gone since) leaves the queue with its
+reason reported: its original is backed up all the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from photoark.client.bundler import BundleLimits, Bundler
+from photoark.client.describe import thumbnail_of
+from photoark.client.session import Session
+from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
+from photoark.crypto.stream import encrypt_bytes
+from photoark.media.formats import get_format
+from photoark.protocol.models import (
+    MAX_BUNDLE_FILES,
+    MAX_THUMBNAIL_BYTES,
+    FileRecord,
+    ThumbnailBundle,
+    ThumbnailItem,
+)
+
+__all__ = ["ThumbnailReport", "make_thumbnails"]
+
+_PAGE = 256
+
+
+@dataclass
+class ThumbnailReport:
+    made: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {"made": self.made, "failed": self.failed}
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    job: ThumbnailJob
+    cipher: bytes
+
+
+def _render(session: Session, job: ThumbnailJob) -> _Sealed | str:
+    """The encrypted thumbnail of ``job``'s file, or why there is none."""
+    library_file = session.mirror.file(job.file_id)
+    if library_file is None:
+        return "the file is no longer in the library"
+    try:
+        st = os.stat(job.path)
+    except OSError as err:
+        return f"the local file is gone ({err.strerror or err})"
+    if (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns):
+        return "the local file changed since it was backed up"
+    fmt = get_format(job.format)
+    if fmt is None:
+        return f"unknown format {job.format!r}"
+    data, error = thumbnail_of(job.path, fmt)
+    if data is None:
+        return error or "no thumbnail"
+    cipher = encrypt_bytes(library_file.file_key, data)
+    if len(cipher) > MAX_THUMBNAIL_BYTES:
+        return f"thumbnail of {len(cipher)} bytes exceeds {MAX_THUMBNAIL_BYTES}"
+    return _Sealed(job, cipher)
+
+
+def make_thumbnails(
+    session: Session,
+    workers: int = 2,
+    on_done: Callable[[int], None] = lambda n: None,
+) -> ThumbnailReport:
+    """Work through the whole thumbnail queue; ``on_done(n)`` after every ``n`` jobs."""
+    report = ThumbnailReport()
+    queue = ThumbnailQueue(session.db)
+
+    def send(items: Sequence[_Sealed]) -> list[FileRecord]:
+        header = ThumbnailBundle(
+            items=[
+                ThumbnailItem(
+                    file_id=i.job.file_id,
+                    size=len(i.cipher),
+                    sha256=hashlib.sha256(i.cipher).hexdigest(),
+                )
+                for i in items
+            ]
+        )
+        records = session.api.set_thumbnails(header, [i.cipher for i in items])
+        with session.db.transaction() as conn:
+            for record in records:
+                session.mirror.refresh_record(conn, record)
+            ThumbnailQueue.remove(conn, [i.job.file_id for i in items])
+        report.made += len(items)
+        on_done(len(items))
+        return records
+
+    def drop(job: ThumbnailJob, reason: str) -> None:
+        with session.db.transaction() as conn:
+            ThumbnailQueue.remove(conn, [job.file_id])
+        report.failed.append({"path": job.path, "error": reason})
+        on_done(1)
+
+    limits = BundleLimits(max_bytes=4 * 1024 * 1024, max_items=MAX_BUNDLE_FILES)
+    last = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        bundler: Bundler[_Sealed, FileRecord] = Bundler(send, lambda s: len(s.cipher), limits)
+        with bundler:
+            while True:
+                jobs = queue.after(last, _PAGE)
+                if not jobs:
+                    break
+                last = jobs[-1].file_id
+                futures = []
+                for job, result in zip(
+                    jobs, pool.map(lambda j: _render(session, j), jobs), strict=True
+                ):
+                    if isinstance(result, str):
+                        drop(job, result)
+                    else:
+                        futures.append(bundler.submit(result))
+                for future in futures:
+                    future.result()  # a failed bundle stops the phase: its rows stay queued
+    return report
