@@ -11,7 +11,6 @@ import pytest
 
 from photoark.client import backup as backup_mod
 from photoark.client.backup import BackupOptions, backup
-from photoark.client.home import resolve_home
 from photoark.client.session import Session
 from tests.builders import Client, jpeg_bytes, make_tree, running_server
 
@@ -30,18 +29,6 @@ def test_quota_exceeded_is_refused_with_the_numbers(tmp_path: Path) -> None:
         assert "100.0 KiB" in error and "293.0 KiB" in error, error
         assert client.json("usage")["stored_bytes"] == 0
         assert client.json("ls") == []
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Any:
-    with running_server(tmp_path) as server:
-        client = Client(tmp_path / "c", server.url)
-        client.signup()
-        s = Session.open(resolve_home(client.home))
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def test_file_changed_while_uploading_is_never_committed(

@@ -320,14 +320,18 @@ class _Run:
             decision = decide(
                 mirror.find_by_hash(content_hash, by_name), mirror.albums_of_file, self.album.id
             )
-            if decision.action is Action.SKIP:
-                self._uploader().discard(path)
-                return "skipped"
-            if decision.action is Action.ADD:
+            if decision.action in (Action.SKIP, Action.ADD):
                 assert decision.file is not None
-                add_by_reference(self.session, self.album, decision.file)
+                if decision.action is Action.ADD:
+                    add_by_reference(self.session, self.album, decision.file)
                 self._uploader().discard(path)
-                return "added"
+                if decision.file.thumbnail_size == 0:
+                    # known content without a thumbnail (a run lost its commit's answer, or
+                    # stopped before its thumbnails): this local copy can supply it
+                    job = ThumbnailJob(decision.file.id, path, st.st_size, st.st_mtime_ns, fmt.name)
+                    with self.session.db.transaction() as conn:
+                        ThumbnailQueue.put(conn, job)
+                return "skipped" if decision.action is Action.SKIP else "added"
             if not small:
                 self._upload(path, st, fmt, content_hash)
                 return "uploaded"

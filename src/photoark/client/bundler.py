@@ -1,7 +1,8 @@
 """Batching: items submitted one by one from many threads, sent in bundles by one thread.
 
 A :class:`Bundler` gathers submitted items until a bundle holds ``max_bytes`` or ``max_items``,
-or nothing new arrived for ``linger`` seconds, then hands the bundle to ``send`` (which returns
+or nothing new arrived for ``linger`` seconds, then hands the bundle to ``send`` (on one of
+``senders`` threads, so that many bundles can be in flight) (which returns
 one result per item, in order) and resolves each item's future with its result, or every
 future of the bundle with the exception ``send`` raised. Memory is bounded: ``submit`` blocks
 while the items submitted and not yet sent exceed ``backlog_bytes``.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -30,6 +31,8 @@ class BundleLimits:
     max_items: int = 128
     linger: float = 0.05
     backlog_bytes: int = 48 * 1024 * 1024
+    senders: int = 2  # bundles in flight at once (the server overlaps one's disk writes with
+    # another's transaction)
 
 
 class _Close:
@@ -52,6 +55,7 @@ class Bundler(Generic[T, R]):
         self._backlog = 0
         self._room = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="bundler", daemon=True)
+        self._senders = ThreadPoolExecutor(max(1, self._limits.senders), "bundle-sender")
         self._started = False
 
     def __enter__(self) -> Bundler[T, R]:
@@ -80,6 +84,7 @@ class Bundler(Generic[T, R]):
         if self._started and self._thread.is_alive():
             self._queue.put(_Close())
             self._thread.join()
+        self._senders.shutdown(wait=True)
 
     def _run(self) -> None:
         batch: list[tuple[T, Future[R]]] = []
@@ -90,15 +95,19 @@ class Bundler(Generic[T, R]):
             except queue.Empty:
                 got = None  # lingered long enough: send what we have
             if isinstance(got, _Close):
-                self._flush(batch)
+                self._dispatch(batch)
                 return
             if got is not None:
                 batch.append(got)
                 size += self._size_of(got[0])
                 if size < self._limits.max_bytes and len(batch) < self._limits.max_items:
                     continue
-            self._flush(batch)
+            self._dispatch(batch)
             batch, size = [], 0
+
+    def _dispatch(self, batch: list[tuple[T, Future[R]]]) -> None:
+        if batch:
+            self._senders.submit(self._flush, batch)
 
     def _flush(self, batch: list[tuple[T, Future[R]]]) -> None:
         if not batch:
