@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import blake3
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -320,7 +321,7 @@ class Api:
         album: Album,
         contents: list[bytes],
         upload_ids: list[str] | None = None,
-        sha256s: list[str] | None = None,
+        checksums: list[str] | None = None,
     ) -> Response:
         """``POST /files/bundle`` of ``contents`` (random keys; ids random unless given)."""
         items = []
@@ -331,7 +332,7 @@ class Api:
                     upload_id=upload_ids[index] if upload_ids else uuid.uuid4().hex,
                     collection_id=album.id,
                     size=len(data),
-                    sha256=sha256s[index] if sha256s else hashlib.sha256(data).hexdigest(),
+                    blake3=checksums[index] if checksums else blake3.blake3(data).hexdigest(),
                     encrypted_key=wrap_key(album.key, file_key),
                     encrypted_metadata=seal_json(file_key, {"name": f"IMG_{index}.JPG"}),
                 )
@@ -343,7 +344,7 @@ class Api:
         """``POST /files/thumbnails`` attaching ``(file_id, encrypted thumbnail)`` pairs."""
         header = ThumbnailBundle(
             items=[
-                ThumbnailItem(file_id=i, size=len(d), sha256=hashlib.sha256(d).hexdigest())
+                ThumbnailItem(file_id=i, size=len(d), blake3=blake3.blake3(d).hexdigest())
                 for i, d in thumbs
             ]
         )

@@ -131,6 +131,26 @@ def test_put_object_reads_back_like_a_completed_upload(store: BlobStore) -> None
     assert store.object_size(OBJ) is None
 
 
+def test_put_objects_writes_each_like_put_object(store: BlobStore) -> None:
+    objects = {f"{i:02d}" + "ab" * 8: os.urandom(1000 * i + 1) for i in range(5)}
+    store.put_objects([(key, memoryview(data)) for key, data in objects.items()])
+    for key, data in objects.items():
+        assert store.object_size(key) == len(data)
+        assert b"".join(store.read_range(key, 0, len(data) - 1)) == data
+    with pytest.raises(FileExistsError):
+        store.put_objects([("ff" * 8, b"new"), (next(iter(objects)), b"again")])
+    first = next(iter(objects))
+    assert b"".join(store.read_range(first, 0, 0)) == objects[first][:1]
+
+
+def test_local_put_objects_leaves_no_staging(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    store.put_objects([(OBJ, b"one"), ("0123456789abcdef", b"two")])
+    with pytest.raises(FileExistsError):
+        store.put_objects([("aaaaaaaaaaaaaaaa", b"x"), (OBJ, b"again")])
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == []
+
+
 def test_put_object_never_replaces_an_object(store: BlobStore) -> None:
     store.put_object(OBJ, b"first")
     with pytest.raises(FileExistsError):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
+
+import blake3
 
 from photoark.protocol.frames import encode_frames
 from photoark.protocol.models import Bundle
@@ -60,8 +61,8 @@ def test_resent_bundle_returns_the_same_files_and_stores_nothing(api: Api, alice
 def test_bad_checksum_stores_nothing(api: Api, alice: Account) -> None:
     album = api.album(alice)
     contents = [os.urandom(100), os.urandom(200)]
-    sums = [hashlib.sha256(contents[0]).hexdigest(), "0" * 64]
-    response = api.bundle(alice, album, contents, sha256s=sums)
+    sums = [blake3.blake3(contents[0]).hexdigest(), "0" * 64]
+    response = api.bundle(alice, album, contents, checksums=sums)
     assert response.status_code == 400 and response.json()["code"] == "checksum_mismatch"
     assert object_count(api) == 0 and api.usage(alice)["files"] == 0
 
@@ -105,7 +106,7 @@ def test_malformed_frames_are_bad_requests(api: Api, alice: Account) -> None:
                     "upload_id": uuid.uuid4().hex,
                     "collection_id": album.id,
                     "size": 10,
-                    "sha256": hashlib.sha256(b"0123456789").hexdigest(),
+                    "blake3": blake3.blake3(b"0123456789").hexdigest(),
                     "encrypted_key": "AAAA",
                     "encrypted_metadata": "AAAA",
                 }

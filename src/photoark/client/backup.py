@@ -419,6 +419,10 @@ def _backup(
             found.append(item)
     progress.planned(len(found), sum(f.stat.st_size for f in found))
     found = run.settle_unchanged(paths, found)
+    # large files first: each streams through one worker part by part, so started early it
+    # overlaps the many small files instead of running alone at the end (stable: same-size
+    # files keep their scan order)
+    found.sort(key=lambda item: content_size(item.stat.st_size) <= PART_SIZE)
     sender = BundleSender(session, album, run._sent)
     with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler:
         run.bundler = bundler

@@ -15,7 +15,6 @@ was committed; if so the file is recommitted without sending a byte, else sent a
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import sqlite3
 import uuid
@@ -147,7 +146,7 @@ class BundleSender:
                     upload_id=item.upload_id,
                     collection_id=album.id,
                     size=item.size,
-                    sha256=hashlib.sha256(item.cipher).hexdigest(),
+                    blake3=blake3.blake3(item.cipher).hexdigest(),
                     encrypted_key=wrap_key(album.key, item.file_key),
                     encrypted_metadata=seal_metadata(item.file_key, item.metadata),
                 )

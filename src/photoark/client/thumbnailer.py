@@ -10,11 +10,12 @@ reason reported: its original is backed up all the same.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import blake3
 
 from photoark.client.bundler import BundleLimits, Bundler
 from photoark.client.describe import thumbnail_of
@@ -88,7 +89,7 @@ def make_thumbnails(
                 ThumbnailItem(
                     file_id=i.job.file_id,
                     size=len(i.cipher),
-                    sha256=hashlib.sha256(i.cipher).hexdigest(),
+                    blake3=blake3.blake3(i.cipher).hexdigest(),
                 )
                 for i in items
             ]

@@ -55,7 +55,7 @@ a committed upload, so a bundle re-sent after a lost answer returns the same fil
 ``GET /uploads/{id}`` tells a resuming client whether an item made it. ``POST /files/thumbnails``
 attaches (or replaces) encrypted thumbnails of committed files, up to ``MAX_BUNDLE_FILES`` at a
 time: a backup commits originals first and sends thumbnails after. Both bodies are framed
-(:mod:`photoark.protocol.frames`): a JSON header listing each blob's size and SHA-256, then the
+(:mod:`photoark.protocol.frames`): a JSON header listing each blob's size and BLAKE3, then the
 blobs; at most ``MAX_BUNDLE_BYTES``.
 
 Diff sync: every change to a user's collections or album entries takes the next value of the
@@ -145,7 +145,7 @@ B64Thumbnail = Annotated[B64, Field(min_length=1, max_length=MAX_THUMBNAIL_BYTES
 Int64 = Annotated[int, Field(ge=0, le=MAX_INT)]
 UploadId = Annotated[str, Field(min_length=1, max_length=64)]
 ClientUploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class _Model(BaseModel):
@@ -294,7 +294,7 @@ class BundleItem(_Model):
     upload_id: ClientUploadId  # chosen by the client; makes the item idempotent
     collection_id: Int64
     size: int = Field(gt=0, le=MAX_PART_SIZE)  # encrypted content bytes
-    sha256: Sha256Hex  # of those bytes
+    blake3: HashHex  # BLAKE3 of those bytes (a transfer check; 6x cheaper than SHA-256 here)
     encrypted_key: B64Key  # file key wrapped by the collection key
     encrypted_metadata: B64Metadata  # secretbox(file key, metadata JSON)
 
@@ -308,7 +308,7 @@ class ThumbnailItem(_Model):
 
     file_id: Int64
     size: int = Field(gt=0, le=MAX_THUMBNAIL_BYTES)
-    sha256: Sha256Hex
+    blake3: HashHex  # BLAKE3 of those bytes
 
 
 class ThumbnailBundle(_Model):

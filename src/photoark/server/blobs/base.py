@@ -17,7 +17,7 @@ fits the same contract.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 __all__ = ["READ_CHUNK", "BlobStore", "check_key", "check_range"]
@@ -70,6 +70,13 @@ class BlobStore(Protocol):
         reads back like a completed upload. The key must be new (the server passes a fresh
         random one): if the object exists it is left unchanged and :class:`FileExistsError` is
         raised. Raises StorageFull when the backend is out of space (nothing is left behind).
+        """
+        ...
+
+    def put_objects(self, objects: Sequence[tuple[str, bytes | memoryview]]) -> None:
+        """:meth:`put_object` for each ``(key, data)``, durable when it returns (a store may
+        make them durable together, which is why this exists: a bundle of small files). On an
+        error some may exist: the caller deletes every key it passed (delete is idempotent).
         """
         ...
 

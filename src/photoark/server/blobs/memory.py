@@ -6,7 +6,7 @@ Same contract as the local store; thread-safe through one lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from photoark.server.blobs.base import READ_CHUNK, check_key, check_range
 from photoark.server.errors import NotFound
@@ -47,6 +47,10 @@ class MemoryBlobStore:
             if check_key(object_key) in self._objects:
                 raise FileExistsError(f"object {object_key} exists")
             self._objects[object_key] = bytes(data)
+
+    def put_objects(self, objects: Sequence[tuple[str, bytes | memoryview]]) -> None:
+        for object_key, data in objects:
+            self.put_object(object_key, bytes(data))
 
     def abort(self, upload_key: str) -> None:
         with self._lock:

@@ -10,10 +10,11 @@ transaction leaves unreferenced objects: garbage, never a dangling reference.)
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+import blake3
 
 from photoark.protocol.frames import FrameError, decode_frames
 from photoark.protocol.models import Bundle, FileRecord, ThumbnailBundle
@@ -25,12 +26,12 @@ from photoark.server.store.bundles import BundleFile, BundleStore, NewThumbnail
 __all__ = ["BundleService"]
 
 
-def _check_blob(index: int, data: memoryview, sha256_hex: str) -> None:
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256_hex:
+def _check_blob(index: int, data: memoryview, blake3_hex: str) -> None:
+    digest = blake3.blake3(data, max_threads=1).hexdigest()
+    if digest != blake3_hex:
         raise ChecksumMismatch(
-            f"item {index}: the SHA-256 of its bytes does not match the header",
-            {"item": index, "expected": sha256_hex, "actual": digest},
+            f"item {index}: the BLAKE3 of its bytes does not match the header",
+            {"item": index, "expected": blake3_hex, "actual": digest},
         )
 
 
@@ -47,17 +48,25 @@ class BundleService:
         if len(set(ids)) != len(ids):
             raise BadRequest("an upload id appears twice in the bundle")
         for index, (item, data) in enumerate(zip(bundle.items, blobs, strict=True)):
-            _check_blob(index, data, item.sha256)
+            _check_blob(index, data, item.blake3)
         known = self._store.committed(user_id, ids)
-        written: list[str] = []
+        keys = {
+            item.upload_id: secrets.token_hex(16)
+            for item in bundle.items
+            if item.upload_id not in known
+        }
+        written = list(keys.values())
         files: list[BundleFile] = []
         try:
-            for item, data in zip(bundle.items, blobs, strict=True):
-                key: str | None = None
-                if item.upload_id not in known:
-                    key = secrets.token_hex(16)
-                    self._blobs.put_object(key, bytes(data))
-                    written.append(key)
+            self._blobs.put_objects(
+                [
+                    (keys[item.upload_id], data)
+                    for item, data in zip(bundle.items, blobs, strict=True)
+                    if item.upload_id in keys
+                ]
+            )
+            for item in bundle.items:
+                key = keys.get(item.upload_id)
                 files.append(
                     BundleFile(
                         upload_id=item.upload_id,
@@ -71,7 +80,8 @@ class BundleService:
             new_bytes = sum(f.content_size for f in files if f.content_object is not None)
             results = self._store.commit(user_id, files, self._clock(), admit_quota(new_bytes))
         except ServerError:
-            # refused inside the transaction (rolled back) or before it: nothing refers to them
+            # refused inside the transaction (rolled back), or before it (a full disk part-way
+            # through the writes): nothing refers to the objects
             self._delete(written)
             raise
         return [record for record, _ in results]
@@ -80,15 +90,13 @@ class BundleService:
         """Attach the thumbnails of a framed :class:`ThumbnailBundle` body to their files."""
         bundle, blobs = _decode(body, ThumbnailBundle)
         for index, (item, data) in enumerate(zip(bundle.items, blobs, strict=True)):
-            _check_blob(index, data, item.sha256)
-        written: list[str] = []
-        thumbs: list[NewThumbnail] = []
+            _check_blob(index, data, item.blake3)
+        thumbs = [NewThumbnail(i.file_id, secrets.token_hex(16), i.size) for i in bundle.items]
+        written = [t.thumbnail_object for t in thumbs]
         try:
-            for item, data in zip(bundle.items, blobs, strict=True):
-                key = secrets.token_hex(16)
-                self._blobs.put_object(key, bytes(data))
-                written.append(key)
-                thumbs.append(NewThumbnail(item.file_id, key, item.size))
+            self._blobs.put_objects(
+                [(t.thumbnail_object, data) for t, data in zip(thumbs, blobs, strict=True)]
+            )
             records, replaced = self._store.set_thumbnails(user_id, thumbs, admit_quota)
         except ServerError:
             self._delete(written)
