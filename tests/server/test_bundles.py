@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import blake3
 
@@ -165,3 +166,35 @@ def test_thumbnails_respect_the_quota(make_api: AppFactory) -> None:
     assert response.json()["code"] == "quota_exceeded"
     assert api.usage(alice)["stored_bytes"] == 4000
     assert object_count(api) == 1
+
+
+def test_batch_add_to_collection_and_logical_bytes(api: Api, alice: Account, bob: Account) -> None:
+    album, other = api.album(alice), api.album(alice, "other")
+    files = api.bundle(alice, album, [os.urandom(1000), os.urandom(2000)]).json()["files"]
+    items = [{"file_id": f["id"], "encrypted_key": "AAAA"} for f in files]
+    response = api.http.post(
+        f"/collections/{other.id}/files/batch", json={"items": items}, headers=alice.headers
+    )
+    assert response.status_code == 201, response.text
+    assert [e["file_id"] for e in response.json()] == [f["id"] for f in files]
+    usage = api.usage(alice)
+    assert usage["stored_bytes"] == 3000 and usage["logical_bytes"] == 6000
+    # again: idempotent, nothing new
+    again = api.http.post(
+        f"/collections/{other.id}/files/batch", json={"items": items}, headers=alice.headers
+    )
+    assert again.status_code == 201 and again.json() == response.json()
+    # one foreign file refuses the whole batch, exactly as a missing one would
+    bobs = api.bundle(bob, api.album(bob), [b"bob's"]).json()["files"][0]["id"]
+    third = api.album(alice, "third")
+
+    def add(file_ids: list[int]) -> Any:
+        body = {"items": [{"file_id": i, "encrypted_key": "AAAA"} for i in file_ids]}
+        return api.http.post(
+            f"/collections/{third.id}/files/batch", json=body, headers=alice.headers
+        )
+
+    theirs, missing = add([files[0]["id"], bobs]), add([files[0]["id"], 987_654])
+    assert theirs.status_code == 404 and theirs.json() == missing.json()
+    assert api.usage(alice)["logical_bytes"] == 6000
+    assert add([files[0]["id"], files[0]["id"]]).status_code == 400

@@ -75,6 +75,7 @@ def test_add_to_album_is_by_reference(api: Api, alice: Account) -> None:
         "stored_bytes": PART + 100,
         "trash_bytes": 0,
         "quota_bytes": 10 * 2**30,
+        "logical_bytes": PART + 100,
     }
     response = api.add_to_album(alice, second, record["id"])
     assert response.status_code == 201, response.text
@@ -82,7 +83,7 @@ def test_add_to_album_is_by_reference(api: Api, alice: Account) -> None:
     assert entry["collection_id"] == second.id and entry["file"]["id"] == record["id"]
     again = api.add_to_album(alice, second, record["id"])
     assert again.status_code == 201 and again.json() == entry  # idempotent, same version
-    assert api.usage(alice) == before
+    assert api.usage(alice) == {**before, "logical_bytes": 2 * (PART + 100)}
 
 
 def test_usage_counts_each_file_once(api: Api, alice: Account) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from photoark.client.library import album_from_collection, encrypt_album
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.boxes import wrap_key
-from photoark.protocol.models import AddToCollection
+from photoark.protocol.models import AddManyToCollection, AddToCollection
 
-__all__ = ["add_by_reference", "ensure_album"]
+__all__ = ["add_by_reference", "add_many_by_reference", "ensure_album"]
 
 
 def ensure_album(session: Session, name: str) -> Album:
@@ -26,6 +28,24 @@ def ensure_album(session: Session, name: str) -> Album:
     with session.db.transaction() as conn:
         session.mirror.put_album(conn, album)
     return album
+
+
+def add_many_by_reference(
+    session: Session, album: Album, files: Sequence[LibraryFile]
+) -> list[LibraryFile]:
+    """Put library files into another album in one request (keys wrapped again, no bytes
+    move); the mirror learns the entries in one transaction. Returns ``files``."""
+    request = AddManyToCollection(
+        items=[
+            AddToCollection(file_id=f.id, encrypted_key=wrap_key(album.key, f.file_key))
+            for f in files
+        ]
+    )
+    session.api.add_many_to_collection(album.id, request)
+    with session.db.transaction() as conn:
+        for f in files:
+            session.mirror.put_entry(conn, album.id, f.id)
+    return list(files)
 
 
 def add_by_reference(session: Session, album: Album, f: LibraryFile) -> None:

@@ -26,6 +26,7 @@ from photoark.client.errors import (
 )
 from photoark.protocol.frames import encode_frames
 from photoark.protocol.models import (
+    AddManyToCollection,
     AddToCollection,
     Bundle,
     BundleResult,
@@ -195,6 +196,21 @@ class ApiClient:
         return self._model(
             Collection, "PATCH", f"/collections/{collection_id}", json=self._body(request)
         )
+
+    def add_many_to_collection(
+        self, collection_id: int, request: AddManyToCollection
+    ) -> list[Entry]:
+        """Add many files by reference in one request and one transaction (all or none)."""
+        response = self._send(
+            "POST", f"/collections/{collection_id}/files/batch", json=self._body(request)
+        )
+        try:
+            entries = [Entry.model_validate(e) for e in response.json()]
+        except (ValidationError, ValueError, TypeError) as err:
+            raise ApiError("bad_response", "bad answer to /collections/…/files/batch", 200) from err
+        if len(entries) != len(request.items):
+            raise ApiError("bad_response", "the batch add answered a different count", 200)
+        return entries
 
     def add_to_collection(self, collection_id: int, request: AddToCollection) -> Entry:
         return self._model(

@@ -24,7 +24,7 @@ from typing import Any
 import blake3
 
 from photoark.client import sync
-from photoark.client.albums import add_by_reference, ensure_album
+from photoark.client.albums import add_many_by_reference, ensure_album
 from photoark.client.bundler import BundleLimits, Bundler
 from photoark.client.dedup import Action, MatchProfile, decide
 from photoark.client.describe import describe, display_name
@@ -41,7 +41,7 @@ from photoark.client.smallfiles import (
     resume_small,
     seal_small,
 )
-from photoark.client.state.mirror import Album
+from photoark.client.state.mirror import Album, LibraryFile
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
@@ -51,7 +51,7 @@ from photoark.crypto.boxes import wrap_key
 from photoark.crypto.hashing import hash_into
 from photoark.media import MediaFormat, sniff
 from photoark.media.formats import get_format
-from photoark.protocol.models import FileCommit, FileRecord
+from photoark.protocol.models import MAX_BUNDLE_FILES, FileCommit, FileRecord
 
 __all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup"]
 
@@ -176,6 +176,7 @@ class _Run:
         self.queue = UploadQueue(session.db)
         self.stop = threading.Event()
         self.bundler: Bundler[SmallFile, FileRecord]  # set by the run, around the workers
+        self.adder: Bundler[LibraryFile, LibraryFile]  # likewise: adds by reference
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -244,17 +245,21 @@ class _Run:
             self._failed(path, st.st_size, err)
             return
         if isinstance(outcome, Future):
-            # a bundled upload: counted when its bundle is committed
+            # bundled: counted when its bundle is committed
             outcome.add_done_callback(lambda f: self._bundled(path, st.st_size, f))
         elif outcome.startswith("ignored:"):
             self._count(path, st.st_size, "ignored", outcome.split(":", 1)[1])
         else:
             self._count(path, st.st_size, outcome)
 
-    def _bundled(self, path: str, size: int, future: Future[FileRecord]) -> None:
+    def _bundled(
+        self, path: str, size: int, future: Future[FileRecord] | Future[LibraryFile]
+    ) -> None:
         err = future.exception()
         if err is not None:
             self._failed(path, size, err)
+        elif isinstance(future.result(), LibraryFile):
+            self._count(path, size, "added")
         else:
             self.progress.bytes_done(size)
             self._count(path, size, "uploaded")
@@ -304,7 +309,9 @@ class _Run:
         self.stat_cache.store(path, st, fmt.name, content_hash)
         return fmt, content_hash, data
 
-    def _process(self, path: str, st: os.stat_result) -> str | Future[FileRecord]:
+    def _process(
+        self, path: str, st: os.stat_result
+    ) -> str | Future[FileRecord] | Future[LibraryFile]:
         if st.st_size == 0:
             raise ClientError("empty file (0 bytes): nothing to back up")
         small = content_size(st.st_size) <= PART_SIZE
@@ -321,17 +328,23 @@ class _Run:
                 mirror.find_by_hash(content_hash, by_name), mirror.albums_of_file, self.album.id
             )
             if decision.action in (Action.SKIP, Action.ADD):
-                assert decision.file is not None
-                if decision.action is Action.ADD:
-                    add_by_reference(self.session, self.album, decision.file)
+                known = decision.file
+                assert known is not None
                 self._uploader().discard(path)
-                if decision.file.thumbnail_size == 0:
+                if known.thumbnail_size == 0:
                     # known content without a thumbnail (a run lost its commit's answer, or
                     # stopped before its thumbnails): this local copy can supply it
-                    job = ThumbnailJob(decision.file.id, path, st.st_size, st.st_mtime_ns, fmt.name)
+                    job = ThumbnailJob(known.id, path, st.st_size, st.st_mtime_ns, fmt.name)
                     with self.session.db.transaction() as conn:
                         ThumbnailQueue.put(conn, job)
-                return "skipped" if decision.action is Action.SKIP else "added"
+                if decision.action is Action.SKIP:
+                    return "skipped"
+                # by reference, batched: many adds in one request; the hash is released
+                # once the entry is in the mirror, as for a bundled upload
+                added = self.adder.submit(known)
+                added.add_done_callback(lambda _: release())
+                handed_over = True
+                return added
             if not small:
                 self._upload(path, st, fmt, content_hash)
                 return "uploaded"
@@ -424,8 +437,12 @@ def _backup(
     # files keep their scan order)
     found.sort(key=lambda item: content_size(item.stat.st_size) <= PART_SIZE)
     sender = BundleSender(session, album, run._sent)
-    with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler:
-        run.bundler = bundler
+    adds = BundleLimits(max_bytes=MAX_BUNDLE_FILES, max_items=MAX_BUNDLE_FILES, senders=1)
+    adder: Bundler[LibraryFile, LibraryFile] = Bundler(
+        lambda files: add_many_by_reference(session, album, files), lambda f: 1, adds
+    )
+    with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler, adder:
+        run.bundler, run.adder = bundler, adder
         if options.workers <= 1:
             for item in found:
                 run.process(item)

@@ -19,6 +19,8 @@ GET      /collections                         -                           list[C
 POST     /collections                         CollectionCreate            Collection (201)
 PATCH    /collections/{id}                    CollectionRename            Collection
 POST     /collections/{id}/files              AddToCollection             Entry (201; idempotent)
+POST     /collections/{id}/files/batch        AddManyToCollection         list[Entry] (201; all
+                                                                          or none)
 DELETE   /collections/{id}/files/{file_id}    -                           204 (leaves a tombstone)
 POST     /uploads                             UploadCreate                UploadSession (201)
 GET      /uploads/{id}                        -                           UploadSession
@@ -82,6 +84,7 @@ __all__ = [
     "B64",
     "MAX_BUNDLE_BYTES",
     "MAX_BUNDLE_FILES",
+    "AddManyToCollection",
     "AddToCollection",
     "Bundle",
     "BundleItem",
@@ -265,6 +268,10 @@ class AddToCollection(_Model):
     encrypted_key: B64Key  # file key wrapped by the target collection's key
 
 
+class AddManyToCollection(_Model):
+    items: list[AddToCollection] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
+
+
 class Entry(_Model):
     collection_id: int
     file_id: int
@@ -283,9 +290,10 @@ class Diff(_Model):
 
 class Usage(_Model):
     files: int
-    stored_bytes: int
+    stored_bytes: int  # each unique file once (content + thumbnail), however many albums
     trash_bytes: int
     quota_bytes: int
+    logical_bytes: int = 0  # summed over album entries: what dedup saves is the difference
 
 
 class BundleItem(_Model):

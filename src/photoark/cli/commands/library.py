@@ -102,5 +102,7 @@ def usage(home: HomeOption = None, json_output: JsonOption = False) -> None:
     pct = 100 * (u.stored_bytes + u.trash_bytes) / u.quota_bytes if u.quota_bytes else 0.0
     console.print(
         f"{u.files} files, {u.stored_bytes:,} bytes stored, {u.trash_bytes:,} in trash, "
-        f"quota {u.quota_bytes:,} ({pct:.1f}% used)"
+        f"quota {u.quota_bytes:,} ({pct:.1f}% used); "
+        f"the albums hold {u.logical_bytes:,} bytes, so duplicates saved "
+        f"{max(0, u.logical_bytes - u.stored_bytes):,}"
     )

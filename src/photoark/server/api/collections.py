@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from photoark.protocol.models import (
+    AddManyToCollection,
     AddToCollection,
     Collection,
     CollectionCreate,
@@ -41,6 +42,13 @@ def add_file(
     collection_id: DbInt, request: AddToCollection, auth: CurrentUser, services: Svc
 ) -> Entry:
     return services.collections.add_file(auth.user_id, collection_id, request)
+
+
+@router.post("/{collection_id}/files/batch", status_code=201)
+def add_files(
+    collection_id: DbInt, request: AddManyToCollection, auth: CurrentUser, services: Svc
+) -> list[Entry]:
+    return list(services.collections.add_files(auth.user_id, collection_id, request))
 
 
 @router.delete("/{collection_id}/files/{file_id}", status_code=204)

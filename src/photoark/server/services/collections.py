@@ -6,7 +6,16 @@ use does not change. Both the album and the file must be the caller's.
 
 from __future__ import annotations
 
-from photoark.protocol.models import AddToCollection, Collection, CollectionCreate, Entry
+from collections.abc import Sequence
+
+from photoark.protocol.models import (
+    AddManyToCollection,
+    AddToCollection,
+    Collection,
+    CollectionCreate,
+    Entry,
+)
+from photoark.server.errors import BadRequest
 from photoark.server.store.collections import CollectionStore
 
 __all__ = ["CollectionService"]
@@ -28,6 +37,15 @@ class CollectionService:
     def add_file(self, user_id: int, collection_id: int, request: AddToCollection) -> Entry:
         """Idempotent; re-adding a removed file revives its entry with a new version."""
         return self._store.add_file(user_id, collection_id, request.file_id, request.encrypted_key)
+
+    def add_files(
+        self, user_id: int, collection_id: int, request: AddManyToCollection
+    ) -> Sequence[Entry]:
+        """:meth:`add_file` for many files in one transaction (all or none)."""
+        if len({i.file_id for i in request.items}) != len(request.items):
+            raise BadRequest("a file appears twice in the request")
+        items = [(i.file_id, i.encrypted_key) for i in request.items]
+        return self._store.add_files(user_id, collection_id, items)
 
     def remove_file(self, user_id: int, collection_id: int, file_id: int) -> None:
         """Leave a tombstone for diff sync. Idempotent. The file itself stays."""

@@ -27,5 +27,6 @@ class SyncService:
             files=sums.files,
             stored_bytes=sums.stored_bytes,
             trash_bytes=sums.trash_bytes,
+            logical_bytes=sums.logical_bytes,
             quota_bytes=self._accounts.quota(user_id),
         )

@@ -6,6 +6,8 @@ Another user's collection or file is reported as :class:`NotFound`, exactly like
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Engine, insert, select, update
 
 from photoark.protocol.models import Collection, Entry
@@ -80,6 +82,20 @@ class CollectionStore:
             file_row = live_file_row(conn, owner_id, file_id)
             entry = upsert_entry(conn, owner_id, collection_id, file_id, encrypted_key)
             return entry_model(entry, file_row)
+
+    def add_files(
+        self, owner_id: int, collection_id: int, items: Sequence[tuple[int, bytes]]
+    ) -> Sequence[Entry]:
+        """:meth:`add_file` for each ``(file_id, encrypted_key)``, all in one transaction: one
+        missing file (or another owner's) refuses the whole batch with :class:`NotFound`."""
+        with self._engine.begin() as conn:
+            require_collection(conn, owner_id, collection_id)
+            out: list[Entry] = []
+            for file_id, encrypted_key in items:
+                file_row = live_file_row(conn, owner_id, file_id)
+                entry = upsert_entry(conn, owner_id, collection_id, file_id, encrypted_key)
+                out.append(entry_model(entry, file_row))
+            return out
 
     def remove_file(self, owner_id: int, collection_id: int, file_id: int) -> None:
         """Tombstone the entry (new version). Idempotent; :class:`NotFound` if never there."""

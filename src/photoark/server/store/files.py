@@ -17,7 +17,7 @@ from photoark.server.store.rows import (
     require_collection,
     upsert_entry,
 )
-from photoark.server.store.schema import files, uploads
+from photoark.server.store.schema import collection_files, files, uploads
 from photoark.server.store.uploads import quota_and_use
 
 __all__ = ["CommitParts", "CommitResult", "FileRow", "FileStore", "UsageSums", "recommit_in"]
@@ -62,6 +62,7 @@ class UsageSums:
     files: int
     stored_bytes: int
     trash_bytes: int
+    logical_bytes: int  # summed over album entries: what the albums would take without dedup
 
 
 class FileStore:
@@ -159,7 +160,17 @@ class FileStore:
                     live, files.c.trashed_at.is_not(None)
                 )
             ).scalar_one()
-        return UsageSums(int(count), int(stored), int(trash))
+            logical = conn.execute(
+                select(func.coalesce(func.sum(size), 0))
+                .select_from(collection_files.join(files, files.c.id == collection_files.c.file_id))
+                .where(
+                    collection_files.c.owner_id == owner_id,
+                    collection_files.c.is_deleted.is_(False),
+                    live,
+                    files.c.trashed_at.is_(None),
+                )
+            ).scalar_one()
+        return UsageSums(int(count), int(stored), int(trash), int(logical))
 
 
 def _close_upload(conn: Connection, owner_id: int, upload_id: str, now: float) -> bool:
