@@ -184,6 +184,22 @@ def test_batch_add_to_collection_and_logical_bytes(api: Api, alice: Account, bob
         f"/collections/{other.id}/files/batch", json={"items": items}, headers=alice.headers
     )
     assert again.status_code == 201 and again.json() == response.json()
+    # a removed entry is revived with a new version, the other one is left as it was
+    removed = api.http.delete(
+        f"/collections/{other.id}/files/{files[0]['id']}", headers=alice.headers
+    )
+    assert removed.status_code == 204
+    revived = api.http.post(
+        f"/collections/{other.id}/files/batch", json={"items": items}, headers=alice.headers
+    ).json()
+    versions = [e["version"] for e in response.json()]
+    assert revived[0]["version"] > max(versions) and not revived[0]["is_deleted"]
+    assert revived[1] == response.json()[1]
+    latest = api.http.get("/diff", headers=alice.headers).json()
+    all_versions = [e["version"] for e in latest["entries"]] + [
+        c["version"] for c in latest["collections"]
+    ]
+    assert len(all_versions) == len(set(all_versions))  # every change has its own version
     # one foreign file refuses the whole batch, exactly as a missing one would
     bobs = api.bundle(bob, api.album(bob), [b"bob's"]).json()["files"][0]["id"]
     third = api.album(alice, "third")

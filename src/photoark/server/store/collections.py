@@ -16,12 +16,13 @@ from photoark.server.store.db import read_transaction
 from photoark.server.store.rows import (
     collection_model,
     entry_model,
+    file_record,
     live_file_row,
     require_collection,
     upsert_entry,
 )
-from photoark.server.store.schema import collection_files, collections
-from photoark.server.store.versions import next_version
+from photoark.server.store.schema import collection_files, collections, files
+from photoark.server.store.versions import lock_user, next_version, next_versions
 
 __all__ = ["CollectionStore"]
 
@@ -86,15 +87,77 @@ class CollectionStore:
     def add_files(
         self, owner_id: int, collection_id: int, items: Sequence[tuple[int, bytes]]
     ) -> Sequence[Entry]:
-        """:meth:`add_file` for each ``(file_id, encrypted_key)``, all in one transaction: one
-        missing file (or another owner's) refuses the whole batch with :class:`NotFound`."""
+        """:meth:`add_file` for each ``(file_id, encrypted_key)`` (distinct ids), in one
+        transaction and a handful of statements whatever the count: one missing file (or
+        another owner's) refuses the whole batch with :class:`NotFound`."""
+        ids = [file_id for file_id, _ in items]
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
+            lock_user(conn, owner_id)
+            file_rows = {
+                int(r.id): r
+                for r in conn.execute(
+                    select(files).where(
+                        files.c.id.in_(ids),
+                        files.c.owner_id == owner_id,
+                        files.c.is_deleted.is_(False),
+                    )
+                )
+            }
+            if len(file_rows) != len(ids):
+                raise NotFound("no such file")
+            in_album = collection_files.c.collection_id == collection_id
+            existing = {
+                int(r.file_id): r
+                for r in conn.execute(
+                    select(collection_files).where(in_album, collection_files.c.file_id.in_(ids))
+                )
+            }
+            changing = [(i, key) for i, key in items if i not in existing or existing[i].is_deleted]
+            versions = next_versions(conn, owner_id, len(changing))
+            changed = {
+                file_id: (key, version)
+                for (file_id, key), version in zip(changing, versions, strict=True)
+            }
+            inserts = [i for i in changed if i not in existing]
+            if inserts:
+                conn.execute(
+                    insert(collection_files),
+                    [
+                        {
+                            "collection_id": collection_id,
+                            "file_id": i,
+                            "owner_id": owner_id,
+                            "encrypted_key": changed[i][0],
+                            "version": changed[i][1],
+                            "is_deleted": False,
+                        }
+                        for i in inserts
+                    ],
+                )
+            for i in changed:
+                if i in existing:  # a tombstone: revived with the new key and version
+                    key, version = changed[i]
+                    conn.execute(
+                        update(collection_files)
+                        .where(in_album, collection_files.c.file_id == i)
+                        .values(encrypted_key=key, version=version, is_deleted=False)
+                    )
             out: list[Entry] = []
-            for file_id, encrypted_key in items:
-                file_row = live_file_row(conn, owner_id, file_id)
-                entry = upsert_entry(conn, owner_id, collection_id, file_id, encrypted_key)
-                out.append(entry_model(entry, file_row))
+            for file_id, _ in items:
+                if file_id not in changed:
+                    out.append(entry_model(existing[file_id], file_rows[file_id]))
+                    continue
+                key, version = changed[file_id]
+                out.append(
+                    Entry(
+                        collection_id=collection_id,
+                        file_id=file_id,
+                        encrypted_key=key,
+                        version=version,
+                        file=file_record(file_rows[file_id]),
+                    )
+                )
             return out
 
     def remove_file(self, owner_id: int, collection_id: int, file_id: int) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 from photoark.server.errors import NotFound
 from photoark.server.store.schema import users
 
-__all__ = ["current_version", "lock_user", "next_version"]
+__all__ = ["current_version", "lock_user", "next_version", "next_versions"]
 
 
 def next_version(conn: Connection, user_id: int) -> int:
@@ -27,6 +27,21 @@ def next_version(conn: Connection, user_id: int) -> int:
     if value is None:
         raise NotFound("no such user")
     return int(value)
+
+
+def next_versions(conn: Connection, user_id: int, count: int) -> range:
+    """``count`` consecutive next values of the user's counter, in one statement."""
+    if count <= 0:
+        return range(0)
+    value = conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(version=users.c.version + count)
+        .returning(users.c.version)
+    ).scalar_one_or_none()
+    if value is None:
+        raise NotFound("no such user")
+    return range(int(value) - count + 1, int(value) + 1)
 
 
 def current_version(conn: Connection, user_id: int) -> int:
