@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -30,6 +31,7 @@ from photoark.client.dedup import Action, MatchProfile, decide
 from photoark.client.describe import describe, display_name
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
 from photoark.client.library import seal_metadata
+from photoark.client.livephotos import LivePair, live_parts, pair_live_photos
 from photoark.client.lock import exclusive
 from photoark.client.scanner import Found, PassedOver, scan
 from photoark.client.session import Session
@@ -41,6 +43,7 @@ from photoark.client.smallfiles import (
     resume_small,
     seal_small,
 )
+from photoark.client.sources import ContentSource, file_source
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
@@ -235,22 +238,29 @@ class _Run:
 
     # -- one file ----------------------------------------------------------------------------
 
-    def process(self, found: Found) -> None:
+    def process(self, work: Found | LivePair) -> None:
         if self.stop.is_set():
             return
-        path, st = found.path, found.stat
+        if isinstance(work, LivePair):
+            path, size = work.still.path, work.still.stat.st_size + work.video.stat.st_size
+        else:
+            path, size = work.path, work.stat.st_size
         try:
-            outcome = self._process(path, st)
+            outcome = (
+                self._process_live(work)
+                if isinstance(work, LivePair)
+                else self._process(work.path, work.stat)
+            )
         except Exception as err:
-            self._failed(path, st.st_size, err)
+            self._failed(path, size, err)
             return
         if isinstance(outcome, Future):
             # bundled: counted when its bundle is committed
-            outcome.add_done_callback(lambda f: self._bundled(path, st.st_size, f))
+            outcome.add_done_callback(lambda f: self._bundled(path, size, f))
         elif outcome.startswith("ignored:"):
-            self._count(path, st.st_size, "ignored", outcome.split(":", 1)[1])
+            self._count(path, size, "ignored", outcome.split(":", 1)[1])
         else:
-            self._count(path, st.st_size, outcome)
+            self._count(path, size, outcome)
 
     def _bundled(
         self, path: str, size: int, future: Future[FileRecord] | Future[LibraryFile]
@@ -328,25 +338,14 @@ class _Run:
                 mirror.find_by_hash(content_hash, by_name), mirror.albums_of_file, self.album.id
             )
             if decision.action in (Action.SKIP, Action.ADD):
-                known = decision.file
-                assert known is not None
-                self._uploader().discard(path)
-                if known.thumbnail_size == 0:
-                    # known content without a thumbnail (a run lost its commit's answer, or
-                    # stopped before its thumbnails): this local copy can supply it
-                    job = ThumbnailJob(known.id, path, st.st_size, st.st_mtime_ns, fmt.name)
-                    with self.session.db.transaction() as conn:
-                        ThumbnailQueue.put(conn, job)
-                if decision.action is Action.SKIP:
-                    return "skipped"
-                # by reference, batched: many adds in one request; the hash is released
-                # once the entry is in the mirror, as for a bundled upload
-                added = self.adder.submit(known)
-                added.add_done_callback(lambda _: release())
-                handed_over = True
-                return added
+                assert decision.file is not None
+                outcome = self._known(decision.action, decision.file, path, st, fmt, release)
+                handed_over = not isinstance(outcome, str)
+                return outcome
             if not small:
-                self._upload(path, st, fmt, content_hash)
+                desc = describe(path, st, fmt, content_hash, thumbnail=False)
+                job = ThumbnailJob(0, path, st.st_size, st.st_mtime_ns, fmt.name)
+                self._upload(file_source(path, st), content_hash, desc.metadata, job)
                 return "uploaded"
             if resume_small(self.session, self.album, path, st, fmt.name, content_hash):
                 self.progress.bytes_done(st.st_size)
@@ -356,14 +355,102 @@ class _Run:
                 if now_hash != content_hash:
                     raise FileChangedError(f"{path} changed since it was hashed")
             desc = describe(path, st, fmt, content_hash, thumbnail=False)
-            item = seal_small(path, st, fmt.name, data, desc.metadata)
-            del data
-            now = os.stat(path)
-            if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-                # being written: what we read may be a half-saved version; take it next run
-                raise FileChangedError(f"{path} changed while it was being backed up")
-            future = self.bundler.submit(item)
-            future.add_done_callback(lambda _: release())
+            future = self._submit_small(file_source(path, st), fmt, data, desc.metadata, release)
+            handed_over = True
+            return future
+        finally:
+            if not handed_over:
+                release()
+
+    def _known(
+        self,
+        action: Action,
+        known: LibraryFile,
+        path: str,
+        st: os.stat_result,
+        fmt: MediaFormat,
+        release: Callable[[], None],
+    ) -> str | Future[LibraryFile]:
+        """Known content: skipped, or added to the album by reference (batched: the hash is
+        released once the entry is in the mirror, as for a bundled upload)."""
+        self._uploader().discard(path)
+        if known.thumbnail_size == 0:
+            # known content without a thumbnail (a run lost its commit's answer, or stopped
+            # before its thumbnails): this local copy can supply it
+            job = ThumbnailJob(known.id, path, st.st_size, st.st_mtime_ns, fmt.name)
+            with self.session.db.transaction() as conn:
+                ThumbnailQueue.put(conn, job)
+        if action is Action.SKIP:
+            return "skipped"
+        added = self.adder.submit(known)
+        added.add_done_callback(lambda _: release())
+        return added
+
+    def _submit_small(
+        self,
+        source: ContentSource,
+        fmt: MediaFormat,
+        data: bytes,
+        metadata: dict[str, Any],
+        release: Callable[[], None],
+    ) -> Future[FileRecord]:
+        """Encrypt a small item and hand it to the bundler, which releases its hash once the
+        bundle is committed. ``data`` must be what ``source`` held when described."""
+        path, st = source.members[0]
+        item = seal_small(path, st, fmt.name, data, metadata)
+        if source.changed():
+            # being written: what we read may be a half-saved version; take it next run
+            raise FileChangedError(f"{path} changed while it was being backed up")
+        future = self.bundler.submit(item)
+        future.add_done_callback(lambda _: release())
+        return future
+
+    def _process_live(self, pair: LivePair) -> str | Future[FileRecord] | Future[LibraryFile]:
+        """A Live Photo: one item, still then video in one stream (see :mod:`.livephotos`)."""
+        still, video = pair.still, pair.video
+        fmt, still_hash, _ = self._identify(still.path, still.stat, small=False)
+        video_fmt, video_hash, _ = self._identify(video.path, video.stat, small=False)
+        if fmt is None or video_fmt is None:
+            raise ClientError("a part of the Live Photo is no longer a photo or video")
+        live_hash = f"{still_hash}:{video_hash}"
+        source = ContentSource(((still.path, still.stat), (video.path, video.stat)))
+        by_name = display_name(still.path)["name"] if self.options.match == "name+hash" else None
+        release = self.claims.acquire(live_hash)
+        handed_over = False
+        try:
+            mirror = self.session.mirror
+            decision = decide(
+                mirror.find_by_hash(live_hash, by_name), mirror.albums_of_file, self.album.id
+            )
+            if decision.action in (Action.SKIP, Action.ADD):
+                assert decision.file is not None
+                outcome = self._known(
+                    decision.action, decision.file, still.path, still.stat, fmt, release
+                )
+                handed_over = not isinstance(outcome, str)
+                return outcome
+            with source.open() as reader:
+                stream_hash = blake3.blake3()
+                hash_into(stream_hash, reader)
+            desc = describe(still.path, still.stat, fmt, live_hash, thumbnail=False)
+            metadata = {
+                **desc.metadata,
+                "type": "live",
+                "size": source.size,
+                "parts": live_parts(pair, still_hash, video_hash),
+                "content_identifier": pair.content_identifier,
+            }
+            if content_size(source.size) > PART_SIZE:
+                job = ThumbnailJob(
+                    0, still.path, still.stat.st_size, still.stat.st_mtime_ns, fmt.name
+                )
+                self._upload(source, stream_hash.hexdigest(), metadata, job)
+                return "uploaded"
+            with source.open() as reader:
+                data = reader.read()
+            if blake3.blake3(data).hexdigest() != stream_hash.hexdigest():
+                raise FileChangedError(f"{still.path} changed while it was being backed up")
+            future = self._submit_small(source, fmt, data, metadata, release)
             handed_over = True
             return future
         finally:
@@ -373,29 +460,35 @@ class _Run:
     def _uploader(self) -> ContentUploader:
         return ContentUploader(self.session.api, self.queue, self._sent, self.progress.bytes_done)
 
-    def _upload(self, path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str) -> None:
-        """A large file, part by part (resumable mid-file); its thumbnail comes later."""
+    def _upload(
+        self,
+        source: ContentSource,
+        stream_hash: str,
+        metadata: dict[str, Any],
+        job: ThumbnailJob,
+    ) -> None:
+        """A large item, part by part (resumable mid-file); its thumbnail comes later, from
+        ``job``'s file (``job.file_id`` is filled in with the committed file's)."""
         session = self.session
-        desc = describe(path, st, fmt, content_hash, thumbnail=False)
-        result = self._uploader().upload(path, st, content_hash)
+        result = self._uploader().upload(source, stream_hash)
         pending = result.pending
-        desc.metadata["header"] = base64.b64encode(pending.header).decode("ascii")
+        metadata = {**metadata, "header": base64.b64encode(pending.header).decode("ascii")}
         try:
             record = session.api.commit_file(
                 FileCommit(
                     collection_id=self.album.id,
                     content_upload_id=pending.upload_id,
                     encrypted_key=wrap_key(self.album.key, pending.file_key),
-                    encrypted_metadata=seal_metadata(pending.file_key, desc.metadata),
+                    encrypted_metadata=seal_metadata(pending.file_key, metadata),
                 )
             )
         except ApiError as err:
             if err.code in ("upload_incomplete", "not_found"):
-                self.queue.remove(path)  # the session is unusable: start afresh next run
+                self.queue.remove(source.path)  # the session is unusable: start afresh next run
             raise
-        job = ThumbnailJob(record.id, path, st.st_size, st.st_mtime_ns, fmt.name)
+        job = dataclasses.replace(job, file_id=record.id)
         with session.db.transaction() as conn:
-            record_commit(session, conn, self.album, record, desc.metadata, pending.file_key, job)
+            record_commit(session, conn, self.album, record, metadata, pending.file_key, job)
 
 
 def backup(
@@ -431,11 +524,13 @@ def _backup(
         else:
             found.append(item)
     progress.planned(len(found), sum(f.stat.st_size for f in found))
+    found, pairs = pair_live_photos(found)
     found = run.settle_unchanged(paths, found)
     # large files first: each streams through one worker part by part, so started early it
     # overlaps the many small files instead of running alone at the end (stable: same-size
     # files keep their scan order)
     found.sort(key=lambda item: content_size(item.stat.st_size) <= PART_SIZE)
+    work: list[Found | LivePair] = [*pairs, *found]
     sender = BundleSender(session, album, run._sent)
     adds = BundleLimits(max_bytes=MAX_BUNDLE_FILES, max_items=MAX_BUNDLE_FILES, senders=1)
     adder: Bundler[LibraryFile, LibraryFile] = Bundler(
@@ -444,11 +539,11 @@ def _backup(
     with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler, adder:
         run.bundler, run.adder = bundler, adder
         if options.workers <= 1:
-            for item in found:
-                run.process(item)
+            for one in work:
+                run.process(one)
         else:
             with ThreadPoolExecutor(max_workers=options.workers) as pool:
-                list(pool.map(run.process, found))
+                list(pool.map(run.process, work))
     run.report.originals_seconds = time.monotonic() - started
     if not run.stop.is_set():
         progress.thumbnails_planned(ThumbnailQueue(session.db).count())

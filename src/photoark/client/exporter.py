@@ -76,12 +76,30 @@ def target_names(files: list[LibraryFile]) -> dict[int, str]:
     return names
 
 
+def part_targets(target: Path, f: LibraryFile) -> list[tuple[Path, int, str]]:
+    """Where each part of ``f`` goes, with its size and hash: ``target`` alone for a plain
+    file; for a Live Photo the still at ``target`` and the video beside it, same stem (so a
+    renamed still keeps its video), its own extension."""
+    parts = f.metadata.get("parts")
+    if f.type != "live" or not isinstance(parts, list) or len(parts) != 2:
+        return [(target, f.size, f.hash)]
+    video_ext = os.path.splitext(safe_component(restore_name(parts[1])))[1]
+    video = target.with_name(os.path.splitext(target.name)[0] + video_ext)
+    return [
+        (target, int(parts[0]["size"]), str(parts[0]["hash"])),
+        (video, int(parts[1]["size"]), str(parts[1]["hash"])),
+    ]
+
+
 def already_exported(target: Path, f: LibraryFile) -> bool:
-    """True when ``target`` holds exactly this file's content (size, then BLAKE3)."""
+    """True when ``target`` (and a Live Photo's video) hold exactly this file's content."""
     try:
-        if not target.is_file() or target.stat().st_size != f.size:
-            return False
-        return hash_file(target) == f.hash
+        for path, size, content_hash in part_targets(target, f):
+            if not path.is_file() or path.stat().st_size != size:
+                return False
+            if hash_file(path) != content_hash:
+                return False
+        return True
     except OSError:
         return False
 
@@ -99,35 +117,58 @@ def taken_timestamp(f: LibraryFile) -> float | None:
 
 
 def download_to(session: Session, f: LibraryFile, target: Path) -> int:
-    """Decrypt ``f`` into ``target`` atomically; returns bytes written."""
-    fd, tmp_name = tempfile.mkstemp(prefix=".photoark-", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
+    """Decrypt ``f`` into ``target`` (a Live Photo: its two files) atomically; returns bytes
+    written. Each part is checked against its recorded size and BLAKE3 before it is renamed
+    into place, so a wrong byte never lands under the real name."""
+    parts = part_targets(target, f)
+    temps: list[Path] = []
     try:
-        h = blake3.blake3()
-        size = 0
-        with os.fdopen(fd, "wb") as out:
+        outs = []
+        for path, _, _ in parts:
+            fd, tmp_name = tempfile.mkstemp(prefix=".photoark-", suffix=".part", dir=path.parent)
+            temps.append(Path(tmp_name))
+            outs.append(os.fdopen(fd, "wb"))
+        hashes = [blake3.blake3() for _ in parts]
+        written = [0 for _ in parts]
+        index = 0
+        try:
             pieces = session.api.iter_content(f.id)
             for plain in decrypt_stream(f.file_key, pieces, header_of(f)):
-                h.update(plain)
-                size += len(plain)
-                out.write(plain)
-            out.flush()
-            os.fsync(out.fileno())
-        if size != f.size or h.hexdigest() != f.hash:
-            raise IntegrityFailure(
-                f"{f.name} (file {f.id}): decrypted content does not match its recorded hash"
-            )
+                view = memoryview(plain)
+                while view:
+                    room = parts[index][1] - written[index] if index < len(parts) - 1 else len(view)
+                    if room == 0:
+                        index += 1
+                        continue
+                    piece = view[:room]
+                    hashes[index].update(piece)
+                    outs[index].write(piece)
+                    written[index] += len(piece)
+                    view = view[room:]
+            for out in outs:
+                out.flush()
+                os.fsync(out.fileno())
+        finally:
+            for out in outs:
+                out.close()
+        for (_, size, content_hash), n, h in zip(parts, written, hashes, strict=True):
+            if n != size or h.hexdigest() != content_hash:
+                raise IntegrityFailure(
+                    f"{f.name} (file {f.id}): decrypted content does not match its recorded hash"
+                )
         when = taken_timestamp(f)
-        if when is not None:
-            os.utime(tmp, (when, when))
-        os.replace(tmp, target)
+        for (path, _, _), tmp in zip(parts, temps, strict=True):
+            if when is not None:
+                os.utime(tmp, (when, when))
+            os.replace(tmp, path)
         _fsync_dir(target.parent)
-        return size
+        return sum(written)
     except IntegrityError as err:
         raise IntegrityFailure(f"{f.name} (file {f.id}): {err}") from err
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +26,7 @@ import blake3
 
 from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, ClientError
+from photoark.client.sources import ContentSource
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.crypto.boxes import new_key
 from photoark.crypto.hashing import hash_into
@@ -87,13 +87,13 @@ class ContentUploader:
         self._on_plain = on_plain
         self._in_flight = max(1, in_flight)
 
-    def _existing(self, path: str, st: os.stat_result, content_hash: str) -> PendingUpload | None:
-        pending = self._queue.get(path)
+    def _existing(self, source: ContentSource, content_hash: str) -> PendingUpload | None:
+        pending = self._queue.get(source.path)
         if pending is None:
             return None
         if (pending.size, pending.mtime_ns, pending.hash) == (
-            st.st_size,
-            st.st_mtime_ns,
+            source.size,
+            source.mtime_ns,
             content_hash,
         ):
             return pending
@@ -112,15 +112,15 @@ class ContentUploader:
             self._api.abort_upload(pending.upload_id)
         self._queue.remove(pending.path)
 
-    def _start(self, path: str, st: os.stat_result, content_hash: str) -> PendingUpload:
+    def _start(self, source: ContentSource, content_hash: str) -> PendingUpload:
         file_key = new_key()
         encryptor = StreamEncryptor.start(file_key)
-        total = content_size(st.st_size)
+        total = content_size(source.size)
         session = self._api.open_upload(total, PART_SIZE)
         pending = PendingUpload(
-            path=path,
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
+            path=source.path,
+            size=source.size,
+            mtime_ns=source.mtime_ns,
             hash=content_hash,
             file_key=file_key,
             header=encryptor.header,
@@ -133,13 +133,14 @@ class ContentUploader:
         self._queue.put(pending)
         return pending
 
-    def upload(self, path: str, st: os.stat_result, content_hash: str) -> UploadResult:
-        """Upload (or finish uploading) ``path`` whose content hash is ``content_hash``.
+    def upload(self, source: ContentSource, content_hash: str) -> UploadResult:
+        """Upload (or finish uploading) ``source``, whose stream's BLAKE3 is ``content_hash``.
 
         Returns when the server holds every part; the caller commits. Raises
-        :class:`FileChangedError` if the file changed under us (nothing is committed).
+        :class:`FileChangedError` if a file changed under us (nothing is committed).
         """
-        pending = self._existing(path, st, content_hash)
+        path, size = source.path, source.size
+        pending = self._existing(source, content_hash)
         server_parts: dict[int, str] = {}
         if pending is not None:
             try:
@@ -157,21 +158,21 @@ class ContentUploader:
                     pending = None
                     server_parts = {}
         if pending is None:
-            pending = self._start(path, st, content_hash)
+            pending = self._start(source, content_hash)
         assert pending.snapshot is not None
         encryptor = StreamEncryptor.resume(pending.header, pending.snapshot)
-        n_chunks = chunk_count(st.st_size)
+        n_chunks = chunk_count(size)
         hasher = blake3.blake3()
         window = _Window(self, pending, self._in_flight if pending.part_count > 1 else 1)
-        with open(path, "rb") as f, window:
+        with source.open() as f, window:
             prefix = pending.parts_done * PART_CHUNKS * CHUNK_SIZE
             hash_into(hasher, f, prefix)  # the final hash must cover the whole file
-            self._on_plain(min(prefix, st.st_size))
+            self._on_plain(min(prefix, size))
             for number in range(pending.parts_done, pending.part_count):
                 first = number * PART_CHUNKS
                 pieces = []
                 for index in range(first, min(first + PART_CHUNKS, n_chunks)):
-                    want = min(CHUNK_SIZE, st.st_size - index * CHUNK_SIZE)
+                    want = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
                     plain = f.read(want)
                     if len(plain) != want:
                         window.cancel()
@@ -189,12 +190,7 @@ class ContentUploader:
             trailing = f.read(1)
         pending = window.pending
         sent, parts_sent, skipped = window.sent, window.parts_sent, window.skipped
-        now = os.stat(path)
-        if (
-            trailing
-            or hasher.hexdigest() != content_hash
-            or (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns)
-        ):
+        if trailing or hasher.hexdigest() != content_hash or source.changed():
             self._drop(pending)
             raise FileChangedError(f"{path} changed while it was being uploaded")
         return UploadResult(pending, sent, parts_sent, skipped)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import blake3
 
@@ -13,7 +13,11 @@ __all__ = ["HASH_READ_SIZE", "hash_file", "hash_into"]
 HASH_READ_SIZE = 4 * 1024 * 1024
 
 
-def hash_into(hasher: blake3.blake3, f: BinaryIO, limit: int | None = None) -> int:
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def hash_into(hasher: blake3.blake3, f: Readable, limit: int | None = None) -> int:
     """Feed an open file into ``hasher`` in bounded reads, up to ``limit`` bytes (all when
     ``None``); returns the number of bytes read."""
     total = 0
