@@ -209,7 +209,8 @@ class _Run:
 
     def settle_unchanged(self, roots: Sequence[str], found: list[Found]) -> list[Found]:
         """Count, without a thread or a per-file query, the files whose stat matches the cache
-        and whose content is already in the target album (the whole of an unchanged re-run);
+        and whose content is already in the target album (the whole of an unchanged re-run),
+        add by reference those whose content is elsewhere in the library (:meth:`_add_known`);
         return the others for the workers."""
         cache = self.stat_cache.snapshot(roots)
         contents = self.session.mirror.album_contents(self.album.id)
@@ -217,6 +218,7 @@ class _Run:
         queued = {bytes(r["path"]) for r in self.session.db.query("SELECT path FROM uploads")}
         by_name = self.options.match == "name+hash"
         rest: list[Found] = []
+        elsewhere: list[Found] = []  # unchanged, content maybe known in other albums
         for item in found:
             raw = os.fsencode(item.path)
             hit = cache.get(raw)
@@ -233,7 +235,46 @@ class _Run:
             ):
                 self._count(item.path, item.stat.st_size, "skipped")
             else:
+                elsewhere.append(item)
+        return rest + self._add_known(elsewhere, cache)
+
+    def _add_known(
+        self, found: list[Found], cache: dict[bytes, tuple[tuple[int, ...], str, str]]
+    ) -> list[Found]:
+        """Add to the album, in batches and without a thread, the unchanged files whose content
+        the library holds elsewhere (the whole of a re-backup into a new album); return the
+        others. One indexed lookup per file; files that need more (a missing thumbnail, a
+        batch the server refused) are left to the workers."""
+        mirror = self.session.mirror
+        by_name = self.options.match == "name+hash"
+        rest: list[Found] = []
+        adds: dict[int, tuple[LibraryFile, list[Found]]] = {}
+        for item in found:
+            hit = cache[os.fsencode(item.path)]
+            name = display_name(item.path)["name"] if by_name else None
+            decision = decide(
+                mirror.find_by_hash(hit[2], name), mirror.albums_of_file, self.album.id
+            )
+            known = decision.file
+            if decision.action is not Action.ADD or known is None or known.thumbnail_size == 0:
                 rest.append(item)
+                continue
+            adds.setdefault(known.id, (known, []))[1].append(item)
+        batch = list(adds.values())
+        for start in range(0, len(batch), MAX_BUNDLE_FILES):
+            chunk = batch[start : start + MAX_BUNDLE_FILES]
+            try:
+                add_many_by_reference(self.session, self.album, [known for known, _ in chunk])
+            except ServerUnreachable:
+                raise
+            except ClientError:
+                rest.extend(item for _, items in chunk for item in items)
+                continue
+            for _, items in chunk:
+                first, *copies = items
+                self._count(first.path, first.stat.st_size, "added")
+                for copy in copies:  # the same content again: now in the album
+                    self._count(copy.path, copy.stat.st_size, "skipped")
         return rest
 
     # -- one file ----------------------------------------------------------------------------
