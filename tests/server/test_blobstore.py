@@ -149,6 +149,10 @@ def test_local_put_objects_leaves_no_staging(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         store.put_objects([("aaaaaaaaaaaaaaaa", b"x"), (OBJ, b"again")])
     assert [p.name for p in (tmp_path / "uploads").iterdir()] == []
+    assert [p.name for p in (tmp_path / "blobs").rglob(".*")] == []  # no temporary left
+    assert store.object_size("aaaaaaaaaaaaaaaa") is not None  # linked before the clash
+    store.delete("aaaaaaaaaaaaaaaa")
+    assert store.object_size("aaaaaaaaaaaaaaaa") is None
 
 
 def test_put_object_never_replaces_an_object(store: BlobStore) -> None:

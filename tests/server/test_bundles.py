@@ -35,8 +35,11 @@ def test_bundle_commits_every_file(api: Api, alice: Account) -> None:
     for record, data in zip(files, contents, strict=True):
         assert content_of(api, alice, record["id"]) == data
     assert api.usage(alice)["stored_bytes"] == sum(map(len, contents))
-    entries = api.http.get("/diff", headers=alice.headers).json()["entries"]
+    diff = api.http.get("/diff", headers=alice.headers).json()
+    entries = diff["entries"]
     assert sorted(e["file_id"] for e in entries) == sorted(f["id"] for f in files)
+    versions = [e["version"] for e in entries] + [c["version"] for c in diff["collections"]]
+    assert len(set(versions)) == len(versions) and max(versions) == diff["latest_version"]
     assert object_count(api) == 3
 
 

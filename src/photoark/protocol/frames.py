@@ -37,7 +37,7 @@ def encode_frames(header: BaseModel, blobs: Sequence[bytes]) -> list[bytes]:
     return [len(head).to_bytes(_LEN, "big"), head, *blobs]
 
 
-def decode_frames(body: bytes, model: type[H]) -> tuple[H, list[memoryview]]:
+def decode_frames(body: bytes | bytearray, model: type[H]) -> tuple[H, list[memoryview]]:
     """Parse ``body`` into its header model and one memoryview per item (no copies)."""
     if len(body) < _LEN:
         raise FrameError("body too short for a frame header")

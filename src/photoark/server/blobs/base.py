@@ -41,7 +41,7 @@ def check_range(size: int, start: int, end_inclusive: int) -> None:
 
 
 class BlobStore(Protocol):
-    def put_part(self, upload_key: str, number: int, data: bytes) -> None:
+    def put_part(self, upload_key: str, number: int, data: bytes | bytearray) -> None:
         """Store part ``number`` (from 0) of an upload, creating the upload if new.
 
         Atomic (a reader sees the old part or the new one, never half) and durable when it

@@ -5,6 +5,8 @@ Layout under the data dir::
     uploads/<upload_key>/<number>.part      parts being uploaded (each written atomically)
     blobs/<ab>/<object_key>/<number>.part   a completed object: the same part files, moved
     blobs/<ab>/<object_key>/manifest.json   the parts' sizes, written before the move
+    blobs/<ab>/<object_key>                 a one-part object written by ``put_objects``: one
+                                            file, no directory (bundled small files, thumbnails)
 
 ``complete`` writes the manifest into the upload directory, fsyncs, and renames the directory
 into ``blobs/``: no byte is copied, so completing a 4 GiB file is instant, and the rename makes
@@ -81,7 +83,7 @@ class LocalBlobStore:
     def _object_dir(self, object_key: str) -> Path:
         return self._blobs / check_key(object_key)[:2] / object_key
 
-    def _write_file(self, path: Path, data: bytes) -> None:
+    def _write_file(self, path: Path, data: bytes | bytearray) -> None:
         """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename)."""
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
@@ -96,7 +98,7 @@ class LocalBlobStore:
 
     # -- BlobStore ---------------------------------------------------------------------------
 
-    def put_part(self, upload_key: str, number: int, data: bytes) -> None:
+    def put_part(self, upload_key: str, number: int, data: bytes | bytearray) -> None:
         if number < 0:
             raise ValueError("part numbers start at 0")
         directory = self._upload_dir(upload_key)
@@ -173,47 +175,51 @@ class LocalBlobStore:
             raise
 
     def put_objects(self, objects: Sequence[tuple[str, bytes | memoryview]]) -> None:
-        """Many one-part objects as :meth:`put_object` would write them one by one, but durable
-        together: every object is written first, then every file fsynced (the disk takes the
-        whole batch at once instead of one small synchronous write after another), then each
-        staging directory renamed into place and every parent directory fsynced once."""
-        staged: list[tuple[Path, Path]] = []
+        """One-part objects, each a single file ``blobs/<ab>/<object_key>`` (no directory, no
+        manifest: a quarter of the metadata operations of :meth:`put_object`'s layout), durable
+        together: every file is written to a temporary name beside its target, then every one
+        fsynced (the disk takes the batch at once), then each linked to its name (a link never
+        replaces an existing object) and every parent directory fsynced once."""
+        written: list[tuple[Path, Path]] = []
+        handles = []
         try:
             with _disk_errors():
                 for object_key, data in objects:
-                    staging = self._uploads / f".put-{object_key}-{secrets.token_hex(4)}"
-                    staging.mkdir()
-                    staged.append((staging, self._object_dir(object_key)))
-                    manifest = json.dumps({"part_sizes": [len(data)]}).encode()
-                    (staging / _part_name(0)).write_bytes(data)
-                    (staging / _MANIFEST).write_bytes(manifest)
-                for staging, _ in staged:
-                    for name in (_part_name(0), _MANIFEST):
-                        _fsync_file(staging / name)
-                    _fsync_dir(staging)
-                parents: set[Path] = set()
-                for staging, target in staged:
+                    target = self._object_dir(object_key)
                     target.parent.mkdir(exist_ok=True)
+                    tmp = target.with_name(f".{object_key}.{secrets.token_hex(4)}.tmp")
+                    fh = open(tmp, "wb")  # noqa: SIM115 - closed below, after its fsync
+                    handles.append(fh)
+                    written.append((tmp, target))
+                    fh.write(data)
+                for fh in handles:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    fh.close()
+                for tmp, target in written:
                     try:
-                        os.rename(staging, target)
-                    except OSError as err:
-                        if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                            raise FileExistsError(f"object {target.name} exists") from err
-                        raise
-                    parents.add(target.parent)
-                for parent in parents:
+                        os.link(tmp, target)
+                    except FileExistsError as err:
+                        raise FileExistsError(f"object {target.name} exists") from err
+                    tmp.unlink()
+                for parent in {target.parent for _, target in written}:
                     _fsync_dir(parent)
-        except BaseException:
-            for staging, _ in staged:
-                shutil.rmtree(staging, ignore_errors=True)
-            raise
+        finally:
+            for fh in handles:
+                fh.close()
+            for tmp, _ in written:
+                tmp.unlink(missing_ok=True)
 
     def abort(self, upload_key: str) -> None:
         shutil.rmtree(self._upload_dir(upload_key), ignore_errors=True)
 
     def _manifest(self, object_key: str) -> list[int] | None:
+        """The object's part sizes: from its manifest, or a one-part object's file size."""
+        directory = self._object_dir(object_key)
         try:
-            raw = (self._object_dir(object_key) / _MANIFEST).read_bytes()
+            raw = (directory / _MANIFEST).read_bytes()
+        except NotADirectoryError:  # a one-part object: the file itself
+            return [directory.stat().st_size]
         except FileNotFoundError:
             return None
         return [int(n) for n in json.loads(raw)["part_sizes"]]
@@ -233,11 +239,13 @@ class LocalBlobStore:
         self, directory: Path, sizes: list[int], start: int, end_inclusive: int
     ) -> Iterator[bytes]:
         part_start = 0
+        single = directory.is_file()  # a one-part object is the file itself
         for number, part_size in enumerate(sizes):
             part_end = part_start + part_size  # exclusive
             lo, hi = max(start, part_start), min(end_inclusive + 1, part_end)
             if lo < hi:
-                with open(directory / _part_name(number), "rb") as fh:
+                part = directory if single else directory / _part_name(number)
+                with open(part, "rb") as fh:
                     fh.seek(lo - part_start)
                     remaining = hi - lo
                     while remaining > 0:
@@ -251,4 +259,10 @@ class LocalBlobStore:
             part_start = part_end
 
     def delete(self, object_key: str) -> None:
-        shutil.rmtree(self._object_dir(object_key), ignore_errors=True)
+        target = self._object_dir(object_key)
+        try:
+            target.unlink()  # a one-part object
+        except IsADirectoryError:
+            shutil.rmtree(target, ignore_errors=True)
+        except FileNotFoundError:
+            pass

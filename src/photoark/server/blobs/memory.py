@@ -20,7 +20,7 @@ class MemoryBlobStore:
         self._uploads: dict[str, dict[int, bytes]] = {}
         self._objects: dict[str, bytes] = {}
 
-    def put_part(self, upload_key: str, number: int, data: bytes) -> None:
+    def put_part(self, upload_key: str, number: int, data: bytes | bytearray) -> None:
         with self._lock:
             self._uploads.setdefault(check_key(upload_key), {})[number] = bytes(data)
 

@@ -26,6 +26,14 @@ from photoark.server.store.bundles import BundleFile, BundleStore, NewThumbnail
 __all__ = ["BundleService"]
 
 
+def _object_keys() -> Callable[[], str]:
+    """Random object keys (128 bits) that share their first byte within one bundle: the local
+    blob store fans objects out by that byte, so a bundle lands in ONE directory and costs one
+    directory fsync instead of one per object (keys stay uniformly spread across bundles)."""
+    prefix = secrets.token_hex(1)
+    return lambda: prefix + secrets.token_hex(15)
+
+
 def _check_blob(index: int, data: memoryview, blake3_hex: str) -> None:
     digest = blake3.blake3(data, max_threads=1).hexdigest()
     if digest != blake3_hex:
@@ -41,7 +49,7 @@ class BundleService:
         self._blobs = blobs
         self._clock = clock
 
-    def commit(self, user_id: int, body: bytes) -> list[FileRecord]:
+    def commit(self, user_id: int, body: bytes | bytearray) -> list[FileRecord]:
         """Store and commit every file of a framed :class:`Bundle` body; records in order."""
         bundle, blobs = _decode(body, Bundle)
         ids = [item.upload_id for item in bundle.items]
@@ -50,11 +58,8 @@ class BundleService:
         for index, (item, data) in enumerate(zip(bundle.items, blobs, strict=True)):
             _check_blob(index, data, item.blake3)
         known = self._store.committed(user_id, ids)
-        keys = {
-            item.upload_id: secrets.token_hex(16)
-            for item in bundle.items
-            if item.upload_id not in known
-        }
+        new_key = _object_keys()
+        keys = {item.upload_id: new_key() for item in bundle.items if item.upload_id not in known}
         written = list(keys.values())
         files: list[BundleFile] = []
         try:
@@ -86,12 +91,13 @@ class BundleService:
             raise
         return [record for record, _ in results]
 
-    def set_thumbnails(self, user_id: int, body: bytes) -> list[FileRecord]:
+    def set_thumbnails(self, user_id: int, body: bytes | bytearray) -> list[FileRecord]:
         """Attach the thumbnails of a framed :class:`ThumbnailBundle` body to their files."""
         bundle, blobs = _decode(body, ThumbnailBundle)
         for index, (item, data) in enumerate(zip(bundle.items, blobs, strict=True)):
             _check_blob(index, data, item.blake3)
-        thumbs = [NewThumbnail(i.file_id, secrets.token_hex(16), i.size) for i in bundle.items]
+        new_key = _object_keys()
+        thumbs = [NewThumbnail(i.file_id, new_key(), i.size) for i in bundle.items]
         written = [t.thumbnail_object for t in thumbs]
         try:
             self._blobs.put_objects(
@@ -112,7 +118,7 @@ class BundleService:
 F = TypeVar("F", Bundle, ThumbnailBundle)
 
 
-def _decode(body: bytes, model: type[F]) -> tuple[F, list[memoryview]]:
+def _decode(body: bytes | bytearray, model: type[F]) -> tuple[F, list[memoryview]]:
     try:
         return decode_frames(body, model)
     except FrameError as err:

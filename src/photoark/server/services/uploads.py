@@ -109,7 +109,7 @@ class UploadService:
         return expected_part_size(row.size, row.part_size, number)
 
     def put_part(
-        self, user_id: int, upload_id: str, number: int, data: bytes, sha256_hex: str
+        self, user_id: int, upload_id: str, number: int, data: bytes | bytearray, sha256_hex: str
     ) -> PartInfo:
         """Verify and store one part; a re-sent part overwrites the same bytes."""
         expected = self.part_limit(user_id, upload_id, number)

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from photoark.protocol.models import FileRecord
 from photoark.server.errors import Conflict
 from photoark.server.store.db import read_transaction
 from photoark.server.store.files import recommit_in
-from photoark.server.store.rows import file_record, live_file_row, require_collection, upsert_entry
+from photoark.server.store.rows import file_record, live_file_row, require_collection
 from photoark.server.store.schema import collection_files, files, uploads
 from photoark.server.store.uploads import COMMITTED, quota_and_use
-from photoark.server.store.versions import lock_user, next_version
+from photoark.server.store.versions import lock_user, next_version, next_versions
 
 __all__ = ["BundleFile", "BundleStore", "NewThumbnail"]
 
@@ -83,6 +83,15 @@ class BundleStore:
                 require_collection(conn, owner_id, collection_id)
             quota, used = quota_and_use(conn, owner_id)  # locks the owner's row
             admit(quota, used)
+            new = [i for i in items if i.content_object is not None]
+            if (
+                new
+                and conn.execute(
+                    select(uploads.c.id).where(uploads.c.id.in_([i.upload_id for i in new]))
+                ).first()
+            ):
+                raise Conflict("an upload id of the bundle was committed meanwhile")
+            file_ids = self._insert_files(conn, owner_id, new, now)
             out: list[tuple[FileRecord, bool]] = []
             for item in items:
                 if item.content_object is None:
@@ -91,42 +100,77 @@ class BundleStore:
                     )
                     out.append((record, False))
                     continue
-                if conn.execute(select(uploads.c.id).where(uploads.c.id == item.upload_id)).first():
-                    raise Conflict(f"upload id {item.upload_id} was committed meanwhile")
-                file_id = int(
-                    conn.execute(
-                        insert(files)
-                        .values(
-                            owner_id=owner_id,
-                            content_object=item.content_object,
-                            content_size=item.content_size,
-                            thumbnail_object=None,
-                            thumbnail_size=0,
-                            encrypted_metadata=item.encrypted_metadata,
-                            created_at=now,
-                            trashed_at=None,
-                            is_deleted=False,
-                        )
-                        .returning(files.c.id)
-                    ).scalar_one()
+                record = FileRecord(
+                    id=file_ids[item.upload_id],
+                    content_size=item.content_size,
+                    thumbnail_size=0,
+                    encrypted_metadata=item.encrypted_metadata,
+                    created_at=now,
                 )
-                conn.execute(
-                    insert(uploads).values(
-                        id=item.upload_id,
-                        owner_id=owner_id,
-                        size=item.content_size,
-                        part_size=item.content_size,
-                        part_count=1,
-                        state=COMMITTED,
-                        object_key=item.content_object,
-                        file_id=file_id,
-                        created_at=now,
-                        expires_at=now,
-                    )
-                )
-                upsert_entry(conn, owner_id, item.collection_id, file_id, item.encrypted_key)
-                out.append((file_record(live_file_row(conn, owner_id, file_id)), True))
+                out.append((record, True))
             return out
+
+    @staticmethod
+    def _insert_files(
+        conn: Connection, owner_id: int, new: Sequence[BundleFile], now: float
+    ) -> dict[str, int]:
+        """Insert the new files, their committed uploads and album entries in a few
+        statements whatever the count (executemany; versions taken in one update); upload
+        id → file id."""
+        if not new:
+            return {}
+        rows = conn.execute(
+            insert(files).returning(files.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "owner_id": owner_id,
+                    "content_object": i.content_object,
+                    "content_size": i.content_size,
+                    "thumbnail_object": None,
+                    "thumbnail_size": 0,
+                    "encrypted_metadata": i.encrypted_metadata,
+                    "created_at": now,
+                    "trashed_at": None,
+                    "is_deleted": False,
+                }
+                for i in new
+            ],
+        ).all()
+        file_ids = {i.upload_id: int(r.id) for i, r in zip(new, rows, strict=True)}
+        conn.execute(
+            insert(uploads),
+            [
+                {
+                    "id": i.upload_id,
+                    "owner_id": owner_id,
+                    "size": i.content_size,
+                    "part_size": i.content_size,
+                    "part_count": 1,
+                    "state": COMMITTED,
+                    "object_key": i.content_object,
+                    "file_id": file_ids[i.upload_id],
+                    "created_at": now,
+                    "expires_at": now,
+                }
+                for i in new
+            ],
+        )
+        versions = next_versions(conn, owner_id, len(new))
+        conn.execute(
+            insert(collection_files),
+            [
+                {
+                    "collection_id": i.collection_id,
+                    "file_id": file_ids[i.upload_id],
+                    "owner_id": owner_id,
+                    "encrypted_key": i.encrypted_key,
+                    "version": version,
+                    "is_deleted": False,
+                }
+                for i, version in zip(new, versions, strict=True)
+            ],
+        )
+        return file_ids
 
     def set_thumbnails(
         self,
