@@ -12,7 +12,6 @@ from photoark.cli.commands.export import export_command
 from photoark.cli.commands.library import albums, ls, sync, usage
 from photoark.cli.commands.quickstart import quickstart
 from photoark.cli.commands.server import server
-from photoark.tuning import tune_allocator
 
 __all__ = ["app", "main"]
 
@@ -38,7 +37,6 @@ app.command("usage")(usage)
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    tune_allocator()
     app()
 
 
