@@ -110,7 +110,7 @@ class ApiClient:
         path: str,
         *,
         json: Any = None,
-        content: bytes | None = None,
+        content: bytes | Sequence[bytes] | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
@@ -122,9 +122,11 @@ class ApiClient:
             if content is not None:
                 # httpx keeps the request (and its body) in reference cycles until the cycle
                 # collector runs; a one-shot iterator hands the bytes over and then lets go,
-                # so sent 8 MiB parts are freed at once (bounded memory for huge files).
-                request_headers["Content-Length"] = str(len(content))
-                body = iter((content,))
+                # so sent 8 MiB parts are freed at once (bounded memory for huge files). A
+                # sequence of pieces (a framed bundle) is sent as it is, never joined.
+                pieces = (content,) if isinstance(content, bytes) else tuple(content)
+                request_headers["Content-Length"] = str(sum(len(p) for p in pieces))
+                body = iter(pieces)
             try:
                 response = self._http.request(
                     method,
@@ -248,12 +250,11 @@ class ApiClient:
         return self._framed("/files/thumbnails", bundle, blobs)
 
     def _framed(self, path: str, header: BaseModel, blobs: Sequence[bytes]) -> list[FileRecord]:
-        body = b"".join(encode_frames(header, blobs))
         result = self._model(
             BundleResult,
             "POST",
             path,
-            content=body,
+            content=encode_frames(header, blobs),
             headers={"Content-Type": "application/octet-stream"},
         )
         if len(result.files) != len(blobs):
