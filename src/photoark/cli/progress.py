@@ -41,6 +41,8 @@ class RichBackupProgress(BackupProgress):
         self._lock = threading.Lock()
         self._files_total = 0
         self._files_done = 0
+        self._thumbs_total = 0
+        self._thumbs_done = 0
 
     def __enter__(self) -> RichBackupProgress:
         self._progress.start()
@@ -68,3 +70,17 @@ class RichBackupProgress(BackupProgress):
         with self._lock:
             self._files_done += 1
             self._progress.update(self._task, description=self._label())
+
+    def thumbnails_planned(self, n: int) -> None:
+        """The originals are safe; the label counts the thumbnails made after them."""
+        with self._lock:
+            self._thumbs_total, self._thumbs_done = n, 0
+            self._progress.update(self._task, description=self._thumbs_label())
+
+    def thumbnails_done(self, n: int) -> None:
+        with self._lock:
+            self._thumbs_done += n
+            self._progress.update(self._task, description=self._thumbs_label())
+
+    def _thumbs_label(self) -> str:
+        return f"{self._label()} safe · thumbnails {self._thumbs_done}/{self._thumbs_total}"

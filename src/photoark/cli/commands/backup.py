@@ -37,6 +37,12 @@ def print_report(report: BackupReport) -> None:
         f"added to album {report.added_to_album}, failed {len(report.failed)}, "
         f"{report.bytes_uploaded:,} bytes sent"
     )
+    thumbs = report.thumbnails
+    if thumbs.made or thumbs.failed or report.thumbnails_pending:
+        console.print(
+            f"thumbnails: {thumbs.made} made, {len(thumbs.failed)} could not be made (their "
+            f"originals are backed up), {report.thumbnails_pending} left for the next run"
+        )
     for item in report.failed:
         stderr.print(f"[red]failed[/] {item['path']!r}: {item['error']}", highlight=False)
     if report.ignored:
