@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from photoark.client import livephotos
+from photoark.client.backup import BackupOptions, backup
+from photoark.client.session import Session
 from photoark.crypto.hashing import hash_file
 from tests.builders import CORPUS, Client, ServerProcess, jpeg_bytes
 
@@ -74,3 +77,19 @@ def test_same_basename_without_matching_identifiers_stays_two_files(
     report = alice.json("backup", str(photos), "--album", "A")
     assert report["uploaded"] == 2
     assert sorted(i["type"] for i in alice.json("ls", "A")) == ["image", "video"]
+
+
+def test_an_unchanged_rerun_opens_neither_part(
+    tmp_path: Path, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = live_folder(tmp_path / "p")
+    first = backup(session, [str(photos)], "Live", BackupOptions(workers=2))
+    assert first.uploaded == 2
+
+    def no_reads(*args: object, **kw: object) -> None:
+        raise AssertionError("an unchanged Live Photo must not be opened again")
+
+    monkeypatch.setattr(livephotos, "sniff", no_reads)
+    monkeypatch.setattr(livephotos, "extract_metadata", no_reads)
+    again = backup(session, [str(photos)], "Live", BackupOptions(workers=2))
+    assert again.skipped == 2 and again.uploaded == 0 and not again.failed

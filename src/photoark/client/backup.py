@@ -238,6 +238,35 @@ class _Run:
                 elsewhere.append(item)
         return rest + self._add_known(elsewhere, cache)
 
+    def live_pair_settled(self, roots: Sequence[str]) -> Callable[[Found, Found], bool]:
+        """For :func:`pair_live_photos`: whether (still, video) are both unchanged in the stat
+        cache and their live item is already in the target album (no file is opened)."""
+        by_name = self.options.match == "name+hash"
+        lookups: list[Any] = []  # (cache, contents, hashes), taken at the first candidate
+
+        def settled(still: Found, video: Found) -> bool:
+            if not lookups:
+                contents = self.session.mirror.album_contents(self.album.id)
+                lookups.extend(
+                    (self.stat_cache.snapshot(roots), contents, {h for h, _ in contents})
+                )
+            cache, contents, hashes = lookups
+            hits = [cache.get(os.fsencode(f.path)) for f in (still, video)]
+            if any(
+                hit is None or not hit[1] or hit[0] != StatCache.key_of(f.stat)
+                for hit, f in zip(hits, (still, video), strict=True)
+            ):
+                return False
+            live_hash = ":".join(hit[2] for hit in hits if hit is not None)
+            if by_name:
+                return (live_hash, display_name(still.path)["name"]) in contents
+            return live_hash in hashes
+
+        return settled
+
+    def count_settled_pair(self, still: Found, video: Found) -> None:
+        self._count(still.path, still.stat.st_size + video.stat.st_size, "skipped")
+
     def _add_known(
         self, found: list[Found], cache: dict[bytes, tuple[tuple[int, ...], str, str]]
     ) -> list[Found]:
@@ -565,7 +594,9 @@ def _backup(
         else:
             found.append(item)
     progress.planned(len(found), sum(f.stat.st_size for f in found))
-    found, pairs = pair_live_photos(found)
+    found, pairs, known_pairs = pair_live_photos(found, run.live_pair_settled(paths))
+    for still, video in known_pairs:
+        run.count_settled_pair(still, video)
     found = run.settle_unchanged(paths, found)
     # large files first: each streams through one worker part by part, so started early it
     # overlaps the many small files instead of running alone at the end (stable: same-size

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,21 +39,32 @@ def _identifier(found: Found, kind: str) -> str | None:
         return None
 
 
-def pair_live_photos(found: Sequence[Found]) -> tuple[list[Found], list[LivePair]]:
-    """Split ``found`` into single files and Live Photo pairs.
+def pair_live_photos(
+    found: Sequence[Found], settled: Callable[[Found, Found], bool] = lambda a, b: False
+) -> tuple[list[Found], list[LivePair], list[tuple[Found, Found]]]:
+    """Split ``found`` into single files, Live Photo pairs, and pairs already backed up.
 
     Candidates are exactly two files sharing a folder and a basename (case-insensitive), one
     sniffed as an image and one as a video; they pair only when both carry the same Apple
-    ContentIdentifier. Everything else stays a single file.
+    ContentIdentifier. Everything else stays a single file. ``settled(still, video)`` is asked
+    first, for both orders: true means the pair is unchanged and backed up (the caller knows
+    from its stat cache), and it is returned as such without opening either file, so an
+    unchanged re-run reads nothing.
     """
     groups: dict[tuple[str, str], list[Found]] = defaultdict(list)
     for item in found:
         folder, name = os.path.split(item.path)
         groups[(folder, os.path.splitext(name)[0].casefold())].append(item)
     pairs: list[LivePair] = []
+    known: list[tuple[Found, Found]] = []
     paired: set[str] = set()
     for members in groups.values():
         if len(members) != 2:
+            continue
+        done = next(((a, b) for a, b in (members, members[::-1]) if settled(a, b)), None)
+        if done is not None:
+            known.append(done)
+            paired.update(m.path for m in members)
             continue
         for still, video in (members, members[::-1]):
             still_id = _identifier(still, "image")
@@ -63,7 +74,7 @@ def pair_live_photos(found: Sequence[Found]) -> tuple[list[Found], list[LivePair
                 pairs.append(LivePair(still, video, still_id))
                 paired.update((still.path, video.path))
             break
-    return [item for item in found if item.path not in paired], pairs
+    return [item for item in found if item.path not in paired], pairs, known
 
 
 def live_parts(pair: LivePair, still_hash: str, video_hash: str) -> list[dict[str, Any]]:
