@@ -52,9 +52,10 @@ def pair_live_photos(
     unchanged re-run reads nothing.
     """
     groups: dict[tuple[str, str], list[Found]] = defaultdict(list)
-    for item in found:
-        folder, name = os.path.split(item.path)
-        groups[(folder, os.path.splitext(name)[0].casefold())].append(item)
+    for item in found:  # plain string splits: this runs over every file of every backup
+        folder, _, name = item.path.rpartition(os.sep)
+        stem = name.rpartition(".")[0] or name
+        groups[(folder, stem.casefold())].append(item)
     pairs: list[LivePair] = []
     known: list[tuple[Found, Found]] = []
     paired: set[str] = set()
