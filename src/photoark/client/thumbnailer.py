@@ -11,6 +11,7 @@ reason reported: its original is backed up all the same.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ def make_thumbnails(
 ) -> ThumbnailReport:
     """Work through the whole thumbnail queue; ``on_done(n)`` after every ``n`` jobs."""
     report = ThumbnailReport()
+    counting = threading.Lock()
     queue = ThumbnailQueue(session.db)
 
     def send(items: Sequence[_Sealed]) -> list[FileRecord]:
@@ -99,14 +101,16 @@ def make_thumbnails(
             for record in records:
                 session.mirror.refresh_record(conn, record)
             ThumbnailQueue.remove(conn, [i.job.file_id for i in items])
-        report.made += len(items)
+        with counting:  # two bundles may be in flight
+            report.made += len(items)
         on_done(len(items))
         return records
 
     def drop(job: ThumbnailJob, reason: str) -> None:
         with session.db.transaction() as conn:
             ThumbnailQueue.remove(conn, [job.file_id])
-        report.failed.append({"path": job.path, "error": reason})
+        with counting:
+            report.failed.append({"path": job.path, "error": reason})
         on_done(1)
 
     limits = BundleLimits(max_bytes=4 * 1024 * 1024, max_items=MAX_BUNDLE_FILES)
