@@ -217,3 +217,18 @@ def test_batch_add_to_collection_and_logical_bytes(api: Api, alice: Account, bob
     assert theirs.status_code == 404 and theirs.json() == missing.json()
     assert api.usage(alice)["logical_bytes"] == 6000
     assert add([files[0]["id"], files[0]["id"]]).status_code == 400
+
+
+def test_a_thumbnail_bumps_every_album_entry_of_its_file(api: Api, alice: Account) -> None:
+    first, second = api.album(alice, "one"), api.album(alice, "two")
+    [record] = api.bundle(alice, first, [os.urandom(500)]).json()["files"]
+    body = {"items": [{"file_id": record["id"], "encrypted_key": "AAAA"}]}
+    added = api.http.post(f"/collections/{second.id}/files/batch", json=body, headers=alice.headers)
+    assert added.status_code == 201
+    before = api.http.get("/diff", headers=alice.headers).json()["latest_version"]
+    assert api.thumbnails(alice, [(record["id"], os.urandom(64))]).status_code == 200
+    changed = api.http.get(f"/diff?since={before}", headers=alice.headers).json()
+    assert sorted(e["collection_id"] for e in changed["entries"]) == sorted([first.id, second.id])
+    versions = [e["version"] for e in changed["entries"]]
+    assert len(set(versions)) == 2 and changed["latest_version"] == max(versions)
+    assert all(e["file"]["thumbnail_size"] == 64 for e in changed["entries"])

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from photoark.protocol.models import FileRecord
-from photoark.server.errors import Conflict
+from photoark.server.errors import Conflict, NotFound
 from photoark.server.store.db import read_transaction
 from photoark.server.store.files import recommit_in
-from photoark.server.store.rows import file_record, live_file_row, require_collection
+from photoark.server.store.rows import file_record, require_collection
 from photoark.server.store.schema import collection_files, files, uploads
 from photoark.server.store.uploads import COMMITTED, quota_and_use
-from photoark.server.store.versions import lock_user, next_version, next_versions
+from photoark.server.store.versions import lock_user, next_versions
 
 __all__ = ["BundleFile", "BundleStore", "NewThumbnail"]
 
@@ -186,43 +186,65 @@ class BundleStore:
         Returns the updated records and the object keys of replaced thumbnails (for the
         caller to delete once this committed).
         """
+        if len({t.file_id for t in thumbs}) != len(thumbs):
+            raise Conflict("a file appears twice in the thumbnail bundle")
+        ids = [t.file_id for t in thumbs]
         with self._engine.begin() as conn:
             lock_user(conn, owner_id)
-            rows = [live_file_row(conn, owner_id, t.file_id) for t in thumbs]
-            if len({t.file_id for t in thumbs}) != len(thumbs):
-                raise Conflict("a file appears twice in the thumbnail bundle")
-            growth = sum(t.thumbnail_size for t in thumbs) - sum(
-                int(r.thumbnail_size) for r in rows
-            )
-            if growth > 0:
-                admit(growth)(*quota_and_use(conn, owner_id))
-            replaced: list[str] = []
-            records: list[FileRecord] = []
-            for thumb, row in zip(thumbs, rows, strict=True):
-                if row.thumbnail_object is not None:
-                    replaced.append(str(row.thumbnail_object))
-                conn.execute(
-                    update(files)
-                    .where(files.c.id == thumb.file_id)
-                    .values(
-                        thumbnail_object=thumb.thumbnail_object,
-                        thumbnail_size=thumb.thumbnail_size,
+            rows = {
+                int(r.id): r
+                for r in conn.execute(
+                    select(files).where(
+                        files.c.id.in_(ids),
+                        files.c.owner_id == owner_id,
+                        files.c.is_deleted.is_(False),
                     )
                 )
-                entries = conn.execute(
-                    select(collection_files.c.collection_id).where(
-                        collection_files.c.file_id == thumb.file_id,
-                        collection_files.c.is_deleted.is_(False),
+            }
+            if len(rows) != len(ids):
+                raise NotFound("no such file")
+            growth = sum(t.thumbnail_size - int(rows[t.file_id].thumbnail_size) for t in thumbs)
+            if growth > 0:
+                admit(growth)(*quota_and_use(conn, owner_id))
+            # a few statements whatever the count: executemany, versions taken in one update
+            conn.execute(
+                update(files)
+                .where(files.c.id == bindparam("fid"))
+                .values(thumbnail_object=bindparam("obj"), thumbnail_size=bindparam("size")),
+                [
+                    {"fid": t.file_id, "obj": t.thumbnail_object, "size": t.thumbnail_size}
+                    for t in thumbs
+                ],
+            )
+            entries = conn.execute(
+                select(collection_files.c.collection_id, collection_files.c.file_id)
+                .where(
+                    collection_files.c.file_id.in_(ids),
+                    collection_files.c.is_deleted.is_(False),
+                )
+                .order_by(collection_files.c.file_id, collection_files.c.collection_id)
+            ).all()
+            versions = next_versions(conn, owner_id, len(entries))
+            if entries:
+                conn.execute(
+                    update(collection_files)
+                    .where(
+                        collection_files.c.collection_id == bindparam("cid"),
+                        collection_files.c.file_id == bindparam("fid"),
                     )
-                ).all()
-                for entry in entries:
-                    conn.execute(
-                        update(collection_files)
-                        .where(
-                            collection_files.c.collection_id == entry.collection_id,
-                            collection_files.c.file_id == thumb.file_id,
-                        )
-                        .values(version=next_version(conn, owner_id))
-                    )
-                records.append(file_record(live_file_row(conn, owner_id, thumb.file_id)))
+                    .values(version=bindparam("v")),
+                    [
+                        {"cid": e.collection_id, "fid": e.file_id, "v": v}
+                        for e, v in zip(entries, versions, strict=True)
+                    ],
+                )
+            replaced = [
+                str(rows[t.file_id].thumbnail_object)
+                for t in thumbs
+                if rows[t.file_id].thumbnail_object is not None
+            ]
+            records = [
+                file_record(rows[t.file_id]).model_copy(update={"thumbnail_size": t.thumbnail_size})
+                for t in thumbs
+            ]
             return records, replaced
