@@ -52,7 +52,7 @@ from photoark.client.thumbnailer import ThumbnailReport, make_thumbnails
 from photoark.client.uploader import PART_SIZE, ContentUploader, FileChangedError, content_size
 from photoark.crypto.boxes import wrap_key
 from photoark.crypto.hashing import hash_into
-from photoark.media import MediaFormat, sniff
+from photoark.media import MediaFormat, sniff, sniff_content
 from photoark.media.formats import get_format
 from photoark.protocol.models import MAX_BUNDLE_FILES, FileCommit, FileRecord
 
@@ -377,14 +377,18 @@ class _Run:
         if cached is not None:
             fmt_name, content_hash = cached
             return (get_format(fmt_name) if fmt_name else None), content_hash, None
-        fmt = sniff(path)
+        data: bytes | None = None
+        if small:
+            # one read: the format from the bytes in memory, not a separate header read (on a
+            # cold cache that is a second disk round trip per file)
+            data, content_hash = read_small(path, st)
+            fmt = sniff_content(data, os.path.splitext(path)[1])
+        else:
+            fmt = sniff(path)
         if fmt is None:
             self.stat_cache.store(path, st, "", "")
             return None, "", None
-        data: bytes | None = None
-        if small:
-            data, content_hash = read_small(path, st)
-        else:
+        if not small:
             content_hash = hash_unchanged(path, st)
         self.stat_cache.store(path, st, fmt.name, content_hash)
         return fmt, content_hash, data

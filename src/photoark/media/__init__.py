@@ -11,7 +11,7 @@ imports the server, client or cli packages.
 
 from photoark.media.formats import FORMATS, SIDE_CAR_EXTENSIONS, MediaFormat, MediaKind, get_format
 from photoark.media.metadata import MediaMetadata, extract_metadata
-from photoark.media.sniff import sniff, sniff_bytes
+from photoark.media.sniff import sniff, sniff_bytes, sniff_content
 from photoark.media.thumbnails import MAX_PIXELS, ThumbnailResult, make_thumbnail, render_thumbnail
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "render_thumbnail",
     "sniff",
     "sniff_bytes",
+    "sniff_content",
 ]

@@ -15,6 +15,7 @@ among TIFF-family RAW types: an extension never turns a non-TIFF file into anyth
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import BinaryIO
 from photoark.media._tiff import TiffError, file_reader, read_ifd
 from photoark.media.formats import FORMATS, MediaFormat
 
-__all__ = ["HEAD_SIZE", "sniff", "sniff_bytes"]
+__all__ = ["HEAD_SIZE", "sniff", "sniff_bytes", "sniff_content"]
 
 HEAD_SIZE = 4096
 """Bytes read from the start of a file to decide its format."""
@@ -104,6 +105,15 @@ def sniff(path: str | os.PathLike[str]) -> MediaFormat | None:
         head = fh.read(HEAD_SIZE)
         if head[:4] in (b"II*\x00", b"MM\x00*"):
             return _sniff_tiff(fh, head, p.suffix.lower())
+    return sniff_bytes(head)
+
+
+def sniff_content(data: bytes, suffix: str = "") -> MediaFormat | None:
+    """Like :func:`sniff` for a whole file already in memory (TIFF-based RAWs included);
+    ``suffix`` is the file's extension, as :func:`sniff` uses it for TIFF RAWs."""
+    head = data[:HEAD_SIZE]
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return _sniff_tiff(io.BytesIO(data), head, suffix.lower())
     return sniff_bytes(head)
 
 
