@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from photoark.client.exporter import safe_component, target_names
 from photoark.client.state.mirror import LibraryFile
 
@@ -22,3 +24,16 @@ def test_names_from_metadata_cannot_escape_the_album_folder() -> None:
     assert safe_component("../../etc/passwd") == "..\u2215..\u2215etc\u2215passwd"
     assert safe_component("..") == "_.._"
     assert safe_component("") == "__"
+
+
+def test_a_live_photos_video_name_is_reserved_too() -> None:
+    """A standalone ``IMG_1.MOV`` and a live item ``IMG_1.JPG`` (whose video exports as
+    ``IMG_1.MOV``) never write to the same file, whichever came first."""
+    parts = [{"name": "IMG_1.JPG"}, {"name": "IMG_1.MOV"}]
+    still = _f(9, "IMG_1.JPG")
+    live = dataclasses.replace(still, type="live", metadata={**still.metadata, "parts": parts})
+    for files in ([_f(5, "IMG_1.MOV"), live], [live, _f(12, "img_1.mov")]):
+        names = target_names(files)
+        video = names[9].rsplit(".", 1)[0] + ".MOV"
+        others = [n for i, n in names.items() if i != 9]
+        assert all(n.casefold() not in (names[9].casefold(), video.casefold()) for n in others)

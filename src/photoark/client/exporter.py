@@ -67,23 +67,39 @@ def target_names(files: list[LibraryFile]) -> dict[int, str]:
     for f in sorted(files, key=lambda f: f.id):
         wanted = safe_component(restore_name(f.metadata))
         stem, ext = os.path.splitext(wanted)
+        video_ext = _video_ext(f)  # a Live Photo's video needs its name free too
+
+        def taken(candidate: str, video_ext: str | None = video_ext) -> list[str]:
+            names = [candidate]
+            if video_ext is not None:
+                names.append(os.path.splitext(candidate)[0] + video_ext)
+            return [n.casefold() for n in names]
+
         name, n = wanted, 1
-        while name.casefold() in used:
+        while any(t in used for t in taken(name)):
             name = f"{stem}~{f.id}{ext}" if n == 1 else f"{stem}~{f.id}-{n}{ext}"
             n += 1
-        used.add(name.casefold())
+        used.update(taken(name))
         names[f.id] = name
     return names
+
+
+def _video_ext(f: LibraryFile) -> str | None:
+    """The extension of a Live Photo's video part (exported beside the still), else None."""
+    parts = f.metadata.get("parts")
+    if f.type != "live" or not isinstance(parts, list) or len(parts) != 2:
+        return None
+    return os.path.splitext(safe_component(restore_name(parts[1])))[1]
 
 
 def part_targets(target: Path, f: LibraryFile) -> list[tuple[Path, int, str]]:
     """Where each part of ``f`` goes, with its size and hash: ``target`` alone for a plain
     file; for a Live Photo the still at ``target`` and the video beside it, same stem (so a
     renamed still keeps its video), its own extension."""
-    parts = f.metadata.get("parts")
-    if f.type != "live" or not isinstance(parts, list) or len(parts) != 2:
+    video_ext = _video_ext(f)
+    if video_ext is None:
         return [(target, f.size, f.hash)]
-    video_ext = os.path.splitext(safe_component(restore_name(parts[1])))[1]
+    parts = f.metadata["parts"]
     video = target.with_name(os.path.splitext(target.name)[0] + video_ext)
     return [
         (target, int(parts[0]["size"]), str(parts[0]["hash"])),
