@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from photoark.protocol.models import FileRecord
-from photoark.server.errors import Conflict, NotFound
+from photoark.server.errors import Conflict
 from photoark.server.store.db import read_transaction
 from photoark.server.store.files import recommit_in
-from photoark.server.store.rows import file_record, require_collection
+from photoark.server.store.rows import file_record, live_file_rows, require_collection
 from photoark.server.store.schema import collection_files, files, uploads
 from photoark.server.store.uploads import COMMITTED, quota_and_use
 from photoark.server.store.versions import lock_user, next_versions
@@ -191,18 +191,7 @@ class BundleStore:
         ids = [t.file_id for t in thumbs]
         with self._engine.begin() as conn:
             lock_user(conn, owner_id)
-            rows = {
-                int(r.id): r
-                for r in conn.execute(
-                    select(files).where(
-                        files.c.id.in_(ids),
-                        files.c.owner_id == owner_id,
-                        files.c.is_deleted.is_(False),
-                    )
-                )
-            }
-            if len(rows) != len(ids):
-                raise NotFound("no such file")
+            rows = live_file_rows(conn, owner_id, ids)
             growth = sum(t.thumbnail_size - int(rows[t.file_id].thumbnail_size) for t in thumbs)
             if growth > 0:
                 admit(growth)(*quota_and_use(conn, owner_id))

@@ -18,10 +18,11 @@ from photoark.server.store.rows import (
     entry_model,
     file_record,
     live_file_row,
+    live_file_rows,
     require_collection,
     upsert_entry,
 )
-from photoark.server.store.schema import collection_files, collections, files
+from photoark.server.store.schema import collection_files, collections
 from photoark.server.store.versions import lock_user, next_version, next_versions
 
 __all__ = ["CollectionStore"]
@@ -94,18 +95,7 @@ class CollectionStore:
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
             lock_user(conn, owner_id)
-            file_rows = {
-                int(r.id): r
-                for r in conn.execute(
-                    select(files).where(
-                        files.c.id.in_(ids),
-                        files.c.owner_id == owner_id,
-                        files.c.is_deleted.is_(False),
-                    )
-                )
-            }
-            if len(file_rows) != len(ids):
-                raise NotFound("no such file")
+            file_rows = live_file_rows(conn, owner_id, ids)
             in_album = collection_files.c.collection_id == collection_id
             existing = {
                 int(r.file_id): r

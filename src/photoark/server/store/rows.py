@@ -7,6 +7,8 @@ conversions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection, Row, insert, select, update
 
 from photoark.protocol.models import Collection, Entry, FileRecord
@@ -19,6 +21,7 @@ __all__ = [
     "entry_model",
     "file_record",
     "live_file_row",
+    "live_file_rows",
     "require_collection",
     "upsert_entry",
 ]
@@ -96,6 +99,26 @@ def live_file_row(conn: Connection, owner_id: int, file_id: int) -> Row[tuple[ob
     if row is None:
         raise NotFound("no such file")
     return row
+
+
+def live_file_rows(
+    conn: Connection, owner_id: int, file_ids: Sequence[int]
+) -> dict[int, Row[tuple[object, ...]]]:
+    """:func:`live_file_row` for many distinct ids in one query, by id; :class:`NotFound` if
+    any is missing (or another owner's)."""
+    rows = {
+        int(r.id): r
+        for r in conn.execute(
+            select(files).where(
+                files.c.id.in_(list(file_ids)),
+                files.c.owner_id == owner_id,
+                files.c.is_deleted.is_(False),
+            )
+        )
+    }
+    if len(rows) != len(set(file_ids)):
+        raise NotFound("no such file")
+    return rows
 
 
 def entry_model(row: Row[tuple[object, ...]], file_row: Row[tuple[object, ...]] | None) -> Entry:
