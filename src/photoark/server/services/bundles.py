@@ -83,13 +83,13 @@ class BundleService:
                     )
                 )
             new_bytes = sum(f.content_size for f in files if f.content_object is not None)
-            results = self._store.commit(user_id, files, self._clock(), admit_quota(new_bytes))
+            records = self._store.commit(user_id, files, self._clock(), admit_quota(new_bytes))
         except ServerError:
             # refused inside the transaction (rolled back), or before it (a full disk part-way
             # through the writes): nothing refers to the objects
             self._delete(written)
             raise
-        return [record for record, _ in results]
+        return records
 
     def set_thumbnails(self, user_id: int, body: bytes | bytearray) -> list[FileRecord]:
         """Attach the thumbnails of a framed :class:`ThumbnailBundle` body to their files."""

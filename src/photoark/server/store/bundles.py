@@ -70,11 +70,11 @@ class BundleStore:
         items: Sequence[BundleFile],
         now: float,
         admit: Callable[[int, int], None],
-    ) -> list[tuple[FileRecord, bool]]:
+    ) -> list[FileRecord]:
         """Insert the new files and their entries, recommit the known ones; one transaction.
 
-        ``admit(quota, used)`` checks the bytes of the new items (the caller's rule). Returns,
-        per item in order, the file and whether this call created it. An item that became
+        ``admit(quota, used)`` checks the bytes of the new items (the caller's rule). Returns
+        the files, per item in order. An item that became
         committed since :meth:`committed` (a concurrent resend) is a :class:`Conflict`; the
         caller drops what it wrote and the client's retry recommits it.
         """
@@ -92,22 +92,24 @@ class BundleStore:
             ):
                 raise Conflict("an upload id of the bundle was committed meanwhile")
             file_ids = self._insert_files(conn, owner_id, new, now)
-            out: list[tuple[FileRecord, bool]] = []
+            out: list[FileRecord] = []
             for item in items:
                 if item.content_object is None:
-                    record = recommit_in(
-                        conn, owner_id, item.upload_id, item.collection_id, item.encrypted_key
+                    out.append(
+                        recommit_in(
+                            conn, owner_id, item.upload_id, item.collection_id, item.encrypted_key
+                        )
                     )
-                    out.append((record, False))
                     continue
-                record = FileRecord(
-                    id=file_ids[item.upload_id],
-                    content_size=item.content_size,
-                    thumbnail_size=0,
-                    encrypted_metadata=item.encrypted_metadata,
-                    created_at=now,
+                out.append(
+                    FileRecord(
+                        id=file_ids[item.upload_id],
+                        content_size=item.content_size,
+                        thumbnail_size=0,
+                        encrypted_metadata=item.encrypted_metadata,
+                        created_at=now,
+                    )
                 )
-                out.append((record, True))
             return out
 
     @staticmethod
