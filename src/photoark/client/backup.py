@@ -418,7 +418,7 @@ class _Run:
                 return outcome
             if not small:
                 desc = describe(path, st, fmt, content_hash, thumbnail=False)
-                job = ThumbnailJob(0, path, st.st_size, st.st_mtime_ns, fmt.name)
+                job = ThumbnailJob.of(0, path, st, fmt.name)
                 self._upload(file_source(path, st), content_hash, desc.metadata, job)
                 return "uploaded"
             if resume_small(self.session, self.album, path, st, fmt.name, content_hash):
@@ -451,7 +451,7 @@ class _Run:
         if known.thumbnail_size == 0:
             # known content without a thumbnail (a run lost its commit's answer, or stopped
             # before its thumbnails): this local copy can supply it
-            job = ThumbnailJob(known.id, path, st.st_size, st.st_mtime_ns, fmt.name)
+            job = ThumbnailJob.of(known.id, path, st, fmt.name)
             with self.session.db.transaction() as conn:
                 ThumbnailQueue.put(conn, job)
         if action is Action.SKIP:
@@ -515,9 +515,7 @@ class _Run:
                 "content_identifier": pair.content_identifier,
             }
             if content_size(source.size) > PART_SIZE:
-                job = ThumbnailJob(
-                    0, still.path, still.stat.st_size, still.stat.st_mtime_ns, fmt.name
-                )
+                job = ThumbnailJob.of(0, still.path, still.stat, fmt.name)
                 self._upload(source, stream_hash.hexdigest(), metadata, job)
                 return "uploaded"
             with source.open() as reader:

@@ -120,11 +120,6 @@ def record_commit(
     ThumbnailQueue.put(conn, job)
 
 
-def _job(item: SmallFile, file_id: int) -> ThumbnailJob:
-    st = item.stat
-    return ThumbnailJob(file_id, item.path, st.st_size, st.st_mtime_ns, item.format)
-
-
 class BundleSender:
     """``send`` for the small-file :class:`~photoark.client.bundler.Bundler` of one album."""
 
@@ -157,7 +152,7 @@ class BundleSender:
         self._on_sent(sum(item.size for item in items))
         with session.db.transaction() as conn:
             for item, record in zip(items, records, strict=True):
-                job = _job(item, record.id)
+                job = ThumbnailJob.of(record.id, item.path, item.stat, item.format)
                 record_commit(session, conn, album, record, item.metadata, item.file_key, job)
         return records
 
@@ -215,7 +210,7 @@ def resume_small(
         )
     )
     metadata = open_json(pending.file_key, record.encrypted_metadata)
-    job = ThumbnailJob(record.id, path, st.st_size, st.st_mtime_ns, fmt)
+    job = ThumbnailJob.of(record.id, path, st, fmt)
     with session.db.transaction() as conn:
         record_commit(session, conn, album, record, metadata, pending.file_key, job)
     return record

@@ -27,6 +27,11 @@ class ThumbnailJob:
     mtime_ns: int
     format: str
 
+    @classmethod
+    def of(cls, file_id: int, path: str, st: os.stat_result, fmt_name: str) -> ThumbnailJob:
+        """The job for ``path`` as ``st`` describes it (the file a backup just read)."""
+        return cls(file_id, path, st.st_size, st.st_mtime_ns, fmt_name)
+
 
 class ThumbnailQueue:
     def __init__(self, db: StateDB) -> None:
