@@ -27,7 +27,7 @@ import blake3
 from photoark.client import sync
 from photoark.client.albums import add_many_by_reference, ensure_album
 from photoark.client.bundler import BundleLimits, Bundler
-from photoark.client.dedup import Action, MatchProfile, decide
+from photoark.client.dedup import Action, Decision, MatchProfile, decide
 from photoark.client.describe import describe, display_name
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
 from photoark.client.library import seal_metadata
@@ -274,16 +274,10 @@ class _Run:
         the library holds elsewhere (the whole of a re-backup into a new album); return the
         others. One indexed lookup per file; files that need more (a missing thumbnail, a
         batch the server refused) are left to the workers."""
-        mirror = self.session.mirror
-        by_name = self.options.match == "name+hash"
         rest: list[Found] = []
         adds: dict[int, tuple[LibraryFile, list[Found]]] = {}
         for item in found:
-            hit = cache[os.fsencode(item.path)]
-            name = display_name(item.path)["name"] if by_name else None
-            decision = decide(
-                mirror.find_by_hash(hit[2], name), mirror.albums_of_file, self.album.id
-            )
+            decision = self._decide(cache[os.fsencode(item.path)][2], item.path)
             known = decision.file
             if decision.action is not Action.ADD or known is None or known.thumbnail_size == 0:
                 rest.append(item)
@@ -402,15 +396,10 @@ class _Run:
         fmt, content_hash, data = self._identify(path, st, small)
         if fmt is None:
             return "ignored:not a photo or video"
-        name = display_name(path)["name"]
         release = self.claims.acquire(content_hash)
         handed_over = False  # a bundled upload releases the hash when its bundle commits
         try:
-            mirror = self.session.mirror
-            by_name = name if self.options.match == "name+hash" else None
-            decision = decide(
-                mirror.find_by_hash(content_hash, by_name), mirror.albums_of_file, self.album.id
-            )
+            decision = self._decide(content_hash, path)
             if decision.action in (Action.SKIP, Action.ADD):
                 assert decision.file is not None
                 outcome = self._known(decision.action, decision.file, path, st, fmt, release)
@@ -435,6 +424,13 @@ class _Run:
         finally:
             if not handed_over:
                 release()
+
+    def _decide(self, content_hash: str, path: str) -> Decision:
+        """The dedup decision for content at ``path`` (its name counts under ``name+hash``),
+        against the mirror and the target album."""
+        mirror = self.session.mirror
+        name = display_name(path)["name"] if self.options.match == "name+hash" else None
+        return decide(mirror.find_by_hash(content_hash, name), mirror.albums_of_file, self.album.id)
 
     def _known(
         self,
@@ -488,14 +484,10 @@ class _Run:
             raise ClientError("a part of the Live Photo is no longer a photo or video")
         live_hash = f"{still_hash}:{video_hash}"
         source = ContentSource(((still.path, still.stat), (video.path, video.stat)))
-        by_name = display_name(still.path)["name"] if self.options.match == "name+hash" else None
         release = self.claims.acquire(live_hash)
         handed_over = False
         try:
-            mirror = self.session.mirror
-            decision = decide(
-                mirror.find_by_hash(live_hash, by_name), mirror.albums_of_file, self.album.id
-            )
+            decision = self._decide(live_hash, still.path)
             if decision.action in (Action.SKIP, Action.ADD):
                 assert decision.file is not None
                 outcome = self._known(
