@@ -495,9 +495,6 @@ class _Run:
                 )
                 handed_over = not isinstance(outcome, str)
                 return outcome
-            with source.open() as reader:
-                stream_hash = blake3.blake3()
-                hash_into(stream_hash, reader)
             desc = describe(still.path, still.stat, fmt, live_hash, thumbnail=False)
             metadata = {
                 **desc.metadata,
@@ -507,12 +504,19 @@ class _Run:
                 "content_identifier": pair.content_identifier,
             }
             if content_size(source.size) > PART_SIZE:
+                with source.open() as reader:  # the uploader checks the stream against this
+                    stream_hash = blake3.blake3()
+                    hash_into(stream_hash, reader)
                 job = ThumbnailJob.of(0, still.path, still.stat, fmt.name)
                 self._upload(source, stream_hash.hexdigest(), metadata, job)
                 return "uploaded"
             with source.open() as reader:
                 data = reader.read()
-            if blake3.blake3(data).hexdigest() != stream_hash.hexdigest():
+            cut, view = still.stat.st_size, memoryview(data)  # what was read must be what
+            if (  # the dedup hashes describe
+                blake3.blake3(view[:cut]).hexdigest() != still_hash
+                or blake3.blake3(view[cut:]).hexdigest() != video_hash
+            ):
                 raise FileChangedError(f"{still.path} changed while it was being backed up")
             future = self._submit_small(source, fmt, data, metadata, release)
             handed_over = True
