@@ -9,6 +9,7 @@ behind under the real name. Running export again writes only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -139,15 +140,15 @@ def download_to(session: Session, f: LibraryFile, target: Path) -> int:
     parts = part_targets(target, f)
     temps: list[Path] = []
     try:
-        outs = []
-        for path, _, _ in parts:
-            fd, tmp_name = tempfile.mkstemp(prefix=".photoark-", suffix=".part", dir=path.parent)
-            temps.append(Path(tmp_name))
-            outs.append(os.fdopen(fd, "wb"))
         hashes = [blake3.blake3() for _ in parts]
         written = [0 for _ in parts]
         index = 0
-        try:
+        with contextlib.ExitStack() as closing:  # every temporary file closed, however we leave
+            outs = []
+            for path, _, _ in parts:
+                fd, name = tempfile.mkstemp(prefix=".photoark-", suffix=".part", dir=path.parent)
+                temps.append(Path(name))
+                outs.append(closing.enter_context(os.fdopen(fd, "wb")))
             pieces = session.api.iter_content(f.id)
             for plain in decrypt_stream(f.file_key, pieces, header_of(f)):
                 view = memoryview(plain)
@@ -164,9 +165,6 @@ def download_to(session: Session, f: LibraryFile, target: Path) -> int:
             for out in outs:
                 out.flush()
                 os.fsync(out.fileno())
-        finally:
-            for out in outs:
-                out.close()
         for (_, size, content_hash), n, h in zip(parts, written, hashes, strict=True):
             if n != size or h.hexdigest() != content_hash:
                 raise IntegrityFailure(
