@@ -164,6 +164,13 @@ def hash_unchanged(path: str, st: os.stat_result) -> str:
     return str(h.hexdigest())
 
 
+@dataclass(frozen=True)
+class _FastLookups:
+    cache: dict[bytes, tuple[tuple[int, ...], str, str]]  # raw path → (stat key, format, hash)
+    contents: set[tuple[str, str]]  # the target album's (hash, name)
+    hashes: set[str]  # the target album's hashes
+
+
 class _Run:
     def __init__(
         self, session: Session, album: Album, options: BackupOptions, progress: BackupProgress
@@ -180,6 +187,7 @@ class _Run:
         self.stop = threading.Event()
         self.bundler: Bundler[SmallFile, FileRecord]  # set by the run, around the workers
         self.adder: Bundler[LibraryFile, LibraryFile]  # likewise: adds by reference
+        self._fast: _FastLookups | None = None
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -207,16 +215,30 @@ class _Run:
 
     # -- the fast pass: unchanged files already in the album ----------------------------------
 
+    def _lookups(self, roots: Sequence[str]) -> _FastLookups:
+        """The stat cache under ``roots`` and the target album's contents, read once per run
+        for the fast passes (Live Photo pairs, then single files)."""
+        if self._fast is None:
+            contents = self.session.mirror.album_contents(self.album.id)
+            self._fast = _FastLookups(
+                self.stat_cache.snapshot(roots), contents, {h for h, _ in contents}
+            )
+        return self._fast
+
+    def _in_album(self, lookups: _FastLookups, content_hash: str, path: str) -> bool:
+        """Whether the target album holds this content (under this name, for name+hash)."""
+        if self.options.match == "name+hash":
+            return (content_hash, display_name(path)["name"]) in lookups.contents
+        return content_hash in lookups.hashes
+
     def settle_unchanged(self, roots: Sequence[str], found: list[Found]) -> list[Found]:
         """Count, without a thread or a per-file query, the files whose stat matches the cache
         and whose content is already in the target album (the whole of an unchanged re-run),
         add by reference those whose content is elsewhere in the library (:meth:`_add_known`);
         return the others for the workers."""
-        cache = self.stat_cache.snapshot(roots)
-        contents = self.session.mirror.album_contents(self.album.id)
-        hashes = {h for h, _ in contents}
+        lookups = self._lookups(roots)
+        cache = lookups.cache
         queued = {bytes(r["path"]) for r in self.session.db.query("SELECT path FROM uploads")}
-        by_name = self.options.match == "name+hash"
         rest: list[Found] = []
         elsewhere: list[Found] = []  # unchanged, content maybe known in other albums
         for item in found:
@@ -228,11 +250,7 @@ class _Run:
             _, fmt, content_hash = hit
             if not fmt:
                 self._count(item.path, item.stat.st_size, "ignored", "not a photo or video")
-            elif (
-                (content_hash, display_name(item.path)["name"]) in contents
-                if by_name
-                else content_hash in hashes
-            ):
+            elif self._in_album(lookups, content_hash, item.path):
                 self._count(item.path, item.stat.st_size, "skipped")
             else:
                 elsewhere.append(item)
@@ -241,26 +259,17 @@ class _Run:
     def live_pair_settled(self, roots: Sequence[str]) -> Callable[[Found, Found], bool]:
         """For :func:`pair_live_photos`: whether (still, video) are both unchanged in the stat
         cache and their live item is already in the target album (no file is opened)."""
-        by_name = self.options.match == "name+hash"
-        lookups: list[Any] = []  # (cache, contents, hashes), taken at the first candidate
 
         def settled(still: Found, video: Found) -> bool:
-            if not lookups:
-                contents = self.session.mirror.album_contents(self.album.id)
-                lookups.extend(
-                    (self.stat_cache.snapshot(roots), contents, {h for h, _ in contents})
-                )
-            cache, contents, hashes = lookups
-            hits = [cache.get(os.fsencode(f.path)) for f in (still, video)]
+            lookups = self._lookups(roots)  # read at the first candidate pair, if any
+            hits = [lookups.cache.get(os.fsencode(f.path)) for f in (still, video)]
             if any(
                 hit is None or not hit[1] or hit[0] != StatCache.key_of(f.stat)
                 for hit, f in zip(hits, (still, video), strict=True)
             ):
                 return False
             live_hash = ":".join(hit[2] for hit in hits if hit is not None)
-            if by_name:
-                return (live_hash, display_name(still.path)["name"]) in contents
-            return live_hash in hashes
+            return self._in_album(lookups, live_hash, still.path)
 
         return settled
 
