@@ -200,3 +200,86 @@ def tree_digest(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def wait_for(predicate: Any, timeout: float = 20, every: float = 0.05) -> Any:
+    """Poll ``predicate()`` until it returns something truthy; return that (or fail)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        time.sleep(every)
+
+
+@dataclass
+class DaemonProcess:
+    """``photoark daemon`` of one client home, in a subprocess, with simulated battery and
+    network conditions (``conditions`` writes the JSON the daemon's probe reads)."""
+
+    client: Client
+    probe_file: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def conditions(
+        self, metered: bool = False, on_battery: bool = False, battery_percent: int | None = None
+    ) -> None:
+        tmp = self.probe_file.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {"metered": metered, "on_battery": on_battery, "battery_percent": battery_percent}
+            )
+        )
+        tmp.replace(self.probe_file)
+
+    def start(self) -> DaemonProcess:
+        if not self.probe_file.exists():
+            self.conditions()
+        log = open(self.client.home.parent / f"daemon-{self.client.home.name}.log", "ab")  # noqa: SIM115
+        env = {**os.environ, "PHOTOARK_HOME": str(self.client.home)}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "photoark.cli.main",
+                "daemon",
+                "--probe-file",
+                str(self.probe_file),
+                "--policy-every",
+                "0.1",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def status(self) -> Any:
+        return self.client.json("status")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError("the daemon did not stop on SIGTERM") from None
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(9)
+            self.process.wait()
+
+
+@contextmanager
+def running_daemon(client: Client, probe_file: Path | None = None) -> Iterator[DaemonProcess]:
+    daemon = DaemonProcess(client, probe_file or client.home.parent / f"{client.home.name}.probe")
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()

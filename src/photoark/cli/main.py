@@ -8,10 +8,14 @@ import typer
 
 from photoark.cli.commands.account import login, logout, signup
 from photoark.cli.commands.backup import backup_command
+from photoark.cli.commands.config import config_app
+from photoark.cli.commands.daemon import daemon_command
 from photoark.cli.commands.export import export_command
 from photoark.cli.commands.library import albums, ls, sync, usage
 from photoark.cli.commands.quickstart import quickstart
 from photoark.cli.commands.server import server
+from photoark.cli.commands.status import status_command
+from photoark.cli.commands.watch import watch_app
 
 __all__ = ["app", "main"]
 
@@ -33,6 +37,10 @@ app.command("albums")(albums)
 app.command("ls")(ls)
 app.command("export")(export_command)
 app.command("usage")(usage)
+app.add_typer(watch_app, name="watch")
+app.command("daemon")(daemon_command)
+app.command("status")(status_command)
+app.add_typer(config_app, name="config")
 
 
 def main() -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from photoark.client.home import ClientHome, resolve_home
+from photoark.client.state import StateDB
 
-__all__ = ["HomeOption", "JsonOption", "home_of", "read_password"]
+__all__ = ["HomeOption", "JsonOption", "home_of", "read_password", "state_of"]
 
 HomeOption = Annotated[
     Path | None,
@@ -26,6 +29,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 
 def home_of(home: Path | None) -> ClientHome:
     return resolve_home(home)
+
+
+@contextmanager
+def state_of(home: Path | None) -> Iterator[StateDB]:
+    """The home's state DB, for commands that need no server (watches, settings, status)."""
+    db = StateDB(home_of(home).ensure().state_db)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def read_password(from_stdin: bool, confirm: bool) -> str:

@@ -9,6 +9,7 @@ album adds are idempotent on the server.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from photoark.client.errors import (
 )
 from photoark.protocol.frames import encode_frames
 from photoark.protocol.models import (
+    EVENTS_HEARTBEAT_SECONDS,
     AddManyToCollection,
     AddToCollection,
     Bundle,
@@ -44,6 +46,7 @@ from photoark.protocol.models import (
     PartInfo,
     SignupRequest,
     ThumbnailBundle,
+    TrashFiles,
     UploadCreate,
     UploadSession,
     Usage,
@@ -53,6 +56,7 @@ __all__ = ["ApiClient", "RetryPolicy"]
 
 M = TypeVar("M", bound=BaseModel)
 _RETRY_STATUS = {502, 503, 504}
+EVENTS_READ_TIMEOUT = 3 * EVENTS_HEARTBEAT_SECONDS  # 45 s: a heartbeat may be late, not lost
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,10 @@ class ApiClient:
             Entry, "POST", f"/collections/{collection_id}/files", json=self._body(request)
         )
 
+    def remove_from_collection(self, collection_id: int, file_id: int) -> None:
+        """Take a file out of an album (the server leaves a tombstone). Idempotent."""
+        self._send("DELETE", f"/collections/{collection_id}/files/{file_id}")
+
     def open_upload(self, size: int, part_size: int) -> UploadSession:
         body = self._body(UploadCreate(size=size, part_size=part_size))
         return self._model(UploadSession, "POST", "/uploads", json=body)
@@ -261,6 +269,20 @@ class ApiClient:
             raise ApiError("bad_response", f"{path} answered {len(result.files)} files", 200)
         return result.files
 
+    def trash_files(self, file_ids: Sequence[int]) -> list[FileRecord]:
+        """Move files to the trash (``POST /files/trash``, at most ``MAX_BUNDLE_FILES``): all or
+        none, idempotent; each comes back ``is_trashed``, in order."""
+        response = self._send(
+            "POST", "/files/trash", json=self._body(TrashFiles(file_ids=list(file_ids)))
+        )
+        try:
+            records = [FileRecord.model_validate(r) for r in response.json()]
+        except (ValidationError, ValueError, TypeError) as err:
+            raise ApiError("bad_response", "bad answer to /files/trash", 200) from err
+        if [r.id for r in records] != list(file_ids):
+            raise ApiError("bad_response", "/files/trash answered other files", 200)
+        return records
+
     def file(self, file_id: int) -> FileRecord:
         return self._model(FileRecord, "GET", f"/files/{file_id}")
 
@@ -269,6 +291,37 @@ class ApiClient:
 
     def usage(self) -> Usage:
         return self._model(Usage, "GET", "/usage")
+
+    def events(self, read_timeout: float = EVENTS_READ_TIMEOUT) -> Iterator[int]:
+        """The account's change counter, pushed (``GET /events``): the current value at once,
+        then each new one (a device syncs when it is above its own version).
+
+        One attempt, no retries (the caller reconnects with its own backoff): a refused
+        token is :class:`AuthFailed` (another problem :class:`ApiError`); a server that cannot
+        be reached, or a link that breaks or stays silent past ``read_timeout`` (the server
+        sends a heartbeat every ``EVENTS_HEARTBEAT_SECONDS``), is :class:`ServerUnreachable`;
+        the iterator simply ends when the server closes the stream (it is shutting down).
+        Closing the generator closes the connection.
+        """
+        base = self._http.timeout
+        timeout = httpx.Timeout(
+            connect=base.connect, read=read_timeout, write=base.write, pool=base.pool
+        )
+        try:
+            with self._http.stream(
+                "GET",
+                "/events",
+                headers=self._headers({"Accept": "text/event-stream"}),
+                timeout=timeout,
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    if response.status_code in _RETRY_STATUS:  # busy or restarting
+                        raise ServerUnreachable(f"the event stream: {_problem(response)}")
+                    raise _problem(response)
+                yield from _change_versions(response.iter_lines())
+        except httpx.TransportError as err:
+            raise ServerUnreachable(f"the event stream from {self.base_url}: {err}") from err
 
     def thumbnail(self, file_id: int) -> bytes:
         return self._send("GET", f"/files/{file_id}/thumbnail").content
@@ -318,6 +371,33 @@ class ApiClient:
                     ) from err
                 self.retry.sleep(delay)
                 delay = min(delay * 2, self.retry.max_delay)
+
+
+def _change_versions(lines: Iterator[str]) -> Iterator[int]:
+    """The versions of the ``change`` events of a server-sent-events stream (comments such
+    as the heartbeat, other events and unknown fields are skipped)."""
+    event = "message"
+    data: list[str] = []
+    for line in lines:
+        if line == "":  # blank line: dispatch
+            if event == "change" and data:
+                try:
+                    version = json.loads("\n".join(data))["version"]
+                except (ValueError, TypeError, KeyError) as err:
+                    raise ApiError("bad_response", "a malformed change event", 200) from err
+                if not isinstance(version, int) or isinstance(version, bool):
+                    raise ApiError("bad_response", "a change event without a version", 200)
+                yield version
+            event, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
 
 
 def _problem(response: httpx.Response) -> ApiError:

@@ -33,7 +33,7 @@ from photoark.client.errors import ApiError, ClientError, ServerUnreachable
 from photoark.client.library import seal_metadata
 from photoark.client.livephotos import LivePair, live_parts, pair_live_photos
 from photoark.client.lock import exclusive
-from photoark.client.scanner import Found, PassedOver, scan
+from photoark.client.scanner import Found, PassedOver, scan_split
 from photoark.client.session import Session
 from photoark.client.smallfiles import (
     BundleSender,
@@ -48,15 +48,23 @@ from photoark.client.state.mirror import Album, LibraryFile
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
+from photoark.client.state.versions import PathVersions
 from photoark.client.thumbnailer import ThumbnailReport, make_thumbnails
-from photoark.client.uploader import PART_SIZE, ContentUploader, FileChangedError, content_size
+from photoark.client.uploader import (
+    PART_SIZE,
+    ContentUploader,
+    FileChangedError,
+    UploadStopped,
+    content_size,
+)
+from photoark.client.versions import RetireReport, retire_previous_versions
 from photoark.crypto.boxes import wrap_key
 from photoark.crypto.hashing import hash_into
 from photoark.media import MediaFormat, sniff, sniff_content
 from photoark.media.formats import get_format
 from photoark.protocol.models import MAX_BUNDLE_FILES, FileCommit, FileRecord
 
-__all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup"]
+__all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup", "backup_found"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +97,9 @@ class BackupOptions:
     match: MatchProfile = "name+hash"
     workers: int = 4
     bundle_limits: BundleLimits = field(default_factory=BundleLimits)
+    # set from outside (the daemon pausing): files not started yet are left alone, a large
+    # upload stops after its current part; both resume on the next run
+    cancel: threading.Event | None = None
 
 
 @dataclass
@@ -103,6 +114,7 @@ class BackupReport:
     quota_exceeded: bool = False
     thumbnails: ThumbnailReport = field(default_factory=ThumbnailReport)
     thumbnails_pending: int = 0
+    previous_versions: RetireReport = field(default_factory=RetireReport)
     originals_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -115,6 +127,10 @@ class BackupReport:
             "bytes_uploaded": self.bytes_uploaded,
             "ignored": self.ignored,
             "thumbnails": {**self.thumbnails.as_json(), "pending": self.thumbnails_pending},
+            "previous_versions": {
+                "trashed": self.previous_versions.trashed,
+                "removed_from_album": self.previous_versions.removed_from_album,
+            },
             "seconds": {"originals": self.originals_seconds, "total": self.seconds},
         }
         if self.aborted:
@@ -184,7 +200,8 @@ class _Run:
         self.claims = _Claims()
         self.stat_cache = StatCache(session.db)
         self.queue = UploadQueue(session.db)
-        self.stop = threading.Event()
+        self.versions = PathVersions(session.db)
+        self.stop = threading.Event()  # set by the run itself (the server is unreachable)
         self.bundler: Bundler[SmallFile, FileRecord]  # set by the run, around the workers
         self.adder: Bundler[LibraryFile, LibraryFile]  # likewise: adds by reference
         self._fast: _FastLookups | None = None
@@ -302,6 +319,10 @@ class _Run:
             except ClientError:
                 rest.extend(item for _, items in chunk for item in items)
                 continue
+            with self.session.db.transaction() as conn:
+                for known, items in chunk:
+                    for item in items:
+                        PathVersions.record(conn, item.path, self.album.id, known.id)
             for _, items in chunk:
                 first, *copies = items
                 self._count(first.path, first.stat.st_size, "added")
@@ -311,8 +332,13 @@ class _Run:
 
     # -- one file ----------------------------------------------------------------------------
 
+    def stopped(self) -> bool:
+        """The run stops taking files: the server is unreachable, or the caller cancelled."""
+        cancel = self.options.cancel
+        return self.stop.is_set() or (cancel is not None and cancel.is_set())
+
     def process(self, work: Found | LivePair) -> None:
-        if self.stop.is_set():
+        if self.stopped():
             return
         if isinstance(work, LivePair):
             path, size = work.still.path, work.still.stat.st_size + work.video.stat.st_size
@@ -324,6 +350,8 @@ class _Run:
                 if isinstance(work, LivePair)
                 else self._process(work.path, work.stat)
             )
+        except UploadStopped:
+            return  # neither done nor failed: the next run resumes it
         except Exception as err:
             self._failed(path, size, err)
             return
@@ -439,7 +467,25 @@ class _Run:
         against the mirror and the target album."""
         mirror = self.session.mirror
         name = display_name(path)["name"] if self.options.match == "name+hash" else None
-        return decide(mirror.find_by_hash(content_hash, name), mirror.albums_of_file, self.album.id)
+        decision = decide(
+            mirror.find_by_hash(content_hash, name), mirror.albums_of_file, self.album.id
+        )
+        if decision.action is Action.UPLOAD and name is not None:
+            moved = self._moved_here(content_hash)
+            if moved is not None:
+                return decide([moved], mirror.albums_of_file, self.album.id)
+        return decision
+
+    def _moved_here(self, content_hash: str) -> LibraryFile | None:
+        """A library file with this content whose local path is gone: the file was renamed or
+        moved, not copied, so it is the same photo (known content is never sent again). Its
+        old path stops standing for it."""
+        for known in self.session.mirror.find_by_hash(content_hash):
+            for old in self.versions.paths_of(known.id):
+                if not os.path.lexists(old):
+                    self.versions.forget_path(old)
+                    return known
+        return None
 
     def _known(
         self,
@@ -460,9 +506,16 @@ class _Run:
             with self.session.db.transaction() as conn:
                 ThumbnailQueue.put(conn, job)
         if action is Action.SKIP:
+            self.versions.record_now(path, self.album.id, known.id)
             return "skipped"
         added = self.adder.submit(known)
-        added.add_done_callback(lambda _: release())
+
+        def settled(future: Future[LibraryFile]) -> None:
+            if future.exception() is None:
+                self.versions.record_now(path, self.album.id, known.id)
+            release()
+
+        added.add_done_callback(settled)
         return added
 
     def _submit_small(
@@ -535,7 +588,9 @@ class _Run:
                 release()
 
     def _uploader(self) -> ContentUploader:
-        return ContentUploader(self.session.api, self.queue, self._sent, self.progress.bytes_done)
+        return ContentUploader(
+            self.session.api, self.queue, self._sent, self.progress.bytes_done, cancel=self.stopped
+        )
 
     def _upload(
         self,
@@ -575,36 +630,43 @@ def backup(
     options: BackupOptions | None = None,
     progress: BackupProgress | None = None,
 ) -> BackupReport:
+    """Back up ``paths`` (files or folders, recursively) into the album ``album_name``."""
     with exclusive(session.home, "backup"):
-        return _backup(session, paths, album_name, options or BackupOptions(), progress)
+        found, passed = scan_split(paths)
+        return backup_found(
+            session, found, passed, paths, album_name, options or BackupOptions(), progress
+        )
 
 
-def _backup(
+def backup_found(
     session: Session,
-    paths: Sequence[str],
+    found: list[Found],
+    passed_over: Sequence[PassedOver],
+    roots: Sequence[str],
     album_name: str,
     options: BackupOptions,
-    progress: BackupProgress | None,
+    progress: BackupProgress | None = None,
+    pull: bool = True,
 ) -> BackupReport:
+    """Back up files already scanned (``roots`` are the folders they were found under) into
+    ``album_name``. The caller holds the home's lock. ``pull``: bring the mirror up to date
+    first (a daemon that follows the change stream keeps it current itself)."""
     progress = progress or BackupProgress()
     started = time.monotonic()
-    sync.pull(session)
+    if pull:
+        sync.pull(session)
     album = ensure_album(session, album_name)
     run = _Run(session, album, options, progress)
-    found: list[Found] = []
-    for item in scan(paths):
-        if isinstance(item, PassedOver):
-            if item.is_error:
-                run.report.failed.append({"path": item.path, "error": item.reason})
-            else:
-                run.report.ignored.append({"path": item.path, "reason": item.reason})
+    for item in passed_over:
+        if item.is_error:
+            run.report.failed.append({"path": item.path, "error": item.reason})
         else:
-            found.append(item)
+            run.report.ignored.append({"path": item.path, "reason": item.reason})
     progress.planned(len(found), sum(f.stat.st_size for f in found))
-    found, pairs, known_pairs = pair_live_photos(found, run.live_pair_settled(paths))
+    found, pairs, known_pairs = pair_live_photos(found, run.live_pair_settled(roots))
     for still, video in known_pairs:
         run.count_settled_pair(still, video)
-    found = run.settle_unchanged(paths, found)
+    found = run.settle_unchanged(roots, found)
     # large files first: each streams through one worker part by part, so started early it
     # overlaps the many small files instead of running alone at the end (stable: same-size
     # files keep their scan order)
@@ -624,7 +686,12 @@ def _backup(
             with ThreadPoolExecutor(max_workers=options.workers) as pool:
                 list(pool.map(run.process, work))
     run.report.originals_seconds = time.monotonic() - started
-    if not run.stop.is_set():
+    if not run.stopped():
+        try:
+            run.report.previous_versions = retire_previous_versions(session)
+        except ServerUnreachable as err:
+            run.report.aborted = str(err)
+    if not run.stopped():
         progress.thumbnails_planned(ThumbnailQueue(session.db).count())
         try:
             run.report.thumbnails = make_thumbnails(
@@ -634,7 +701,7 @@ def _backup(
             # the originals are safe; the thumbnails stay queued for the next run
             log.warning("thumbnails interrupted: %s", err)
     run.report.thumbnails_pending = ThumbnailQueue(session.db).count()
-    if run.report.uploaded or run.report.added_to_album:
+    if pull and (run.report.uploaded or run.report.added_to_album):
         # catch the mirror's version up past our own commits now, cheaply (they are known), so
         # the next run starts with nothing to pull
         with contextlib.suppress(ClientError):

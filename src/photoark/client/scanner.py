@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["SIDECAR_EXTENSIONS", "Found", "PassedOver", "scan"]
+__all__ = ["SIDECAR_EXTENSIONS", "Found", "PassedOver", "scan", "scan_split"]
 
 SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae"})
 
@@ -86,3 +86,15 @@ def scan(roots: Iterable[str]) -> Iterator[Found | PassedOver]:
                 if item is not None:
                     yield item
             stack.extend(reversed(subdirs))
+
+
+def scan_split(roots: Iterable[str]) -> tuple[list[Found], list[PassedOver]]:
+    """:func:`scan` into the files found and the paths passed over."""
+    found: list[Found] = []
+    passed: list[PassedOver] = []
+    for item in scan(roots):
+        if isinstance(item, PassedOver):
+            passed.append(item)
+        else:
+            found.append(item)
+    return found, passed

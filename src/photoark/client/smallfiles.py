@@ -30,6 +30,7 @@ from photoark.client.session import Session
 from photoark.client.state.mirror import Album
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
+from photoark.client.state.versions import PathVersions
 from photoark.client.uploader import FileChangedError
 from photoark.crypto.boxes import new_key, open_json, wrap_key
 from photoark.crypto.stream import HEADER_BYTES, encrypt_bytes
@@ -113,9 +114,11 @@ def record_commit(
     job: ThumbnailJob,
 ) -> None:
     """Inside the caller's transaction: the committed file into the mirror and the album, the
-    upload's queue row gone, its thumbnail queued (``job`` names the local file)."""
+    upload's queue row gone, its thumbnail queued (``job`` names the local file), and the local
+    path recorded as this file (its previous version, if any, queued for retirement)."""
     session.mirror.put_file(conn, library_file(record, metadata, file_key))
     session.mirror.put_entry(conn, album.id, record.id)
+    PathVersions.record(conn, job.path, album.id, record.id)
     UploadQueue.remove_in(conn, job.path)
     ThumbnailQueue.put(conn, job)
 

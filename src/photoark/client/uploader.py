@@ -44,6 +44,7 @@ __all__ = [
     "ContentUploader",
     "FileChangedError",
     "UploadResult",
+    "UploadStopped",
     "content_size",
 ]
 
@@ -53,6 +54,10 @@ PART_SIZE = PART_CHUNKS * CIPHER_CHUNK_SIZE
 
 class FileChangedError(ClientError):
     hint = "the file was being written while it was read; it will be backed up on the next run"
+
+
+class UploadStopped(ClientError):
+    """The run was asked to stop (the daemon pausing) between two parts; nothing is lost."""
 
 
 def content_size(plain_size: int) -> int:
@@ -80,7 +85,9 @@ class ContentUploader:
         on_bytes: Callable[[int], None] = lambda n: None,
         on_plain: Callable[[int], None] = lambda n: None,
         in_flight: int = 3,
+        cancel: Callable[[], bool] = lambda: False,
     ) -> None:
+        self._cancel = cancel
         self._api = api
         self._queue = queue
         self._on_bytes = on_bytes
@@ -169,6 +176,9 @@ class ContentUploader:
             hash_into(hasher, f, prefix)  # the final hash must cover the whole file
             self._on_plain(min(prefix, size))
             for number in range(pending.parts_done, pending.part_count):
+                if self._cancel():
+                    # the parts acknowledged so far are recorded: the next run goes on from here
+                    raise UploadStopped(f"{path}: upload paused after {number} parts")
                 first = number * PART_CHUNKS
                 pieces = []
                 for index in range(first, min(first + PART_CHUNKS, n_chunks)):

@@ -33,11 +33,16 @@ POST     /files/bundle                        framed: Bundle + contents   Bundle
                                               (see protocol.frames)       idempotent per item)
 POST     /files/thumbnails                    framed: ThumbnailBundle +   BundleResult
                                               the encrypted thumbnails
-GET      /files/{id}                          -                           FileRecord
+POST     /files/trash                         TrashFiles                  list[FileRecord] (all or
+                                                                          none; idempotent)
+GET      /files/{id}                          -                           FileRecord (a trashed
+                                                                          one too: is_trashed)
 GET      /files/{id}/content                  - (Range supported)         raw bytes
 GET      /files/{id}/thumbnail                - (Range supported)         raw bytes
 GET      /diff?since=V&limit=N                -                           Diff
 GET      /usage                               -                           Usage
+GET      /events                              -                           text/event-stream of
+                                                                          ``change`` events
 =======  ===================================  ==========================  =======================
 
 Uploads: the client opens a session with the exact ciphertext size and a part size; parts are
@@ -65,6 +70,26 @@ user's change counter. ``GET /diff?since=V`` returns the collections and entries
 ``V``, oldest first, at most ``limit`` items; removed entries come as tombstones
 (``is_deleted``). Keep calling with ``since = latest_version`` while ``has_more``.
 
+Trash: ``POST /files/trash`` moves up to ``MAX_BUNDLE_FILES`` of the caller's files to the
+trash, all or none (an unknown id, or another user's, is a 404 ``not_found`` for the whole
+request; an id twice is a 400). A trashed file leaves every album: each of its live entries
+becomes a tombstone with a new version, so diff sync shows the removal; the server remembers
+which entries the trash removed, so a restore can bring back exactly those. Trashing a trashed
+file changes nothing (the call is idempotent). A trashed file still counts against the quota,
+as ``Usage.trash_bytes`` instead of ``stored_bytes``; ``GET /files/{id}`` and its downloads
+still answer it (``is_trashed``), but it cannot be added to an album (404 ``not_found``, as for
+a missing file) until restored; a retried commit or bundle of a file trashed since answers it
+(``is_trashed``) and puts it in no album.
+
+Change push: ``GET /events`` is a server-sent-events stream (``text/event-stream``) for the
+caller's account. It sends ``event: change`` with ``data: {"version": V}`` (``V`` the user's
+change counter, as ``Diff.latest_version``) at once on connect, then each time the counter moves
+(from any device, on any server replica; within about a quarter of a second), and a comment
+line ``: ping`` after ``EVENTS_HEARTBEAT_SECONDS`` without an event, so a client can tell a dead
+link from a quiet one (read timeout a little above it). Several moves may arrive as one event
+with the newest value. A client diff-syncs when ``V`` is above its own version. The server ends
+the stream when it shuts down; the client reconnects.
+
 Limits: a request body is at most 1 MiB (413 ``too_large``), except a part ``PUT``, which must
 be exactly its expected size (at most ``MAX_PART_SIZE``). Within a body, wrapped keys, salts and
 login keys are at most ``MAX_KEY_BYTES``, album names ``MAX_NAME_BYTES``, file metadata
@@ -82,6 +107,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 __all__ = [
     "B64",
+    "EVENTS_HEARTBEAT_SECONDS",
     "MAX_BUNDLE_BYTES",
     "MAX_BUNDLE_FILES",
     "AddManyToCollection",
@@ -106,6 +132,7 @@ __all__ = [
     "SignupRequest",
     "ThumbnailBundle",
     "ThumbnailItem",
+    "TrashFiles",
     "UploadCreate",
     "UploadSession",
     "Usage",
@@ -140,6 +167,7 @@ MAX_THUMBNAIL_BYTES = 512 * 1024  # an inline encrypted thumbnail (FileCommit.th
 MAX_INT = 2**63 - 1  # ids, sizes and counters: a signed 64-bit integer in both databases
 MAX_BUNDLE_FILES = 256  # items in one bundle or thumbnail bundle
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # a framed bundle body, header included
+EVENTS_HEARTBEAT_SECONDS = 15.0  # GET /events: longest silence before a ": ping" comment
 
 B64Key = Annotated[B64, Field(max_length=MAX_KEY_BYTES)]
 B64Name = Annotated[B64, Field(max_length=MAX_NAME_BYTES)]
@@ -270,6 +298,10 @@ class AddToCollection(_Model):
 
 class AddManyToCollection(_Model):
     items: list[AddToCollection] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
+
+
+class TrashFiles(_Model):
+    file_ids: list[Int64] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
 
 
 class Entry(_Model):

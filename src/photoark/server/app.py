@@ -3,7 +3,9 @@
 :func:`create_app` opens the database, applies migrations, builds the blob store and services,
 and keeps them on ``app.state`` (no module-level state: two apps can live in one process, as
 tests do). Request bodies are bounded by :class:`~.api.limits.BodyLimitMiddleware`. The
-lifespan runs the expired-upload collector and disposes of the engine.
+lifespan runs the expired-upload collector and the change feed's poller (``GET /events``), and
+disposes of the engine; :class:`~.api.events.PokeAfterWrites` tells the feed about this
+process's successful writes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi import FastAPI
 
 import photoark
 from photoark.server.api import ROUTERS
+from photoark.server.api.events import PokeAfterWrites
 from photoark.server.api.limits import BodyLimitMiddleware
 from photoark.server.api.problems import install_problem_handlers
 from photoark.server.blobs import BlobStore, LocalBlobStore
@@ -38,9 +41,11 @@ def create_app(settings: ServerSettings, blobs: BlobStore | None = None) -> Fast
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gc_task = asyncio.create_task(run_upload_gc(services.uploads, settings.gc_interval_seconds))
+        await services.events.start()
         try:
             yield
         finally:
+            await services.events.stop()
             gc_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gc_task
@@ -53,6 +58,7 @@ def create_app(settings: ServerSettings, blobs: BlobStore | None = None) -> Fast
     app.state.services = services
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(PokeAfterWrites, feed=services.events)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from photoark.protocol.models import EVENTS_HEARTBEAT_SECONDS
+
 __all__ = ["LoginHashLevel", "ServerSettings", "parse_size"]
 
 LoginHashLevel = Literal["interactive", "min"]
@@ -58,6 +60,8 @@ class ServerSettings:
     login_hash: LoginHashLevel = "interactive"
     upload_expiry_seconds: int = 7 * 86400
     gc_interval_seconds: float = 3600
+    events_poll_seconds: float = 0.25  # GET /events: how often the users' counters are read
+    events_heartbeat_seconds: float = EVENTS_HEARTBEAT_SECONDS  # silence before ": ping"
 
     def __post_init__(self) -> None:
         if self.database_url is None:

@@ -1,16 +1,55 @@
-"""Run the server in this process with uvicorn (used by the CLI and ``python -m``)."""
+"""Run the server in this process with uvicorn (used by the CLI and ``python -m``).
+
+Shutdown (SIGINT/SIGTERM): uvicorn stops accepting, waits for open requests, and only then ends
+the app's lifespan. A ``GET /events`` stream never ends by itself, so :class:`_Server` closes
+the change feed (every stream ends at once, cleanly) as shutdown BEGINS; other requests get
+:data:`GRACEFUL_SHUTDOWN_SECONDS` to finish before uvicorn cancels them.
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 
 import uvicorn
+from fastapi import FastAPI
 
 from photoark.server.app import create_app
 from photoark.server.config import ServerSettings
+from photoark.server.services import Services
 from photoark.tuning import tune_allocator
 
-__all__ = ["serve"]
+__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "build_server", "serve"]
+
+GRACEFUL_SHUTDOWN_SECONDS = 5
+STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending the app's event streams when shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        services: Services = self._app.state.services
+        services.events.close()
+        await super().shutdown(sockets)
+
+
+def build_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    """A uvicorn server for an app made by :func:`create_app` (``serve`` runs one; tests run
+    one in a thread and stop it with ``should_exit``)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    return _Server(config, app)
 
 
 def serve(settings: ServerSettings, log_level: str = "info") -> None:
@@ -18,4 +57,7 @@ def serve(settings: ServerSettings, log_level: str = "info") -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     tune_allocator()
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    server = build_server(app, settings.host, settings.port, log_level)
+    server.run()
+    if not server.started:  # e.g. the port is taken: fail as uvicorn.run does
+        sys.exit(STARTUP_FAILURE)

@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["StateDB"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 _THUMBNAIL_QUEUE = """
@@ -31,8 +31,38 @@ CREATE TABLE IF NOT EXISTS thumbnail_queue (
 );
 """
 
+_DAEMON = """
+CREATE TABLE IF NOT EXISTS watches (
+    path BLOB PRIMARY KEY,
+    album TEXT,
+    per_folder INTEGER NOT NULL,
+    match TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS backed_up (
+    path BLOB NOT NULL,
+    album_id INTEGER NOT NULL,
+    file_id INTEGER NOT NULL,
+    PRIMARY KEY (path, album_id)
+);
+CREATE INDEX IF NOT EXISTS backed_up_file ON backed_up (file_id);
+CREATE TABLE IF NOT EXISTS retire_queue (
+    album_id INTEGER NOT NULL,
+    file_id INTEGER NOT NULL,
+    PRIMARY KEY (album_id, file_id)
+);
+CREATE TABLE IF NOT EXISTS daemon_queue (path BLOB PRIMARY KEY, queued_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS daemon_failures (
+    path BLOB PRIMARY KEY,
+    error TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
 _SCHEMA = (
     _THUMBNAIL_QUEUE
+    + _DAEMON
     + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account (
@@ -110,6 +140,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 _UPGRADES: dict[int, str] = {
     2: "DROP TABLE IF EXISTS stat_cache;",  # ctime_ns joined the key
     3: _THUMBNAIL_QUEUE,  # thumbnails are made after the originals are committed
+    4: _DAEMON,  # watches, settings, path → file versions, the daemon's queue and failures
 }
 
 

@@ -71,3 +71,18 @@ class StatCache:
 
     def forget(self, path: str) -> None:
         self._db.execute("DELETE FROM stat_cache WHERE path = ?", (os.fsencode(path),))
+
+    def forget_under(self, root: str, keep: set[bytes] | None = None) -> int:
+        """Drop the entries of ``root`` and everything under it (a folder deleted or moved
+        away), except the raw paths in ``keep``. Returns how many were dropped."""
+        exact = os.fsencode(os.path.abspath(root))
+        prefix = exact.rstrip(b"/") + b"/"
+        bounds = (exact, prefix, prefix[:-1] + b"0")
+        where = "path = ? OR (path >= ? AND path < ?)"
+        with self._db.transaction() as conn:
+            if not keep:
+                return conn.execute(f"DELETE FROM stat_cache WHERE {where}", bounds).rowcount
+            rows = conn.execute(f"SELECT path FROM stat_cache WHERE {where}", bounds)
+            gone = [(p,) for (p,) in rows.fetchall() if bytes(p) not in keep]
+            conn.executemany("DELETE FROM stat_cache WHERE path = ?", gone)
+            return len(gone)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from photoark.server.api import auth, collections, files, health, sync, uploads, usage
+from photoark.server.api import auth, collections, events, files, health, sync, uploads, usage
 
 __all__ = ["ROUTERS"]
 
@@ -14,4 +14,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     files.router,
     sync.router,
     usage.router,
+    events.router,
 )

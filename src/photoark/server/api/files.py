@@ -1,4 +1,5 @@
-"""Routes under ``/files``: commit, metadata, and ranged downloads of content and thumbnail."""
+"""Routes under ``/files``: commit, trash, metadata, and ranged downloads of content and
+thumbnail."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from photoark.protocol.models import MAX_BUNDLE_BYTES, BundleResult, FileCommit, FileRecord
+from photoark.protocol.models import (
+    MAX_BUNDLE_BYTES,
+    BundleResult,
+    FileCommit,
+    FileRecord,
+    TrashFiles,
+)
 from photoark.server.api.bodies import read_body
 from photoark.server.api.deps import CurrentUser, Svc
 from photoark.server.api.limits import DbInt
@@ -36,6 +43,11 @@ async def set_thumbnails(request: Request, auth: CurrentUser, services: Svc) -> 
     body = await read_body(request, MAX_BUNDLE_BYTES, "a bundle is at most")
     files = await run_in_threadpool(services.bundles.set_thumbnails, auth.user_id, body)
     return BundleResult(files=files)
+
+
+@router.post("/trash")
+def trash_files(request: TrashFiles, auth: CurrentUser, services: Svc) -> list[FileRecord]:
+    return services.trash.trash(auth.user_id, request)
 
 
 @router.get("/{file_id}")

@@ -13,8 +13,10 @@ from photoark.server.config import ServerSettings
 from photoark.server.services.accounts import AccountService
 from photoark.server.services.bundles import BundleService
 from photoark.server.services.collections import CollectionService
+from photoark.server.services.events import ChangeFeed
 from photoark.server.services.files import FileService
 from photoark.server.services.sync import SyncService
+from photoark.server.services.trash import TrashService
 from photoark.server.services.uploads import UploadService
 from photoark.server.store import (
     AccountStore,
@@ -22,16 +24,19 @@ from photoark.server.store import (
     CollectionStore,
     FileStore,
     SyncStore,
+    TrashStore,
     UploadStore,
 )
 
 __all__ = [
     "AccountService",
     "BundleService",
+    "ChangeFeed",
     "CollectionService",
     "FileService",
     "Services",
     "SyncService",
+    "TrashService",
     "UploadService",
     "build_services",
 ]
@@ -45,6 +50,8 @@ class Services:
     files: FileService
     bundles: BundleService
     sync: SyncService
+    trash: TrashService
+    events: ChangeFeed
     upload_store: UploadStore
 
 
@@ -66,5 +73,11 @@ def build_services(
         files=FileService(file_store, collection_store, uploads, blobs),
         bundles=BundleService(BundleStore(engine), blobs, clock),
         sync=SyncService(SyncStore(engine), file_store, account_store),
+        trash=TrashService(TrashStore(engine), clock),
+        events=ChangeFeed(
+            account_store.versions,
+            poll_interval=settings.events_poll_seconds,
+            heartbeat=settings.events_heartbeat_seconds,
+        ),
         upload_store=upload_store,
     )

@@ -10,6 +10,7 @@ from photoark.server.store.db import create_db_engine
 from photoark.server.store.files import FileStore
 from photoark.server.store.migrations import migrate
 from photoark.server.store.sync import SyncStore
+from photoark.server.store.trash import TrashStore
 from photoark.server.store.uploads import UploadStore
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "CollectionStore",
     "FileStore",
     "SyncStore",
+    "TrashStore",
     "UploadStore",
     "create_db_engine",
     "migrate",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Engine, insert, select, update
@@ -14,7 +14,9 @@ from photoark.server.errors import EmailTaken
 from photoark.server.store.db import read_transaction
 from photoark.server.store.schema import server_secrets, tokens, users
 
-__all__ = ["AccountStore", "LoginRow"]
+__all__ = ["VERSIONS_PER_QUERY", "AccountStore", "LoginRow"]
+
+VERSIONS_PER_QUERY = 10_000
 
 _ATTR_COLUMNS = (
     "kek_salt",
@@ -122,6 +124,18 @@ class AccountStore:
                 .where(which, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=time.time())
             )
+
+    def versions(self, user_ids: Collection[int]) -> dict[int, int]:
+        """The change counter of each existing user among ``user_ids``: one query (per
+        :data:`VERSIONS_PER_QUERY` users: SQLite binds at most 32766 values in one)."""
+        ids = sorted(user_ids)
+        out: dict[int, int] = {}
+        with read_transaction(self._engine) as conn:
+            for start in range(0, len(ids), VERSIONS_PER_QUERY):
+                chunk = ids[start : start + VERSIONS_PER_QUERY]
+                query = select(users.c.id, users.c.version).where(users.c.id.in_(chunk))
+                out.update((int(row.id), int(row.version)) for row in conn.execute(query))
+        return out
 
     def quota(self, user_id: int) -> int:
         with read_transaction(self._engine) as conn:

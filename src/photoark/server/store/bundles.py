@@ -17,7 +17,12 @@ from photoark.protocol.models import FileRecord
 from photoark.server.errors import Conflict
 from photoark.server.store.db import read_transaction
 from photoark.server.store.files import recommit_in
-from photoark.server.store.rows import file_record, live_file_rows, require_collection
+from photoark.server.store.rows import (
+    bump_live_entries,
+    file_record,
+    live_file_rows,
+    require_collection,
+)
 from photoark.server.store.schema import collection_files, files, uploads
 from photoark.server.store.uploads import COMMITTED, quota_and_use
 from photoark.server.store.versions import lock_user, next_versions
@@ -207,28 +212,7 @@ class BundleStore:
                     for t in thumbs
                 ],
             )
-            entries = conn.execute(
-                select(collection_files.c.collection_id, collection_files.c.file_id)
-                .where(
-                    collection_files.c.file_id.in_(ids),
-                    collection_files.c.is_deleted.is_(False),
-                )
-                .order_by(collection_files.c.file_id, collection_files.c.collection_id)
-            ).all()
-            versions = next_versions(conn, owner_id, len(entries))
-            if entries:
-                conn.execute(
-                    update(collection_files)
-                    .where(
-                        collection_files.c.collection_id == bindparam("cid"),
-                        collection_files.c.file_id == bindparam("fid"),
-                    )
-                    .values(version=bindparam("v")),
-                    [
-                        {"cid": e.collection_id, "fid": e.file_id, "v": v}
-                        for e, v in zip(entries, versions, strict=True)
-                    ],
-                )
+            bump_live_entries(conn, owner_id, ids)
             replaced = [
                 str(rows[t.file_id].thumbnail_object)
                 for t in thumbs

@@ -78,10 +78,12 @@ class CollectionStore:
     def add_file(
         self, owner_id: int, collection_id: int, file_id: int, encrypted_key: bytes
     ) -> Entry:
-        """Add the owner's file to the owner's collection. Idempotent (see :func:`upsert_entry`)."""
+        """Add the owner's file to the owner's collection. Idempotent (see :func:`upsert_entry`).
+        A file in the trash is :class:`NotFound`, like a missing one."""
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
-            file_row = live_file_row(conn, owner_id, file_id)
+            lock_user(conn, owner_id)  # before reading the file: a concurrent trash waits
+            file_row = live_file_row(conn, owner_id, file_id, trashed=False)
             entry = upsert_entry(conn, owner_id, collection_id, file_id, encrypted_key)
             return entry_model(entry, file_row)
 
@@ -90,12 +92,12 @@ class CollectionStore:
     ) -> Sequence[Entry]:
         """:meth:`add_file` for each ``(file_id, encrypted_key)`` (distinct ids), in one
         transaction and a handful of statements whatever the count: one missing file (or
-        another owner's) refuses the whole batch with :class:`NotFound`."""
+        another owner's, or a trashed one) refuses the whole batch with :class:`NotFound`."""
         ids = [file_id for file_id, _ in items]
         with self._engine.begin() as conn:
             require_collection(conn, owner_id, collection_id)
             lock_user(conn, owner_id)
-            file_rows = live_file_rows(conn, owner_id, ids)
+            file_rows = live_file_rows(conn, owner_id, ids, trashed=False)
             in_album = collection_files.c.collection_id == collection_id
             existing = {
                 int(r.file_id): r
@@ -131,7 +133,7 @@ class CollectionStore:
                     conn.execute(
                         update(collection_files)
                         .where(in_album, collection_files.c.file_id == i)
-                        .values(encrypted_key=key, version=version, is_deleted=False)
+                        .values(encrypted_key=key, version=version, is_deleted=False, trashed=False)
                     )
             out: list[Entry] = []
             for file_id, _ in items:

@@ -19,6 +19,7 @@ from photoark.server.store.rows import (
 )
 from photoark.server.store.schema import collection_files, files, uploads
 from photoark.server.store.uploads import quota_and_use
+from photoark.server.store.versions import lock_user
 
 __all__ = ["CommitParts", "CommitResult", "FileRow", "FileStore", "UsageSums", "recommit_in"]
 
@@ -199,9 +200,16 @@ def _upload_state(conn: Connection, owner_id: int, upload_id: str) -> str | None
 def recommit_in(
     conn: Connection, owner_id: int, upload_id: str, collection_id: int, encrypted_key: bytes
 ) -> FileRecord:
-    """The committed upload's file, with a live entry in the (already checked) collection."""
+    """The committed upload's file, with a live entry in the (already checked) collection.
+
+    A file trashed since is returned as it is (``is_trashed``) and NOT put back in an album
+    (a trashed file has no live entry; restoring it is the trash's job): a retried commit or
+    bundle still succeeds, and its answer tells the client where the file is.
+    """
+    lock_user(conn, owner_id)  # before reading the file: a concurrent trash waits
     row = _committed_file(conn, owner_id, upload_id)
-    upsert_entry(conn, owner_id, collection_id, int(row.id), encrypted_key)
+    if row.trashed_at is None:
+        upsert_entry(conn, owner_id, collection_id, int(row.id), encrypted_key)
     return file_record(row)
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+from sqlalchemy.schema import CreateColumn
 
 from photoark.server.store import schema
 
@@ -49,9 +50,23 @@ def _v2_usage_index(conn: Connection) -> None:
     index.create(conn, checkfirst=True)
 
 
+def _v3_trash(conn: Connection) -> None:
+    """``collection_files.trashed`` (the tombstones a trash made, for restore) and an index of
+    a file's entries. A fresh database has both already (:func:`_v1_initial` creates the latest
+    tables), hence the checks."""
+    columns = {c["name"] for c in inspect(conn).get_columns("collection_files")}
+    if "trashed" not in columns:
+        column = schema.collection_files.c.trashed
+        ddl = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE collection_files ADD COLUMN {ddl}"))
+    index = next(i for i in schema.collection_files.indexes if i.name == "ix_collection_files_file")
+    index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial),
     (2, _v2_usage_index),
+    (3, _v3_trash),
 ]
 
 

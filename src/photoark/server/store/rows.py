@@ -8,15 +8,17 @@ conversions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from photoark.protocol.models import Collection, Entry, FileRecord
 from photoark.server.errors import NotFound
 from photoark.server.store.schema import collection_files, collections, files
-from photoark.server.store.versions import lock_user, next_version
+from photoark.server.store.versions import lock_user, next_version, next_versions
 
 __all__ = [
+    "bump_live_entries",
     "collection_model",
     "entry_model",
     "file_record",
@@ -66,7 +68,12 @@ def upsert_entry(
     if row is not None and not row.is_deleted:
         return row
     version = next_version(conn, owner_id)
-    values = {"encrypted_key": encrypted_key, "version": version, "is_deleted": False}
+    values = {
+        "encrypted_key": encrypted_key,
+        "version": version,
+        "is_deleted": False,
+        "trashed": False,
+    }
     if row is None:
         conn.execute(
             insert(collection_files).values(
@@ -89,33 +96,27 @@ def file_record(row: Row[tuple[object, ...]]) -> FileRecord:
     )
 
 
-def live_file_row(conn: Connection, owner_id: int, file_id: int) -> Row[tuple[object, ...]]:
-    """The owner's file unless deleted forever, or :class:`NotFound`."""
-    row = conn.execute(
-        select(files).where(
-            files.c.id == file_id, files.c.owner_id == owner_id, files.c.is_deleted.is_(False)
-        )
-    ).first()
-    if row is None:
-        raise NotFound("no such file")
-    return row
+def live_file_row(
+    conn: Connection, owner_id: int, file_id: int, *, trashed: bool = True
+) -> Row[tuple[object, ...]]:
+    """The owner's file unless deleted forever, or :class:`NotFound`; with ``trashed=False`` a
+    file in the trash is :class:`NotFound` too (what may go in an album)."""
+    return live_file_rows(conn, owner_id, [file_id], trashed=trashed)[file_id]
 
 
 def live_file_rows(
-    conn: Connection, owner_id: int, file_ids: Sequence[int]
+    conn: Connection, owner_id: int, file_ids: Sequence[int], *, trashed: bool = True
 ) -> dict[int, Row[tuple[object, ...]]]:
     """:func:`live_file_row` for many distinct ids in one query, by id; :class:`NotFound` if
-    any is missing (or another owner's)."""
-    rows = {
-        int(r.id): r
-        for r in conn.execute(
-            select(files).where(
-                files.c.id.in_(list(file_ids)),
-                files.c.owner_id == owner_id,
-                files.c.is_deleted.is_(False),
-            )
-        )
-    }
+    any is missing (or another owner's, or with ``trashed=False`` in the trash)."""
+    query = select(files).where(
+        files.c.id.in_(list(file_ids)),
+        files.c.owner_id == owner_id,
+        files.c.is_deleted.is_(False),
+    )
+    if not trashed:
+        query = query.where(files.c.trashed_at.is_(None))
+    rows = {int(r.id): r for r in conn.execute(query)}
     if len(rows) != len(set(file_ids)):
         raise NotFound("no such file")
     return rows
@@ -131,3 +132,35 @@ def entry_model(row: Row[tuple[object, ...]], file_row: Row[tuple[object, ...]] 
         is_deleted=row.is_deleted,
         file=None if row.is_deleted or file_row is None else file_record(file_row),
     )
+
+
+def bump_live_entries(
+    conn: Connection, owner_id: int, file_ids: Sequence[int], **values: Any
+) -> int:
+    """Give every live album entry of these files a new version (so diff sync carries the
+    change to other devices), setting ``values`` on them too (e.g. ``is_deleted=True``).
+    A few statements whatever the count; returns how many entries changed."""
+    entries = conn.execute(
+        select(collection_files.c.collection_id, collection_files.c.file_id)
+        .where(
+            collection_files.c.file_id.in_(file_ids),
+            collection_files.c.owner_id == owner_id,
+            collection_files.c.is_deleted.is_(False),
+        )
+        .order_by(collection_files.c.file_id, collection_files.c.collection_id)
+    ).all()
+    versions = next_versions(conn, owner_id, len(entries))
+    if entries:
+        conn.execute(
+            update(collection_files)
+            .where(
+                collection_files.c.collection_id == bindparam("cid"),
+                collection_files.c.file_id == bindparam("fid"),
+            )
+            .values(**values, version=bindparam("v")),
+            [
+                {"cid": e.collection_id, "fid": e.file_id, "v": v}
+                for e, v in zip(entries, versions, strict=True)
+            ],
+        )
+    return len(entries)

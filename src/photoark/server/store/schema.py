@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
 )
 
 __all__ = [
@@ -142,7 +143,12 @@ collection_files = Table(
     Column("encrypted_key", LargeBinary, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("is_deleted", Boolean, nullable=False, default=False),
+    # True on a tombstone the trash made (the file's trashing removed this entry): a restore
+    # revives exactly these. Cleared whenever the entry is revived.
+    Column("trashed", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_collection_files_owner_version", "owner_id", "version"),
+    # A file's entries in every album (trash, thumbnails): the primary key leads by album.
+    Index("ix_collection_files_file", "file_id"),
 )
 
 uploads = Table(

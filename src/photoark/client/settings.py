@@ -1,0 +1,118 @@
+"""User settings of one client home (``photoark config set KEY VALUE``), kept in the state DB.
+
+Only known keys are accepted, each with a type and a default; a value is parsed once, when it
+is set, so a typo is refused at the prompt rather than discovered by the daemon at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from photoark.client.errors import ClientError
+from photoark.client.state.db import StateDB
+
+__all__ = ["SETTINGS", "Setting", "Settings", "UnknownSetting"]
+
+
+class UnknownSetting(ClientError):
+    hint = "run `photoark config ls` to see the settings and their values"
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+def _percent(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 100:
+        raise ValueError(f"{value} is not a percentage (0 to 100)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 3600:
+        raise ValueError(f"{value} is not between 0 and 3600 seconds")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 32:
+        raise ValueError(f"{value} is not between 1 and 32")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting(
+            "upload.on_metered", False, _bool, "upload on a metered network (mobile data, hotspot)"
+        ),
+        Setting(
+            "upload.min_battery",
+            20,
+            _percent,
+            "pause uploads on battery below this percentage (0: never pause)",
+        ),
+        Setting("upload.workers", 4, _workers, "files uploaded in parallel by the daemon"),
+        Setting(
+            "watch.settle_seconds",
+            1.0,
+            _seconds,
+            "a new or changed file is taken once its size and mtime hold still this long",
+        ),
+    )
+}
+
+
+class Settings:
+    def __init__(self, db: StateDB) -> None:
+        self._db = db
+
+    def get(self, key: str) -> Any:
+        setting = self._setting(key)
+        row = self._db.query_one("SELECT value FROM settings WHERE key = ?", (key,))
+        return setting.default if row is None else json.loads(row["value"])
+
+    def set(self, key: str, text: str) -> Any:
+        """Parse ``text`` for ``key`` and store it; returns the value stored."""
+        setting = self._setting(key)
+        try:
+            value = setting.parse(text)
+        except ValueError as err:
+            raise ClientError(f"{key}: {err}") from err
+        self._db.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
+        return value
+
+    def reset(self, key: str) -> None:
+        self._setting(key)
+        self._db.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    def all(self) -> dict[str, Any]:
+        return {key: self.get(key) for key in SETTINGS}
+
+    @staticmethod
+    def _setting(key: str) -> Setting:
+        setting = SETTINGS.get(key)
+        if setting is None:
+            raise UnknownSetting(f"no setting named {key!r}")
+        return setting

@@ -1,0 +1,113 @@
+"""The daemon's durable state: the queue of settled paths still to back up, the paths that
+failed (with why), and a status board that ``photoark status`` reads from another process.
+
+The queue is what makes a SIGKILL harmless: a path leaves it only once the backup pipeline
+has dealt with it (uploaded, skipped, added, ignored or failed), and the pipeline's own state
+(stat cache, upload queue) means nothing finished is read or sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from photoark.client.state.db import StateDB
+
+__all__ = ["DaemonQueue", "Failures", "StatusBoard"]
+
+
+def _under(root: str) -> tuple[bytes, bytes, bytes]:
+    exact = os.fsencode(os.path.abspath(root))
+    prefix = exact.rstrip(b"/") + b"/"
+    return exact, prefix, prefix[:-1] + b"0"  # b"0" sorts right after b"/"
+
+
+_UNDER = "(path = ? OR (path >= ? AND path < ?))"
+
+
+class DaemonQueue:
+    def __init__(self, db: StateDB) -> None:
+        self._db = db
+
+    def put(self, paths: Iterable[str]) -> None:
+        now = time.time()
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO daemon_queue (path, queued_at) VALUES (?, ?)",
+                [(os.fsencode(p), now) for p in paths],
+            )
+
+    def peek(self, limit: int) -> list[str]:
+        rows = self._db.query(
+            "SELECT path FROM daemon_queue ORDER BY queued_at, path LIMIT ?", (limit,)
+        )
+        return [os.fsdecode(bytes(r["path"])) for r in rows]
+
+    def done(self, paths: Iterable[str]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM daemon_queue WHERE path = ?", [(os.fsencode(p),) for p in paths]
+            )
+
+    def count(self, root: str | None = None) -> int:
+        if root is None:
+            row = self._db.query_one("SELECT count(*) AS n FROM daemon_queue")
+        else:
+            row = self._db.query_one(
+                f"SELECT count(*) AS n FROM daemon_queue WHERE {_UNDER}", _under(root)
+            )
+        return 0 if row is None else int(row["n"])
+
+
+class Failures:
+    def __init__(self, db: StateDB) -> None:
+        self._db = db
+
+    def record(self, failed: Iterable[tuple[str, str]], succeeded: Iterable[str]) -> None:
+        now = time.time()
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM daemon_failures WHERE path = ?",
+                [(os.fsencode(p),) for p in succeeded],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO daemon_failures (path, error, at) VALUES (?, ?, ?)",
+                [(os.fsencode(p), error, now) for p, error in failed],
+            )
+
+    def under(self, root: str) -> list[dict[str, str]]:
+        rows = self._db.query(
+            f"SELECT path, error FROM daemon_failures WHERE {_UNDER} ORDER BY path", _under(root)
+        )
+        return [{"path": os.fsdecode(bytes(r["path"])), "error": str(r["error"])} for r in rows]
+
+
+class StatusBoard:
+    """A small JSON document the daemon rewrites as things happen (``meta`` key)."""
+
+    KEY = "daemon_status"
+
+    def __init__(self, db: StateDB) -> None:
+        self._db = db
+
+    def write(self, status: dict[str, Any]) -> None:
+        self._db.set_meta(self.KEY, json.dumps({**status, "updated_at": time.time()}))
+
+    def read(self) -> dict[str, Any] | None:
+        text = self._db.get_meta(self.KEY)
+        return None if text is None else dict(json.loads(text))
+
+
+def seen_under(db: StateDB, root: str) -> tuple[int, int]:
+    """(media files under ``root`` the stat cache knows, how many of them are backed up). The
+    daemon drops the stat cache entries of deleted files, so these are files still present."""
+    row = db.query_one(
+        "SELECT count(*) AS seen, count(b.path) AS backed_up FROM stat_cache s"
+        " LEFT JOIN (SELECT DISTINCT path FROM backed_up) b ON b.path = s.path"
+        f" WHERE {_UNDER.replace('path', 's.path')} AND s.format != ''",
+        _under(root),
+    )
+    return (0, 0) if row is None else (int(row["seen"]), int(row["backed_up"]))

@@ -1,0 +1,69 @@
+"""What ``photoark status`` reports: per watched folder, files seen, backed up, queued and
+failed (with reasons); the daemon's state, why it is paused, the current batch's progress and
+the last sync. Read from the state DB, so it works from another process while the daemon runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from photoark.client.state.daemonstate import DaemonQueue, Failures, StatusBoard, seen_under
+from photoark.client.state.db import StateDB
+from photoark.client.watches import WatchList
+
+__all__ = ["daemon_running", "status_report"]
+
+
+def daemon_running(board: dict[str, Any] | None) -> bool:
+    if board is None or board.get("state") == "stopped":
+        return False
+    pid = int(board.get("pid", 0))
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status_report(db: StateDB) -> dict[str, Any]:
+    board = StatusBoard(db).read()
+    running = daemon_running(board)
+    queue, failures = DaemonQueue(db), Failures(db)
+    problems = (board or {}).get("problems", {}) if running else {}
+    folders = []
+    for watch in WatchList(db).list():
+        failed = failures.under(watch.path)
+        seen, backed_up = seen_under(db, watch.path)
+        folders.append(
+            {
+                **watch.as_json(),
+                "exists": os.path.isdir(watch.path),
+                "problem": problems.get(watch.path),
+                "seen": seen,
+                "backed_up": backed_up,
+                "queued": queue.count(watch.path),
+                "failed": len(failed),
+                "failures": failed,
+            }
+        )
+    board = board or {}
+    return {
+        "daemon": {
+            "running": running,
+            "state": board.get("state", "never started") if running else "not running",
+            "pid": board.get("pid") if running else None,
+            "paused": board.get("paused") if running else None,
+            "current": board.get("current") if running else None,
+            "updated_at": board.get("updated_at"),
+        },
+        "last_sync": board.get("last_sync"),
+        "last_backup": board.get("last_backup"),
+        "watches": folders,
+        "now": time.time(),
+    }

@@ -1,0 +1,263 @@
+"""The daemon as users run it: a real server process, a real ``photoark daemon`` process, files
+changing in a watched folder."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.builders import (
+    Client,
+    ServerProcess,
+    jpeg_bytes,
+    make_tree,
+    running_daemon,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def _library(client: Client) -> dict[tuple[str, str], dict[str, Any]]:
+    """(album, name) → file, as ``ls --json`` lists it (``ls`` pulls the diff first)."""
+    return {(f["album"], f["name"]): f for f in client.json("ls")}
+
+
+def _watch_status(client: Client) -> dict[str, Any]:
+    status = client.json("status")
+    assert len(status["watches"]) == 1
+    return dict(status["watches"][0])
+
+
+def _mirror_ids(client: Client) -> set[int]:
+    """File ids in the client's local mirror, read from its state DB (no sync)."""
+    with sqlite3.connect(f"file:{client.home / 'state.db'}?mode=ro", uri=True) as db:
+        return {row[0] for row in db.execute("SELECT id FROM files")}
+
+
+def test_new_modified_deleted_renamed_and_per_folder_albums(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    pics = make_tree(
+        tmp_path / "pics",
+        {"a.jpg": jpeg_bytes(1), "Trips": {"Rome": {"b.jpg": jpeg_bytes(2)}}},
+    )
+    assert alice.json("watch", "add", str(pics), "--album-per-folder")["album_per_folder"]
+    with running_daemon(alice):
+        # present at start: reconciled
+        lib = wait_for(lambda: len(got := _library(alice)) == 2 and got)
+        assert set(lib) == {("pics", "a.jpg"), ("Trips/Rome", "b.jpg")}
+
+        # new files, one in a new sub-folder and one written in two steps
+        (pics / "Trips" / "Paris").mkdir()
+        (pics / "Trips" / "Paris" / "c.jpg").write_bytes(jpeg_bytes(3))
+        with open(pics / "d.jpg", "wb") as f:
+            data = jpeg_bytes(4)
+            f.write(data[:100])
+            f.flush()
+            time.sleep(0.3)
+            f.write(data[100:])
+        wait_for(lambda: len(_library(alice)) == 4)
+        lib = _library(alice)
+        assert lib[("pics", "d.jpg")]["size"] == len(data)  # the whole file, not the first half
+        assert ("Trips/Paris", "c.jpg") in lib
+        usage = alice.json("usage")
+        assert usage["trash_bytes"] == 0
+
+        # modified: the new content is backed up, the old version goes to the trash
+        old = lib[("pics", "a.jpg")]
+        (pics / "a.jpg").write_bytes(jpeg_bytes(5))
+        new = wait_for(
+            lambda: (f := _library(alice).get(("pics", "a.jpg"))) and f["id"] != old["id"] and f
+        )
+        assert new["hash"] != old["hash"]
+        assert [f for f in alice.json("ls") if f["name"] == "a.jpg"] == [new]
+        trashed = wait_for(lambda: alice.json("usage")["trash_bytes"] > 0)
+        assert trashed
+
+        # renamed and moved: known content is not sent again
+        before = alice.json("usage")
+        (pics / "d.jpg").rename(pics / "d-renamed.jpg")
+        (pics / "Trips" / "Rome" / "b.jpg").rename(pics / "Trips" / "Paris" / "b.jpg")
+        lib = wait_for(lambda: ("Trips/Paris", "b.jpg") in (got := _library(alice)) and got)
+        after = alice.json("usage")
+        assert after["stored_bytes"] == before["stored_bytes"]
+        assert after["files"] == before["files"]
+        # the moved photo is the same library file, now in both albums
+        assert lib[("Trips/Paris", "b.jpg")]["id"] == lib[("Trips/Rome", "b.jpg")]["id"]
+
+        # deleted locally: the backup keeps it
+        (pics / "Trips" / "Paris" / "c.jpg").unlink()
+        time.sleep(1.5)
+        assert ("Trips/Paris", "c.jpg") in _library(alice)
+        watch = wait_for(lambda: (w := _watch_status(alice))["queued"] == 0 and w)
+        assert watch["seen"] == watch["backed_up"] == 3  # a, d-renamed, Trips/Paris/b
+        assert watch["failed"] == 0
+
+
+def test_restart_reconciles_changes_made_while_down(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    pics = make_tree(tmp_path / "pics", {"a.jpg": jpeg_bytes(1)})
+    alice.json("watch", "add", str(pics), "--album", "Camera")
+    with running_daemon(alice):
+        wait_for(lambda: len(_library(alice)) == 1)
+    (pics / "b.jpg").write_bytes(jpeg_bytes(2))
+    (pics / "a.jpg").write_bytes(jpeg_bytes(3))
+    with running_daemon(alice):
+        lib = wait_for(
+            lambda: (
+                len(got := _library(alice)) == 2
+                and got[("Camera", "a.jpg")]["size"] == len(jpeg_bytes(3))
+                and got
+            )
+        )
+    assert set(lib) == {("Camera", "a.jpg"), ("Camera", "b.jpg")}
+
+
+def test_status_lists_failures_and_ignores_junk(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    pics = make_tree(
+        tmp_path / "pics",
+        {
+            "good.jpg": jpeg_bytes(1),
+            "empty.jpg": b"",
+            "notes.txt": "not a photo",
+            "good.xmp": "<x:xmpmeta/>",
+            ".hidden.jpg": jpeg_bytes(2),
+            "download.jpg.part": jpeg_bytes(3),
+        },
+    )
+    alice.json("watch", "add", str(pics))
+    with running_daemon(alice):
+        watch = wait_for(lambda: (w := _watch_status(alice))["failed"] == 1 and w)
+        assert [f["path"] for f in watch["failures"]] == [str(pics / "empty.jpg")]
+        assert "empty" in watch["failures"][0]["error"]
+        assert set(_library(alice)) == {("pics", "good.jpg")}
+        # fixed: the failure clears
+        (pics / "empty.jpg").write_bytes(jpeg_bytes(4))
+        wait_for(lambda: _watch_status(alice)["failed"] == 0)
+        assert set(_library(alice)) == {("pics", "good.jpg"), ("pics", "empty.jpg")}
+        # a partial download that completes (renamed into place) is taken then
+        (pics / "download.jpg.part").rename(pics / "download.jpg")
+        wait_for(lambda: ("pics", "download.jpg") in _library(alice))
+        assert ("pics", ".hidden.jpg") not in _library(alice)
+
+
+def test_metered_and_battery_pause_then_resume(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    pics = make_tree(tmp_path / "pics", {})
+    alice.json("watch", "add", str(pics))
+    with running_daemon(alice) as daemon:
+        wait_for(lambda: alice.json("status")["daemon"]["state"] == "idle")
+        daemon.conditions(metered=True)
+        wait_for(lambda: alice.json("status")["daemon"]["paused"] == "metered")
+        (pics / "a.jpg").write_bytes(jpeg_bytes(1))
+        wait_for(lambda: _watch_status(alice)["queued"] == 1)
+        time.sleep(1.0)
+        assert _library(alice) == {}
+        daemon.conditions(metered=False)
+        wait_for(lambda: ("pics", "a.jpg") in _library(alice))
+
+        daemon.conditions(on_battery=True, battery_percent=15)
+        wait_for(lambda: alice.json("status")["daemon"]["paused"] == "battery")
+        (pics / "b.jpg").write_bytes(jpeg_bytes(2))
+        wait_for(lambda: _watch_status(alice)["queued"] == 1)
+        assert ("pics", "b.jpg") not in _library(alice)
+        alice.run("config", "set", "upload.min_battery", "0")
+        wait_for(lambda: ("pics", "b.jpg") in _library(alice))
+        assert alice.json("status")["daemon"]["paused"] is None
+
+        # allowed on metered by setting
+        alice.run("config", "set", "upload.on_metered", "true")
+        daemon.conditions(metered=True)
+        (pics / "c.jpg").write_bytes(jpeg_bytes(3))
+        wait_for(lambda: ("pics", "c.jpg") in _library(alice))
+
+
+def test_server_down_then_back(tmp_path: Path, server: ServerProcess, alice: Client) -> None:
+    pics = make_tree(tmp_path / "pics", {"a.jpg": jpeg_bytes(1)})
+    alice.json("watch", "add", str(pics))
+    with running_daemon(alice):
+        wait_for(lambda: len(_library(alice)) == 1)
+        server.stop()
+        (pics / "b.jpg").write_bytes(jpeg_bytes(2))
+        wait_for(lambda: alice.json("status")["daemon"]["paused"] == "offline", timeout=30)
+        server.start()
+        wait_for(lambda: ("pics", "b.jpg") in _library(alice), timeout=90)
+        wait_for(lambda: alice.json("status")["daemon"]["paused"] is None)
+
+
+def test_two_daemons_see_each_others_files_within_a_second(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    laptop_pics = make_tree(tmp_path / "laptop-pics", {})
+    alice.json("watch", "add", str(laptop_pics))
+    desktop = Client(tmp_path / "alice-desktop", server.url)
+    desktop.login()
+    with running_daemon(alice), running_daemon(desktop):
+        wait_for(lambda: alice.json("status")["daemon"]["state"] == "idle")
+        wait_for(lambda: desktop.json("status")["daemon"]["state"] == "idle")
+        lags = []
+        for seed in range(3):
+            known = _mirror_ids(alice)
+            (laptop_pics / f"p{seed}.jpg").write_bytes(jpeg_bytes(seed))
+            new = wait_for(lambda k=known: _mirror_ids(alice) - k, timeout=30, every=0.01)
+            committed = time.monotonic()
+            wait_for(lambda n=new: n <= _mirror_ids(desktop), timeout=5, every=0.01)
+            lags.append(time.monotonic() - committed)
+        assert max(lags) < 1.0, lags
+
+
+def _server_progress(server: ServerProcess) -> int:
+    """Parts stored plus files committed, read from the server's database."""
+    with sqlite3.connect(server.data_dir / "photoark.db") as db:
+        parts = db.execute("SELECT count(*) FROM upload_parts").fetchone()[0]
+        files = db.execute("SELECT count(*) FROM files").fetchone()[0]
+    return int(parts) + int(files)
+
+
+def test_sigkills_during_a_large_backup_lose_and_duplicate_nothing(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    import random
+
+    rng = random.Random(4)
+    spec: dict[str, Any] = {f"small-{i:03}.jpg": jpeg_bytes(i, (96, 64)) for i in range(190)}
+    for i in range(10):  # 6 to 9 parts each
+        size = rng.randrange(45, 70) * 1024 * 1024
+        spec[f"movie-{i}.mp4"] = b"\x00\x00\x00\x18ftypmp42" + os.urandom(size)
+    pics = make_tree(tmp_path / "pics", {"sub": spec})
+    alice.json("watch", "add", str(pics), "--album", "All")
+    progress = []
+    for _ in range(10):
+        with running_daemon(alice) as daemon:
+            # kill at a random moment once this run has stored something (so it is mid-work)
+            start = _server_progress(server)
+            wait_for(lambda s=start: _server_progress(server) > s, timeout=60, every=0.01)
+            time.sleep(rng.uniform(0, 0.3))
+            daemon.kill()
+        progress.append(_watch_status(alice)["backed_up"])
+    # every kill landed mid-backup, and each run went on from where the last one stopped
+    assert progress == sorted(progress) and progress[-1] < 200, progress
+    with running_daemon(alice):
+        wait_for(lambda: _watch_status(alice)["backed_up"] == 200, timeout=300, every=0.5)
+        wait_for(lambda: alice.json("status")["daemon"]["state"] == "idle")
+    listed = alice.json("ls")
+    assert len(listed) == 200 and len({f["name"] for f in listed}) == 200
+    assert alice.json("usage")["files"] == 200
+    with sqlite3.connect(server.data_dir / "photoark.db") as db:
+        counts = [n for (n,) in db.execute("SELECT put_count FROM upload_parts")]
+        committed = db.execute("SELECT count(*) FROM files").fetchone()[0]
+    assert counts and all(n == 1 for n in counts), "a part was received twice"
+    assert committed == 200
+    alice.json("export", str(tmp_path / "out"))
+    for name, content in spec.items():
+        assert (tmp_path / "out" / "All" / name).read_bytes() == content, name
