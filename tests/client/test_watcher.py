@@ -83,6 +83,24 @@ def test_a_file_still_being_written_is_held_back(tmp_path: Path) -> None:
     assert settler.take_settled() == [str(f)]
 
 
+def test_a_live_photo_waits_for_its_other_half(tmp_path: Path) -> None:
+    clock = Clock()
+    still, video, other = tmp_path / "IMG_1.HEIC", tmp_path / "IMG_1.MOV", tmp_path / "IMG_2.JPG"
+    for f in (still, video, other):
+        f.write_bytes(b"x")
+    settler = Settler(1.0, clock)
+    settler.touch(str(still))
+    settler.touch(str(other))
+    assert settler.take_settled() == []
+    clock.now += 0.8
+    settler.touch(str(video))  # the sync tool writes the video a moment later
+    assert settler.take_settled() == []
+    clock.now += 0.3
+    assert settler.take_settled() == [str(other)]  # the still waits for the video
+    clock.now += 1.0
+    assert settler.take_settled() == [str(still), str(video)]
+
+
 def test_a_vanished_file_is_dropped(tmp_path: Path) -> None:
     f = tmp_path / "gone.jpg"
     f.write_bytes(b"x")

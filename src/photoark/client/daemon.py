@@ -31,6 +31,7 @@ from photoark.client import sync
 from photoark.client.api import ApiClient
 from photoark.client.backup import BackupOptions, BackupProgress, backup_found
 from photoark.client.errors import ClientError, ServerUnreachable
+from photoark.client.livephotos import pair_key
 from photoark.client.lock import exclusive
 from photoark.client.policy import Probe, UploadPolicy, pause_reason
 from photoark.client.scanner import Found, PassedOver, scan, scan_split
@@ -55,6 +56,25 @@ class DaemonTiming:
     unwatched_every: float = 60.0  # rescan of a folder inotify cannot watch
     backoff_first: float = 1.0
     backoff_max: float = 60.0
+
+
+def _live_siblings(paths: list[str], root: str) -> list[str]:
+    """Files beside ``paths`` with the same basename and another extension, not in ``paths``:
+    a Live Photo's other half, settled earlier, must be in the batch for the pair to form
+    (if it is already backed up alone, the pair replaces it as a new version)."""
+    keys = {pair_key(p) for p in paths}
+    taken = set(paths)
+    extra: list[str] = []
+    for folder in sorted({os.path.dirname(p) for p in paths}):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            if path not in taken and pair_key(path) in keys and wanted(path, root):
+                extra.append(path)
+    return extra
 
 
 class _Progress(BackupProgress):
@@ -348,7 +368,7 @@ class Daemon:
             watch = self._known_watches[root]
             present = [p for p in members if os.path.lexists(p)]
             self.queue.done(set(members) - set(present))  # deleted: the backup keeps it
-            found, passed = scan_split(present)
+            found, passed = scan_split(present + _live_siblings(present, root))
             roots = sorted({os.path.dirname(p) for p in present})
             dealt, _ = self._back_up(watch, found, passed, roots)
             self.queue.done(dealt)

@@ -19,7 +19,12 @@ from photoark.client.describe import display_name
 from photoark.client.scanner import Found
 from photoark.media import extract_metadata, sniff
 
-__all__ = ["LivePair", "live_parts", "pair_live_photos"]
+__all__ = [
+    "LivePair",
+    "live_parts",
+    "pair_key",
+    "pair_live_photos",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,14 @@ def _identifier(found: Found, kind: str) -> str | None:
         return None
 
 
+def pair_key(path: str) -> tuple[str, str]:
+    """(folder, case-folded basename without extension): a Live Photo's two files share it.
+    Plain string splits: this runs over every file of every backup."""
+    folder, _, name = path.rpartition(os.sep)
+    stem = name.rpartition(".")[0] or name
+    return folder, stem.casefold()
+
+
 def pair_live_photos(
     found: Sequence[Found], settled: Callable[[Found, Found], bool] = lambda a, b: False
 ) -> tuple[list[Found], list[LivePair], list[tuple[Found, Found]]]:
@@ -52,10 +65,8 @@ def pair_live_photos(
     unchanged re-run reads nothing.
     """
     groups: dict[tuple[str, str], list[Found]] = defaultdict(list)
-    for item in found:  # plain string splits: this runs over every file of every backup
-        folder, _, name = item.path.rpartition(os.sep)
-        stem = name.rpartition(".")[0] or name
-        groups[(folder, stem.casefold())].append(item)
+    for item in found:
+        groups[pair_key(item.path)].append(item)
     pairs: list[LivePair] = []
     known: list[tuple[Found, Found]] = []
     paired: set[str] = set()

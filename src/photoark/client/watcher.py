@@ -36,6 +36,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from photoark.client.livephotos import pair_key
 from photoark.client.scanner import SIDECAR_EXTENSIONS
 
 __all__ = ["FolderWatcher", "Settler", "wanted"]
@@ -100,36 +101,34 @@ class Settler:
     def take_settled(self) -> list[str]:
         """Paths whose size and mtime have not changed for ``settle`` seconds (vanished paths
         are dropped: nothing to back up). A path seen for the first time counts from its mtime,
-        so a file written long ago is not held back, and one still being written is."""
+        so a file written long ago is not held back, and one still being written is. A Live
+        Photo's two files arrive one after the other (a phone sync): a settled file waits for
+        a sibling (same folder and basename) still settling, so both reach the same batch."""
         now = self._clock()
         with self._lock:
             before = dict(self._waiting)
-        after: dict[str, tuple[tuple[int, int] | None, float] | None] = {}
-        ready: list[str] = []
+        waiting: dict[str, tuple[tuple[int, int], float]] = {}
         for path, (seen, since) in before.items():
             try:
                 st = os.stat(path)
             except OSError:
-                after[path] = None
-                continue
+                continue  # gone
             current = (st.st_size, st.st_mtime_ns)
             if current != seen:
                 since = now if seen is not None else min(now, _age_start(st, now))
-                after[path] = (current, since)
-            if now - since >= self.settle:
-                ready.append(path)
-                after[path] = None
-        taken: list[str] = []
+            waiting[path] = (current, since)
+        ready = {p for p, (_, since) in waiting.items() if now - since >= self.settle}
+        unsettled = {pair_key(p) for p in waiting if p not in ready}
+        ready = {p for p in ready if pair_key(p) not in unsettled}
         with self._lock:
-            for path, value in after.items():
-                if self._waiting.get(path) != before[path]:
-                    continue  # touched again meanwhile: its new wait stands
-                if value is None:
-                    del self._waiting[path]
+            for path, old in before.items():
+                if self._waiting.get(path) != old:
+                    ready.discard(path)  # touched again meanwhile: its new wait stands
+                elif path in waiting and path not in ready:
+                    self._waiting[path] = waiting[path]
                 else:
-                    self._waiting[path] = value
-            taken = [p for p in ready if p not in self._waiting]
-        return taken
+                    del self._waiting[path]
+        return sorted(ready)
 
     def next_due_in(self) -> float:
         """Seconds until the earliest waiting path may be settled (``settle`` if unknown)."""
