@@ -4,6 +4,7 @@ changing in a watched folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.builders import (
+    CORPUS,
     Client,
     ServerProcess,
     jpeg_bytes,
@@ -261,3 +263,25 @@ def test_sigkills_during_a_large_backup_lose_and_duplicate_nothing(
     alice.json("export", str(tmp_path / "out"))
     for name, content in spec.items():
         assert (tmp_path / "out" / "All" / name).read_bytes() == content, name
+
+
+LIVE = CORPUS / "lychee-samples" / "tests" / "Samples"
+
+
+@pytest.mark.skipif(not (LIVE / "train.jpg").is_file(), reason="../shared/corpus is absent")
+def test_a_live_photo_synced_one_file_at_a_time_is_one_item(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    pics = make_tree(tmp_path / "pics", {})
+    alice.json("watch", "add", str(pics))
+    with running_daemon(alice):
+        wait_for(lambda: alice.json("status")["daemon"]["state"] == "idle")
+        shutil.copy(LIVE / "train.jpg", pics / "train.jpg")
+        time.sleep(0.6)  # a phone sync writes the video a moment later
+        shutil.copy(LIVE / "train.mov", pics / "train.mov")
+        lib = wait_for(lambda: _library(alice))
+        wait_for(lambda: _watch_status(alice)["queued"] == 0)
+        lib = _library(alice)
+    assert list(lib) == [("pics", "train.jpg")]
+    assert lib[("pics", "train.jpg")]["type"] == "live"
+    assert alice.json("usage")["trash_bytes"] == 0  # never uploaded alone first
