@@ -10,6 +10,7 @@ from photoark.cli.commands.account import login, logout, signup
 from photoark.cli.commands.backup import backup_command
 from photoark.cli.commands.config import config_app
 from photoark.cli.commands.daemon import daemon_command
+from photoark.cli.commands.dedup import dedup_command
 from photoark.cli.commands.export import export_command
 from photoark.cli.commands.library import albums, ls, sync, usage
 from photoark.cli.commands.quickstart import quickstart
@@ -41,6 +42,7 @@ app.add_typer(watch_app, name="watch")
 app.command("daemon")(daemon_command)
 app.command("status")(status_command)
 app.add_typer(config_app, name="config")
+app.command("dedup")(dedup_command)
 
 
 def main() -> None:

@@ -181,6 +181,19 @@ class Mirror:
         )
         return {(r["hash"], r["name"]) for r in rows}
 
+    def duplicate_copies(self) -> list[sqlite3.Row]:
+        """Every live file whose content hash another live file shares, with the albums it is
+        in (comma-separated ids), ordered by hash then id. One grouped query over the hash
+        index: the result is proportional to the duplicates, not to the library."""
+        return self._db.query(
+            "SELECT f.id, f.hash, f.name, f.size, f.content_size + f.thumbnail_size AS stored,"
+            " f.created_at, (SELECT group_concat(e.collection_id) FROM entries e"
+            "  WHERE e.file_id = f.id) AS albums"
+            " FROM files f WHERE f.is_trashed = 0 AND f.hash IN ("
+            "  SELECT hash FROM files WHERE is_trashed = 0 GROUP BY hash HAVING count(*) > 1)"
+            " ORDER BY f.hash, f.id"
+        )
+
     def albums_of_file(self, file_id: int) -> set[int]:
         rows = self._db.query("SELECT collection_id FROM entries WHERE file_id = ?", (file_id,))
         return {r["collection_id"] for r in rows}
