@@ -34,17 +34,30 @@ __all__ = [
     "BENCH_ROOT",
     "PASSWORD",
     "CliRun",
+    "DaemonRun",
     "Row",
     "Table",
+    "announce_source",
+    "backed_up_under",
+    "daemon_board",
     "drop_caches",
     "fmt_bytes",
     "machine",
     "parse_size",
+    "percentile",
     "photoark",
+    "query_ro",
+    "running_daemon",
     "running_server",
     "scratch",
+    "server_db",
+    "server_files",
     "signup",
     "small_jpeg",
+    "source_state",
+    "state_db",
+    "tree_bytes",
+    "use_checkout",
     "with_comment",
     "write_json",
 ]
@@ -315,3 +328,252 @@ def reset_peak_rss(pid: int) -> bool:
         return True
     except OSError:
         return False
+
+
+# -- the code under test ---------------------------------------------------------------------
+
+
+def use_checkout() -> Path:
+    """Run this checkout's ``src/`` (in this process and in every server, CLI and daemon
+    process it starts, through ``PYTHONPATH``), not whatever ``photoark`` is installed: an
+    editable install may point at another clone. Call before importing ``photoark``."""
+    src = str(REPO / "src")
+    if sys.path[:1] != [src]:
+        sys.path.insert(0, src)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    os.environ["PYTHONPATH"] = os.pathsep.join([src, *paths])
+    return REPO / "src"
+
+
+def source_state() -> dict[str, Any]:
+    """Which code ran: the package's location, the commit, and a digest of the uncommitted
+    changes to ``src/`` (a working tree others are editing is not the commit)."""
+    import hashlib
+
+    def git(*args: str) -> str:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            return subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, check=True
+            ).stdout.decode(errors="replace")
+        return ""
+
+    diff = git("diff", "HEAD", "--", "src")
+    untracked = git("ls-files", "--others", "--exclude-standard", "--", "src").split()
+    digest = hashlib.sha256(diff.encode())
+    for name in sorted(untracked):
+        with contextlib.suppress(OSError):
+            digest.update(name.encode() + (REPO / name).read_bytes())
+    package = subprocess.run(
+        [sys.executable, "-c", "import photoark; print(photoark.__file__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return {
+        "package": package,
+        "commit": git("rev-parse", "--short", "HEAD").strip(),
+        "src_changes_sha256": digest.hexdigest()[:12] if diff or untracked else None,
+    }
+
+
+def announce_source() -> dict[str, Any]:
+    """Print and return :func:`source_state` (goes in each result's JSON as ``code``)."""
+    state = source_state()
+    changes = state["src_changes_sha256"]
+    print(
+        f"code: {state['package']} at {state['commit']}"
+        + (f" + uncommitted src changes (sha256 {changes})" if changes else "")
+    )
+    return state
+
+
+# -- the daemon ------------------------------------------------------------------------------
+
+
+def state_db(home: Path) -> Path:
+    return home / "state.db"
+
+
+def server_db(data_dir: Path) -> Path:
+    return data_dir / "photoark.db"
+
+
+def query_ro(db: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on a SQLite file opened read-only (a WAL database another process is
+    writing: no lock taken, never written; retried if it is busy for a moment)."""
+    import sqlite3
+
+    for attempt in range(50):
+        try:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                return conn.execute(sql, tuple(params)).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.02)
+    return []
+
+
+def daemon_board(home: Path) -> dict[str, Any] | None:
+    """The daemon's status board (meta ``daemon_status``: state, pid, current, updated_at…)."""
+    with contextlib.suppress(Exception):
+        rows = query_ro(state_db(home), "SELECT value FROM meta WHERE key = 'daemon_status'")
+        if rows:
+            return dict(json.loads(rows[0][0]))
+    return None
+
+
+def backed_up_under(home: Path, root: Path) -> int:
+    """Distinct local paths under ``root`` recorded as backed up (the ``backed_up`` count of
+    ``photoark status``, without a CLI start-up per poll)."""
+    exact = os.fsencode(str(root))
+    prefix = exact.rstrip(b"/") + b"/"
+    rows = query_ro(
+        state_db(home),
+        "SELECT count(DISTINCT path) FROM backed_up WHERE path = ? OR (path >= ? AND path < ?)",
+        (exact, prefix, prefix[:-1] + b"0"),
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+def server_files(data_dir: Path) -> int:
+    """Live files on the server (its own SQLite database)."""
+    rows = query_ro(server_db(data_dir), "SELECT count(*) FROM files WHERE is_deleted = 0")
+    return int(rows[0][0]) if rows else 0
+
+
+def tree_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, n)).st_size
+    return total
+
+
+@dataclass
+class DaemonRun:
+    """``photoark daemon`` of one client home in a subprocess (as users run it), with the
+    battery/network probe read from a JSON file (never paused), log beside the home."""
+
+    home: Path
+    policy_every: float = 5.0  # the production default
+    prefix: Sequence[str] = ()  # e.g. strace …
+    process: subprocess.Popen[bytes] | None = None
+    started_wall: float = 0.0  # time.time() just before the spawn
+    started: float = 0.0  # time.perf_counter() just before the spawn
+
+    @property
+    def log_path(self) -> Path:
+        return self.home.parent / f"daemon-{self.home.name}.log"
+
+    @property
+    def pid(self) -> int:
+        """The daemon's Python process (under a ``prefix`` such as strace: its child)."""
+        assert self.process is not None
+        if not self.prefix:
+            return self.process.pid
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            kids = _children(self.process.pid)
+            if kids:
+                return kids[0]
+            time.sleep(0.005)
+        raise RuntimeError("no daemon process under the prefix command")
+
+    def start(self) -> DaemonRun:
+        probe = self.home.parent / f"{self.home.name}.probe.json"
+        probe.write_text(
+            json.dumps({"metered": False, "on_battery": False, "battery_percent": None})
+        )
+        env = {**os.environ, "PHOTOARK_HOME": str(self.home)}
+        log = open(self.log_path, "ab")  # noqa: SIM115 (closed with the process)
+        self.started_wall = time.time()
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [
+                *self.prefix,
+                *(sys.executable, "-m", "photoark.cli.main", "daemon"),
+                *("--probe-file", str(probe), "--policy-every", str(self.policy_every)),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def board(self) -> dict[str, Any] | None:
+        """This process's status board (None until it has written one)."""
+        board = daemon_board(self.home)
+        if board is None or board.get("updated_at", 0) < self.started_wall:
+            return None
+        return board
+
+    def wait_state(
+        self, state: str, timeout: float, every: float = 0.01, since: float = 0.0
+    ) -> dict[str, Any]:
+        """Poll the board until it shows ``state`` (written at or after ``since``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            board = self.board()
+            if board and board.get("state") == state and board["updated_at"] >= since:
+                return board
+            if not self.alive():
+                raise RuntimeError(f"the daemon exited; log:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no {state!r} on the board after {timeout} s: {board}")
+            time.sleep(every)
+
+    def peak_rss(self) -> int:
+        return proc_status(self.pid, "VmHWM")
+
+    def log_tail(self, n: int = 3000) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace")[-n:]
+        return ""
+
+    def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM (the daemon's own clean stop), then SIGKILL; the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            target = self.pid if self.prefix else self.process.pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, 15)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(target, 9)
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def running_daemon(
+    home: Path, policy_every: float = 5.0, prefix: Sequence[str] = ()
+) -> Iterator[DaemonRun]:
+    """A started daemon, always stopped (SIGTERM, then SIGKILL) on the way out."""
+    daemon = DaemonRun(home, policy_every, prefix).start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` (0-100) percentile, linear between closest ranks (numpy's default)."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    pos = (len(s) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)

@@ -100,6 +100,11 @@ def test_new_modified_deleted_renamed_and_per_folder_albums(
         watch = wait_for(lambda: (w := _watch_status(alice))["queued"] == 0 and w)
         assert watch["seen"] == watch["backed_up"] == 3  # a, d-renamed, Trips/Paris/b
         assert watch["failed"] == 0
+        # thumbnails follow the originals, once nothing waits
+        wait_for(lambda: alice.json("status")["thumbnails_pending"] == 0)
+    with sqlite3.connect(server.data_dir / "photoark.db") as db:
+        missing = db.execute("SELECT count(*) FROM files WHERE thumbnail_size = 0").fetchone()
+    assert missing == (0,)
 
 
 def test_restart_reconciles_changes_made_while_down(

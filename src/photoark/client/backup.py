@@ -647,10 +647,13 @@ def backup_found(
     options: BackupOptions,
     progress: BackupProgress | None = None,
     pull: bool = True,
+    thumbnails: bool = True,
 ) -> BackupReport:
     """Back up files already scanned (``roots`` are the folders they were found under) into
     ``album_name``. The caller holds the home's lock. ``pull``: bring the mirror up to date
-    first (a daemon that follows the change stream keeps it current itself)."""
+    first (a daemon that follows the change stream keeps it current itself). ``thumbnails``:
+    make the queued thumbnails after the originals (a daemon makes them when it has no
+    originals left to back up)."""
     progress = progress or BackupProgress()
     started = time.monotonic()
     if pull:
@@ -691,11 +694,14 @@ def backup_found(
             run.report.previous_versions = retire_previous_versions(session)
         except ServerUnreachable as err:
             run.report.aborted = str(err)
-    if not run.stopped():
+    if thumbnails and not run.stopped():
         progress.thumbnails_planned(ThumbnailQueue(session.db).count())
         try:
             run.report.thumbnails = make_thumbnails(
-                session, max(1, min(options.workers, os.cpu_count() or 1)), progress.thumbnails_done
+                session,
+                max(1, min(options.workers, os.cpu_count() or 1)),
+                progress.thumbnails_done,
+                cancel=run.stopped,
             )
         except ClientError as err:
             # the originals are safe; the thumbnails stay queued for the next run

@@ -39,6 +39,8 @@ from photoark.client.session import Session
 from photoark.client.settings import Settings
 from photoark.client.state.daemonstate import DaemonQueue, Failures, StatusBoard
 from photoark.client.state.statcache import StatCache
+from photoark.client.state.thumbqueue import ThumbnailQueue
+from photoark.client.thumbnailer import make_thumbnails
 from photoark.client.watcher import FolderWatcher, Settler, wanted
 from photoark.client.watches import Watch, WatchList
 
@@ -123,6 +125,7 @@ class Daemon:
         self.settings = Settings(session.db)
         self.watches = WatchList(session.db)
         self.queue = DaemonQueue(session.db)
+        self.thumbnails = ThumbnailQueue(session.db)
         self.failures = Failures(session.db)
         self.board = StatusBoard(session.db)
         self.settler = Settler(float(self.settings.get("watch.settle_seconds")), clock)
@@ -315,7 +318,15 @@ class Daemon:
             progress = _Progress(self, album)
             self._publish(state="backing_up")
             report = backup_found(
-                self.session, items, [], roots, album, self._options(watch), progress, pull=False
+                self.session,
+                items,
+                [],
+                roots,
+                album,
+                self._options(watch),
+                progress,
+                pull=False,
+                thumbnails=False,  # made when no original is left to back up
             )
             finished = not report.aborted and not self.cancel.is_set()
             # a run that went to the end dealt with every file (a Live Photo's video is
@@ -375,6 +386,17 @@ class Daemon:
             if self.cancel.is_set() or self.pause_reason():
                 return
 
+    def make_thumbnails(self) -> None:
+        """Thumbnails of what was backed up, once no original waits: they stop (between
+        pages, the rest staying queued) as soon as a file is touched or uploads pause."""
+        self._publish(state="thumbnails")
+
+        def interrupted() -> bool:
+            return self.cancel.is_set() or len(self.settler) > 0 or self.queue.count() > 0
+
+        workers = max(1, min(int(self.settings.get("upload.workers")), os.cpu_count() or 1))
+        make_thumbnails(self.session, workers, cancel=interrupted)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -430,6 +452,9 @@ class Daemon:
                     continue
                 if self.queue.count():
                     self._guard(self.run_queue)
+                    continue
+                if not len(self.settler) and self.thumbnails.count():
+                    self._guard(self.make_thumbnails)
                     continue
                 self._publish(state="idle", queued=0)
                 self.settler.wake.wait(self.settler.next_due_in() if len(self.settler) else 1.0)

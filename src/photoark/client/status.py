@@ -11,6 +11,7 @@ from typing import Any
 
 from photoark.client.state.daemonstate import DaemonQueue, Failures, StatusBoard, seen_under
 from photoark.client.state.db import StateDB
+from photoark.client.state.thumbqueue import ThumbnailQueue
 from photoark.client.watches import WatchList
 
 __all__ = ["daemon_running", "status_report"]
@@ -62,6 +63,7 @@ def status_report(db: StateDB) -> dict[str, Any]:
             "current": board.get("current") if running else None,
             "updated_at": board.get("updated_at"),
         },
+        "thumbnails_pending": ThumbnailQueue(db).count(),
         "last_sync": board.get("last_sync"),
         "last_backup": board.get("last_backup"),
         "watches": folders,

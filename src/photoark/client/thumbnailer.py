@@ -34,7 +34,7 @@ from photoark.protocol.models import (
 
 __all__ = ["ThumbnailReport", "make_thumbnails"]
 
-_PAGE = 256
+_PAGE = 64  # jobs rendered per round; a cancel is honoured between rounds
 
 
 @dataclass
@@ -79,8 +79,10 @@ def make_thumbnails(
     session: Session,
     workers: int = 2,
     on_done: Callable[[int], None] = lambda n: None,
+    cancel: Callable[[], bool] = lambda: False,
 ) -> ThumbnailReport:
-    """Work through the whole thumbnail queue; ``on_done(n)`` after every ``n`` jobs."""
+    """Work through the whole thumbnail queue; ``on_done(n)`` after every ``n`` jobs. Stops
+    between pages once ``cancel()`` is true (the rest stays queued)."""
     report = ThumbnailReport()
     counting = threading.Lock()
     queue = ThumbnailQueue(session.db)
@@ -118,7 +120,7 @@ def make_thumbnails(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         bundler: Bundler[_Sealed, FileRecord] = Bundler(send, lambda s: len(s.cipher), limits)
         with bundler:
-            while True:
+            while not cancel():
                 jobs = queue.after(last, _PAGE)
                 if not jobs:
                     break
