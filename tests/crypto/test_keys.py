@@ -61,3 +61,15 @@ def test_wrapped_key_and_metadata_byte_flips() -> None:
         flipped[i] ^= 0x01
         with pytest.raises(IntegrityError):
             open_json(file_key, bytes(flipped))
+
+
+def test_deletion_marks_are_keyed_and_stable() -> None:
+    from photoark.crypto.marks import deletion_mark, marks_key
+
+    key_a, key_b = marks_key(b"a" * 32), marks_key(b"b" * 32)
+    mark = deletion_mark(key_a, "ab" * 32)
+    assert len(mark) == 64 and mark == mark.lower()
+    assert mark == deletion_mark(marks_key(b"a" * 32), "ab" * 32)  # every device agrees
+    assert mark != deletion_mark(key_b, "ab" * 32)  # another user: another mark
+    assert mark != deletion_mark(key_a, "cd" * 32)
+    assert "ab" * 32 not in mark

@@ -3,6 +3,7 @@ changing in a watched folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -290,3 +291,29 @@ def test_a_live_photo_synced_one_file_at_a_time_is_one_item(
     assert list(lib) == [("pics", "train.jpg")]
     assert lib[("pics", "train.jpg")]["type"] == "live"
     assert alice.json("usage")["trash_bytes"] == 0  # never uploaded alone first
+
+
+def test_free_up_space_under_a_running_daemon(
+    tmp_path: Path, server: ServerProcess, alice: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files freed locally stay in the backup; nothing is re-uploaded or deleted remotely, and
+    new photos keep being backed up."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    pics = make_tree(tmp_path / "pics", {f"p{i}.jpg": jpeg_bytes(i) for i in range(5)})
+    alice.json("watch", "add", str(pics))
+    with running_daemon(alice):
+        wait_for(lambda: _watch_status(alice)["backed_up"] == 5)
+        before = alice.json("usage")
+        freed = alice.run("free-up-space", "--apply", "--json", check=False)
+        # the daemon holds the home's lock: free-up-space must not need it
+        assert freed.returncode == 0, freed.stderr
+        assert len(json.loads(freed.stdout)["deleted"]) == 5
+        assert list(pics.iterdir()) == []
+        (pics / "new.jpg").write_bytes(jpeg_bytes(9))
+        wait_for(lambda: ("pics", "new.jpg") in _library(alice))
+        time.sleep(1.5)
+        after = alice.json("usage")
+        assert after["files"] == before["files"] + 1
+        assert after["trash_bytes"] == 0
+        assert len(_library(alice)) == 6
+        assert _watch_status(alice)["seen"] == 1  # only the new file is on disk

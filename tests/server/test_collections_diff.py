@@ -77,7 +77,13 @@ def test_diff_paging_is_exact(api: Api, alice: Account) -> None:
     assert all(e["file"]["id"] == e["file_id"] for e in live)
     # nothing new after the latest version
     empty = api.http.get("/diff", params={"since": latest}, headers=alice.headers).json()
-    assert empty == {"collections": [], "entries": [], "latest_version": latest, "has_more": False}
+    assert empty == {
+        "collections": [],
+        "entries": [],
+        "marks": [],
+        "latest_version": latest,
+        "has_more": False,
+    }
 
 
 def test_diff_since_middle(api: Api, alice: Account) -> None:

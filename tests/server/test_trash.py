@@ -218,8 +218,9 @@ def test_migration_adds_the_trash_mark_to_an_old_database(database_url: str) -> 
         migrate(engine)
         with engine.begin() as conn:  # back to the shape version 2 left
             conn.execute(text("DROP INDEX ix_collection_files_file"))
+            conn.execute(text("DROP INDEX ix_files_trashed_at"))
             conn.execute(text("ALTER TABLE collection_files DROP COLUMN trashed"))
-            conn.execute(schema_version.delete().where(schema_version.c.version == 3))
+            conn.execute(schema_version.delete().where(schema_version.c.version >= 3))
             conn.execute(
                 text(
                     "INSERT INTO users (email, kek_salt, ops_limit, mem_limit, master_key_wrapped,"
@@ -254,11 +255,13 @@ def test_migration_adds_the_trash_mark_to_an_old_database(database_url: str) -> 
             assert "trashed" not in {
                 c["name"] for c in inspect(conn).get_columns("collection_files")
             }
-        assert migrate(engine) == MIGRATIONS[-1][0] == 3
+        assert migrate(engine) == MIGRATIONS[-1][0] == 5
         with engine.connect() as conn:
             assert conn.execute(select(collection_files.c.trashed)).scalars().all() == [False]
             indexes = {i["name"] for i in inspect(conn).get_indexes("collection_files")}
+            file_indexes = {i["name"] for i in inspect(conn).get_indexes("files")}
         assert "ix_collection_files_file" in indexes
+        assert "ix_files_trashed_at" in file_indexes
     finally:
         engine.dispose()
 

@@ -7,15 +7,19 @@ import logging
 import typer
 
 from photoark.cli.commands.account import login, logout, signup
+from photoark.cli.commands.albums import add_command, albums_app
 from photoark.cli.commands.backup import backup_command
 from photoark.cli.commands.config import config_app
 from photoark.cli.commands.daemon import daemon_command
 from photoark.cli.commands.dedup import dedup_command
+from photoark.cli.commands.doctor import doctor_command
 from photoark.cli.commands.export import export_command
-from photoark.cli.commands.library import albums, ls, sync, usage
+from photoark.cli.commands.freeup import free_up_command
+from photoark.cli.commands.library import ls, sync, usage
 from photoark.cli.commands.quickstart import quickstart
 from photoark.cli.commands.server import server
 from photoark.cli.commands.status import status_command
+from photoark.cli.commands.trash import delete_command, rm_command, trash_app
 from photoark.cli.commands.watch import watch_app
 
 __all__ = ["app", "main"]
@@ -34,7 +38,8 @@ app.command("login")(login)
 app.command("logout")(logout)
 app.command("backup")(backup_command)
 app.command("sync")(sync)
-app.command("albums")(albums)
+app.add_typer(albums_app, name="albums")
+app.command("add")(add_command)
 app.command("ls")(ls)
 app.command("export")(export_command)
 app.command("usage")(usage)
@@ -43,6 +48,11 @@ app.command("daemon")(daemon_command)
 app.command("status")(status_command)
 app.add_typer(config_app, name="config")
 app.command("dedup")(dedup_command)
+app.command("free-up-space")(free_up_command)
+app.add_typer(trash_app, name="trash")
+app.command("rm")(rm_command)
+app.command("delete")(delete_command)
+app.command("doctor")(doctor_command)
 
 
 def main() -> None:

@@ -17,11 +17,38 @@ from rich.progress import (
 from photoark.cli.output import stderr
 from photoark.client.backup import BackupProgress
 
-__all__ = ["RichBackupProgress", "wants_progress"]
+__all__ = ["Counter", "RichBackupProgress", "wants_progress"]
 
 
 def wants_progress(json_output: bool) -> bool:
     return not json_output and stderr.is_terminal
+
+
+class Counter:
+    """A spinner counting items (files checked, ...) when the total is not known up front;
+    ``tick`` is a no-op off a terminal."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self._label = label
+        self._count = 0
+        self._progress: Progress | None = None
+        if enabled:
+            self._progress = Progress(TextColumn("[bold]{task.description}"), console=stderr)
+            self._task = self._progress.add_task(label, total=None)
+
+    def __enter__(self) -> Counter:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def tick(self, _item: object = None) -> None:
+        self._count += 1
+        if self._progress is not None and self._count % 25 == 0:
+            self._progress.update(self._task, description=f"{self._label}: {self._count}")
 
 
 class RichBackupProgress(BackupProgress):

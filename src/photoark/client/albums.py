@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from photoark.client.errors import ClientError
 from photoark.client.library import album_from_collection, encrypt_album
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.boxes import wrap_key
 from photoark.protocol.models import AddManyToCollection, AddToCollection
 
-__all__ = ["add_by_reference", "add_many_by_reference", "ensure_album"]
+__all__ = [
+    "NotInAlbum",
+    "add_by_reference",
+    "add_many_by_reference",
+    "album_named",
+    "ensure_album",
+    "files_in_album_by_ref",
+]
 
 
 def ensure_album(session: Session, name: str) -> Album:
@@ -55,3 +63,34 @@ def add_by_reference(session: Session, album: Album, f: LibraryFile) -> None:
     )
     with session.db.transaction() as conn:
         session.mirror.put_entry(conn, album.id, f.id)
+
+
+class NotInAlbum(ClientError):
+    hint = "see `photoark ls ALBUM` for the names and ids"
+
+
+def album_named(session: Session, name: str) -> Album:
+    album = session.mirror.album_by_name(name)
+    if album is None:
+        raise NotInAlbum(f"no album named {name!r}")
+    return album
+
+
+def files_in_album_by_ref(session: Session, album: Album, refs: Sequence[str]) -> list[LibraryFile]:
+    """The files of ``album`` named by id or by file name (a name shared by several files is
+    refused: say which by id)."""
+    files = session.mirror.files_in_album(album.id)
+    by_id = {str(f.id): f for f in files}
+    out: list[LibraryFile] = []
+    for ref in refs:
+        if ref in by_id:
+            out.append(by_id[ref])
+            continue
+        named = [f for f in files if f.name == ref]
+        if not named:
+            raise NotInAlbum(f"{ref!r} is not in the album {album.name!r}")
+        if len(named) > 1:
+            ids = ", ".join(str(f.id) for f in named)
+            raise NotInAlbum(f"{len(named)} files in {album.name!r} are named {ref!r} (ids {ids})")
+        out.append(named[0])
+    return list({f.id: f for f in out}.values())

@@ -28,6 +28,7 @@ from photoark.client.errors import (
 from photoark.protocol.frames import encode_frames
 from photoark.protocol.models import (
     EVENTS_HEARTBEAT_SECONDS,
+    MAX_MARKS,
     AddManyToCollection,
     AddToCollection,
     Bundle,
@@ -35,21 +36,27 @@ from photoark.protocol.models import (
     Collection,
     CollectionCreate,
     CollectionRename,
+    DeletionMarks,
     Diff,
     Entry,
     FileCommit,
+    FileIds,
     FileRecord,
     Health,
     KeyParams,
     LoginRequest,
     LoginResponse,
     PartInfo,
+    RestoredFile,
     SignupRequest,
     ThumbnailBundle,
+    TrashDeleted,
     TrashFiles,
+    TrashPage,
     UploadCreate,
     UploadSession,
     Usage,
+    VerifiedFile,
 )
 
 __all__ = ["ApiClient", "RetryPolicy"]
@@ -227,6 +234,31 @@ class ApiClient:
         """Take a file out of an album (the server leaves a tombstone). Idempotent."""
         self._send("DELETE", f"/collections/{collection_id}/files/{file_id}")
 
+    def delete_collection(self, collection_id: int) -> None:
+        """Delete an album (``DELETE /collections/{id}``): its entries become tombstones and
+        the album is deleted (diff sync shows both). Its files are NOT trashed: move the ones
+        that would be left in no album first, or trash them. Idempotent (an album of ours
+        deleted already succeeds); another user's or an unknown album is a 404
+        :class:`ApiError` ``not_found``."""
+        self._send("DELETE", f"/collections/{collection_id}")
+
+    def add_marks(self, marks: Sequence[str]) -> None:
+        """Add deletion marks (``POST /marks``; each 64 lowercase hex digits), in requests of
+        at most ``MAX_MARKS``: each chunk is its own transaction, and the call is idempotent,
+        so retry it whole after a failure. A mark already there changes nothing. A malformed
+        mark raises pydantic's ``ValidationError`` (a ``ValueError``) before its chunk is
+        sent."""
+        for start in range(0, len(marks), MAX_MARKS):
+            chunk = DeletionMarks(marks=list(marks[start : start + MAX_MARKS]))
+            self._send("POST", "/marks", json=self._body(chunk))
+
+    def remove_marks(self, marks: Sequence[str]) -> None:
+        """Remove deletion marks (``POST /marks/remove``), in requests of at most
+        ``MAX_MARKS``; unknown marks are ignored. Idempotent, as :meth:`add_marks`."""
+        for start in range(0, len(marks), MAX_MARKS):
+            chunk = DeletionMarks(marks=list(marks[start : start + MAX_MARKS]))
+            self._send("POST", "/marks/remove", json=self._body(chunk))
+
     def open_upload(self, size: int, part_size: int) -> UploadSession:
         body = self._body(UploadCreate(size=size, part_size=part_size))
         return self._model(UploadSession, "POST", "/uploads", json=body)
@@ -282,6 +314,56 @@ class ApiClient:
         if [r.id for r in records] != list(file_ids):
             raise ApiError("bad_response", "/files/trash answered other files", 200)
         return records
+
+    def trash_page(self, after: int = 0, limit: int = 500) -> TrashPage:
+        """One page of the trash (``GET /trash``), by file id after ``after``: go on with
+        ``after`` = the last item's file id while ``has_more``."""
+        return self._model(TrashPage, "GET", "/trash", params={"after": after, "limit": limit})
+
+    def restore_files(self, file_ids: Sequence[int]) -> list[RestoredFile]:
+        """Take files out of the trash (``POST /trash/restore``, at most ``MAX_BUNDLE_FILES``),
+        all or none, back into the albums they left (``collection_ids``, possibly none); in
+        order. A file not in the trash is an :class:`ApiError` 409 ``conflict`` with
+        ``details["reason"] == "not_in_trash"`` and ``details["file_ids"]`` (as a retry after a
+        lost answer gets: those are back already)."""
+        response = self._send(
+            "POST", "/trash/restore", json=self._body(FileIds(file_ids=list(file_ids)))
+        )
+        try:
+            restored = [RestoredFile.model_validate(r) for r in response.json()]
+        except (ValidationError, ValueError, TypeError) as err:
+            raise ApiError("bad_response", "bad answer to /trash/restore", 200) from err
+        if [r.file.id for r in restored] != list(file_ids):
+            raise ApiError("bad_response", "/trash/restore answered other files", 200)
+        return restored
+
+    def delete_forever(self, file_ids: Sequence[int]) -> TrashDeleted:
+        """Delete trashed files for good (``POST /trash/delete``, at most
+        ``MAX_BUNDLE_FILES``), all or none; a live file is a 409 ``not_in_trash``. Idempotent
+        (a file already deleted counts as done, not in ``deleted``)."""
+        body = self._body(FileIds(file_ids=list(file_ids)))
+        return self._model(TrashDeleted, "POST", "/trash/delete", json=body)
+
+    def empty_trash(self) -> TrashDeleted:
+        """Delete every file in the trash for good (``POST /trash/empty``)."""
+        return self._model(TrashDeleted, "POST", "/trash/empty")
+
+    def verify_files(self, file_ids: Sequence[int]) -> list[VerifiedFile]:
+        """The size of each file's content object in the server's blob store now
+        (``object_size``, ``None`` if missing) beside its ``content_size``, trashed files
+        flagged (``POST /files/verify``, at most ``MAX_BUNDLE_FILES``); in order. One id that is
+        not the caller's file (e.g. deleted for good) is a 404 ``not_found`` for the whole call,
+        ``details["file_ids"]`` naming those."""
+        response = self._send(
+            "POST", "/files/verify", json=self._body(FileIds(file_ids=list(file_ids)))
+        )
+        try:
+            verified = [VerifiedFile.model_validate(v) for v in response.json()]
+        except (ValidationError, ValueError, TypeError) as err:
+            raise ApiError("bad_response", "bad answer to /files/verify", 200) from err
+        if [v.id for v in verified] != list(file_ids):
+            raise ApiError("bad_response", "/files/verify answered other files", 200)
+        return verified
 
     def file(self, file_id: int) -> FileRecord:
         return self._model(FileRecord, "GET", f"/files/{file_id}")

@@ -30,9 +30,12 @@ from photoark.client.bundler import BundleLimits, Bundler
 from photoark.client.dedup import Action, Decision, MatchProfile, decide
 from photoark.client.describe import describe, display_name
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
+from photoark.client.identify import hash_unchanged
+from photoark.client.inhibit import SleepInhibitor
 from photoark.client.library import seal_metadata
 from photoark.client.livephotos import LivePair, live_parts, pair_live_photos
 from photoark.client.lock import exclusive
+from photoark.client.marks import DeletionMarks
 from photoark.client.scanner import Found, PassedOver, scan_split
 from photoark.client.session import Session
 from photoark.client.smallfiles import (
@@ -76,7 +79,8 @@ class BackupProgress:
         """The scan found ``files`` candidate files of ``total_bytes``."""
 
     def file_done(self, path: str, size: int, outcome: str) -> None:
-        """A file finished: outcome is uploaded | skipped | added | ignored | failed."""
+        """A file finished: outcome is uploaded | skipped | added | ignored | failed |
+        deleted_from_backup (the user deleted its content from the backup: not sent again)."""
 
     def bytes_sent(self, n: int) -> None:
         """``n`` more content bytes went over the network."""
@@ -100,6 +104,8 @@ class BackupOptions:
     # set from outside (the daemon pausing): files not started yet are left alone, a large
     # upload stops after its current part; both resume on the next run
     cancel: threading.Event | None = None
+    # held while the work is above its threshold (a large first backup: no suspend midway)
+    inhibitor: SleepInhibitor | None = None
 
 
 @dataclass
@@ -109,6 +115,7 @@ class BackupReport:
     added_to_album: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     ignored: list[dict[str, str]] = field(default_factory=list)
+    deleted_from_backup: list[str] = field(default_factory=list)  # marked: not uploaded again
     bytes_uploaded: int = 0
     aborted: str | None = None
     quota_exceeded: bool = False
@@ -126,6 +133,7 @@ class BackupReport:
             "failed": self.failed,
             "bytes_uploaded": self.bytes_uploaded,
             "ignored": self.ignored,
+            "deleted_from_backup": self.deleted_from_backup,
             "thumbnails": {**self.thumbnails.as_json(), "pending": self.thumbnails_pending},
             "previous_versions": {
                 "trashed": self.previous_versions.trashed,
@@ -166,20 +174,6 @@ class _Claims:
         return release
 
 
-def hash_unchanged(path: str, st: os.stat_result) -> str:
-    """BLAKE3 of ``path``, provided it is still the file ``st`` describes before and after."""
-    h = blake3.blake3()
-    with open(path, "rb") as f:
-        before = os.fstat(f.fileno())
-        if (before.st_size, before.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-            raise FileChangedError(f"{path} changed after it was scanned")
-        hash_into(h, f)
-        after = os.fstat(f.fileno())
-    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-        raise FileChangedError(f"{path} changed while it was read")
-    return str(h.hexdigest())
-
-
 @dataclass(frozen=True)
 class _FastLookups:
     cache: dict[bytes, tuple[tuple[int, ...], str, str]]  # raw path → (stat key, format, hash)
@@ -201,6 +195,7 @@ class _Run:
         self.stat_cache = StatCache(session.db)
         self.queue = UploadQueue(session.db)
         self.versions = PathVersions(session.db)
+        self.marks = DeletionMarks(session)
         self.stop = threading.Event()  # set by the run itself (the server is unreachable)
         self.bundler: Bundler[SmallFile, FileRecord]  # set by the run, around the workers
         self.adder: Bundler[LibraryFile, LibraryFile]  # likewise: adds by reference
@@ -221,6 +216,8 @@ class _Run:
                 r.ignored.append({"path": path, "reason": error or ""})
             elif outcome == "failed":
                 r.failed.append({"path": path, "error": error or "unknown error"})
+            elif outcome == "deleted_from_backup":
+                r.deleted_from_backup.append(path)
         if outcome != "uploaded":
             self.progress.bytes_done(size)
         self.progress.file_done(path, size, outcome)
@@ -442,6 +439,8 @@ class _Run:
                 outcome = self._known(decision.action, decision.file, path, st, fmt, release)
                 handed_over = not isinstance(outcome, str)
                 return outcome
+            if self.marks.is_deleted(content_hash):
+                return "deleted_from_backup"  # the user deleted it: never undo that
             if not small:
                 desc = describe(path, st, fmt, content_hash, thumbnail=False)
                 job = ThumbnailJob.of(0, path, st, fmt.name)
@@ -557,6 +556,8 @@ class _Run:
                 )
                 handed_over = not isinstance(outcome, str)
                 return outcome
+            if self.marks.is_deleted(live_hash):
+                return "deleted_from_backup"
             desc = describe(still.path, still.stat, fmt, live_hash, thumbnail=False)
             metadata = {
                 **desc.metadata,
@@ -675,6 +676,37 @@ def backup_found(
     # files keep their scan order)
     found.sort(key=lambda item: content_size(item.stat.st_size) <= PART_SIZE)
     work: list[Found | LivePair] = [*pairs, *found]
+    with contextlib.ExitStack() as awake:
+        if options.inhibitor is not None:
+            work_bytes = sum(f.stat.st_size for f in found) + sum(
+                p.still.stat.st_size + p.video.stat.st_size for p in pairs
+            )
+            awake.enter_context(
+                options.inhibitor.while_busy(
+                    len(work), work_bytes, f"backing up {len(work)} files ({work_bytes:,} bytes)"
+                )
+            )
+        _work(session, run, album, work, options, progress, thumbnails, started)
+    if pull and (run.report.uploaded or run.report.added_to_album):
+        # catch the mirror's version up past our own commits now, cheaply (they are known), so
+        # the next run starts with nothing to pull
+        with contextlib.suppress(ClientError):
+            sync.pull(session)
+    run.report.seconds = time.monotonic() - started
+    return run.report
+
+
+def _work(
+    session: Session,
+    run: _Run,
+    album: Album,
+    work: list[Found | LivePair],
+    options: BackupOptions,
+    progress: BackupProgress,
+    thumbnails: bool,
+    started: float,
+) -> None:
+    """The originals (workers and bundlers), then the retirements and the thumbnails."""
     sender = BundleSender(session, album, run._sent)
     adds = BundleLimits(max_bytes=MAX_BUNDLE_FILES, max_items=MAX_BUNDLE_FILES, senders=1)
     adder: Bundler[LibraryFile, LibraryFile] = Bundler(
@@ -707,10 +739,3 @@ def backup_found(
             # the originals are safe; the thumbnails stay queued for the next run
             log.warning("thumbnails interrupted: %s", err)
     run.report.thumbnails_pending = ThumbnailQueue(session.db).count()
-    if pull and (run.report.uploaded or run.report.added_to_album):
-        # catch the mirror's version up past our own commits now, cheaply (they are known), so
-        # the next run starts with nothing to pull
-        with contextlib.suppress(ClientError):
-            sync.pull(session)
-    run.report.seconds = time.monotonic() - started
-    return run.report

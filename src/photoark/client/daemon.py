@@ -31,6 +31,7 @@ from photoark.client import sync
 from photoark.client.api import ApiClient
 from photoark.client.backup import BackupOptions, BackupProgress, backup_found
 from photoark.client.errors import ClientError, ServerUnreachable
+from photoark.client.inhibit import SleepInhibitor
 from photoark.client.livephotos import pair_key
 from photoark.client.lock import exclusive
 from photoark.client.policy import Probe, UploadPolicy, pause_reason
@@ -126,6 +127,7 @@ class Daemon:
         self.watches = WatchList(session.db)
         self.queue = DaemonQueue(session.db)
         self.thumbnails = ThumbnailQueue(session.db)
+        self.inhibitor = SleepInhibitor()
         self.failures = Failures(session.db)
         self.board = StatusBoard(session.db)
         self.settler = Settler(float(self.settings.get("watch.settle_seconds")), clock)
@@ -298,8 +300,12 @@ class Daemon:
     # -- backing up --------------------------------------------------------------------------
 
     def _options(self, watch: Watch) -> BackupOptions:
+        self.inhibitor.enabled = bool(self.settings.get("upload.inhibit_sleep"))
         return BackupOptions(
-            match=watch.match, workers=int(self.settings.get("upload.workers")), cancel=self.cancel
+            match=watch.match,
+            workers=int(self.settings.get("upload.workers")),
+            cancel=self.cancel,
+            inhibitor=self.inhibitor,
         )
 
     def _back_up(

@@ -133,6 +133,46 @@ def taken_timestamp(f: LibraryFile) -> float | None:
     return mtime_ns / 1e9 if isinstance(mtime_ns, int) else None
 
 
+def _decrypt_parts(
+    session: Session,
+    f: LibraryFile,
+    parts: list[tuple[Path, int, str]],
+    sink: Callable[[int, memoryview], object],
+) -> None:
+    """Download and decrypt ``f``, handing each plaintext piece to ``sink(part index, piece)``
+    (a Live Photo's stream splits at its parts' sizes), then check every part's size and
+    BLAKE3 against the recorded ones: :class:`IntegrityFailure` if any differs."""
+    hashes = [blake3.blake3() for _ in parts]
+    written = [0 for _ in parts]
+    index = 0
+    try:
+        for plain in decrypt_stream(f.file_key, session.api.iter_content(f.id), header_of(f)):
+            view = memoryview(plain)
+            while view:
+                room = parts[index][1] - written[index] if index < len(parts) - 1 else len(view)
+                if room == 0:
+                    index += 1
+                    continue
+                piece = view[:room]
+                hashes[index].update(piece)
+                sink(index, piece)
+                written[index] += len(piece)
+                view = view[room:]
+    except IntegrityError as err:
+        raise IntegrityFailure(f"{f.name} (file {f.id}): {err}") from err
+    for (_, size, content_hash), n, h in zip(parts, written, hashes, strict=True):
+        if n != size or h.hexdigest() != content_hash:
+            raise IntegrityFailure(
+                f"{f.name} (file {f.id}): decrypted content does not match its recorded hash"
+            )
+
+
+def verify_server_copy(session: Session, f: LibraryFile) -> None:
+    """Download and decrypt ``f`` without writing it, and check it against its recorded
+    hash(es): :class:`IntegrityFailure` if the server copy is not the photo."""
+    _decrypt_parts(session, f, part_targets(Path("check"), f), lambda index, piece: None)
+
+
 def download_to(session: Session, f: LibraryFile, target: Path) -> int:
     """Decrypt ``f`` into ``target`` (a Live Photo: its two files) atomically; returns bytes
     written. Each part is checked against its recorded size and BLAKE3 before it is renamed
@@ -140,45 +180,23 @@ def download_to(session: Session, f: LibraryFile, target: Path) -> int:
     parts = part_targets(target, f)
     temps: list[Path] = []
     try:
-        hashes = [blake3.blake3() for _ in parts]
-        written = [0 for _ in parts]
-        index = 0
         with contextlib.ExitStack() as closing:  # every temporary file closed, however we leave
             outs = []
             for path, _, _ in parts:
                 fd, name = tempfile.mkstemp(prefix=".photoark-", suffix=".part", dir=path.parent)
                 temps.append(Path(name))
                 outs.append(closing.enter_context(os.fdopen(fd, "wb")))
-            pieces = session.api.iter_content(f.id)
-            for plain in decrypt_stream(f.file_key, pieces, header_of(f)):
-                view = memoryview(plain)
-                while view:
-                    room = parts[index][1] - written[index] if index < len(parts) - 1 else len(view)
-                    if room == 0:
-                        index += 1
-                        continue
-                    piece = view[:room]
-                    hashes[index].update(piece)
-                    outs[index].write(piece)
-                    written[index] += len(piece)
-                    view = view[room:]
+            _decrypt_parts(session, f, parts, lambda index, piece: outs[index].write(piece))
             for out in outs:
                 out.flush()
                 os.fsync(out.fileno())
-        for (_, size, content_hash), n, h in zip(parts, written, hashes, strict=True):
-            if n != size or h.hexdigest() != content_hash:
-                raise IntegrityFailure(
-                    f"{f.name} (file {f.id}): decrypted content does not match its recorded hash"
-                )
         when = taken_timestamp(f)
         for (path, _, _), tmp in zip(parts, temps, strict=True):
             if when is not None:
                 os.utime(tmp, (when, when))
             os.replace(tmp, path)
         _fsync_dir(target.parent)
-        return sum(written)
-    except IntegrityError as err:
-        raise IntegrityFailure(f"{f.name} (file {f.id}): {err}") from err
+        return sum(size for _, size, _ in parts)
     finally:
         for tmp in temps:
             if tmp.exists():

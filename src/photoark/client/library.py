@@ -31,16 +31,21 @@ __all__ = [
     "file_from_entry",
     "header_of",
     "library_file",
+    "seal_album_name",
     "seal_metadata",
 ]
 
 _REQUIRED = ("name", "hash", "size", "type", "header")
 
 
+def seal_album_name(album_key: bytes, name: str) -> bytes:
+    return seal(album_key, name.encode("utf-8"))
+
+
 def encrypt_album(master_key: bytes, name: str) -> tuple[CollectionCreate, bytes]:
     key = new_key()
     request = CollectionCreate(
-        encrypted_key=wrap_key(master_key, key), encrypted_name=seal(key, name.encode("utf-8"))
+        encrypted_key=wrap_key(master_key, key), encrypted_name=seal_album_name(key, name)
     )
     return request, key
 

@@ -73,6 +73,12 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("upload.workers", 4, _workers, "files uploaded in parallel by the daemon"),
         Setting(
+            "upload.inhibit_sleep",
+            True,
+            _bool,
+            "keep the machine awake while more than 1 GiB or 500 files are to back up",
+        ),
+        Setting(
             "watch.settle_seconds",
             1.0,
             _seconds,

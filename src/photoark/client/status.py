@@ -1,6 +1,7 @@
-"""What ``photoark status`` reports: per watched folder, files seen, backed up, queued and
-failed (with reasons); the daemon's state, why it is paused, the current batch's progress and
-the last sync. Read from the state DB, so it works from another process while the daemon runs.
+"""What ``photoark status`` reports: per watched folder, files seen, backed up, queued,
+failed (with reasons) and deleted from the backup (so not uploaded again); the daemon's state,
+why it is paused, the current batch's progress and the last sync. Read from the state DB, so
+it works from another process while the daemon runs.
 """
 
 from __future__ import annotations
@@ -9,10 +10,19 @@ import os
 import time
 from typing import Any
 
-from photoark.client.state.daemonstate import DaemonQueue, Failures, StatusBoard, seen_under
+from photoark.client.state.account import AccountStore
+from photoark.client.state.daemonstate import (
+    DaemonQueue,
+    Failures,
+    StatusBoard,
+    media_hashes_under,
+    seen_under,
+)
 from photoark.client.state.db import StateDB
+from photoark.client.state.mirror import Mirror
 from photoark.client.state.thumbqueue import ThumbnailQueue
 from photoark.client.watches import WatchList
+from photoark.crypto.marks import deletion_mark, marks_key
 
 __all__ = ["daemon_running", "status_report"]
 
@@ -37,10 +47,18 @@ def status_report(db: StateDB) -> dict[str, Any]:
     running = daemon_running(board)
     queue, failures = DaemonQueue(db), Failures(db)
     problems = (board or {}).get("problems", {}) if running else {}
+    account = AccountStore(db).load()
+    marks = Mirror(db).marks()
+    key = marks_key(account.master_key) if account is not None and marks else None
     folders = []
     for watch in WatchList(db).list():
         failed = failures.under(watch.path)
         seen, backed_up = seen_under(db, watch.path)
+        deleted = (
+            [p for p, h in media_hashes_under(db, watch.path) if deletion_mark(key, h) in marks]
+            if key is not None
+            else []
+        )
         folders.append(
             {
                 **watch.as_json(),
@@ -51,6 +69,8 @@ def status_report(db: StateDB) -> dict[str, Any]:
                 "queued": queue.count(watch.path),
                 "failed": len(failed),
                 "failures": failed,
+                "deleted_from_backup": len(deleted),
+                "deleted_from_backup_paths": deleted[:100],
             }
         )
     board = board or {}

@@ -118,6 +118,12 @@ def pull(session: Session, page_size: int = 1000) -> SyncResult:
             known.update({a.id: a for a in session.mirror.albums()})
             for e in diff.entries:
                 _apply_entry(session, conn, e, known, result)
+            # deletion marks (photoark.client.marks): contents deleted from the backup
+            for m in diff.marks:  # in version order: a mark may come and go in one page
+                if m.is_deleted:
+                    session.mirror.remove_marks(conn, [m.mark])
+                else:
+                    session.mirror.put_marks(conn, [m.mark])
             session.mirror.set_sync_version(conn, diff.latest_version)
         since = diff.latest_version
         if not diff.has_more:

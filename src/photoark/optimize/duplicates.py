@@ -23,6 +23,7 @@ from typing import Any
 from photoark.client import sync
 from photoark.client.albums import add_many_by_reference
 from photoark.client.errors import ClientError
+from photoark.client.marks import DeletionMarks
 from photoark.client.session import Session
 from photoark.client.state.mirror import Mirror
 from photoark.protocol.models import MAX_BUNDLE_FILES
@@ -209,6 +210,8 @@ def apply_plan(session: Session, groups: Sequence[DuplicateGroup]) -> DedupResul
             result.added_to_albums += len(chunk)
     ready = [g for g in groups if g.keep.id not in blocked]
     doomed = [c for g in ready for c in g.remove]
+    # the removed copies' local files (other names) must not be uploaded again
+    DeletionMarks(session).mark(g.hash for g in ready if g.remove)
     for chunk in _chunks(doomed):
         session.api.trash_files([c.id for c in chunk])
         with session.db.transaction() as conn:

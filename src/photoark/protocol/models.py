@@ -18,6 +18,9 @@ POST     /auth/revoke-all                     -                           204 (a
 GET      /collections                         -                           list[Collection]
 POST     /collections                         CollectionCreate            Collection (201)
 PATCH    /collections/{id}                    CollectionRename            Collection
+DELETE   /collections/{id}                    -                           204 (idempotent; its
+                                                                          entries become
+                                                                          tombstones)
 POST     /collections/{id}/files              AddToCollection             Entry (201; idempotent)
 POST     /collections/{id}/files/batch        AddManyToCollection         list[Entry] (201; all
                                                                           or none)
@@ -35,10 +38,20 @@ POST     /files/thumbnails                    framed: ThumbnailBundle +   Bundle
                                               the encrypted thumbnails
 POST     /files/trash                         TrashFiles                  list[FileRecord] (all or
                                                                           none; idempotent)
+POST     /files/verify                        FileIds                     list[VerifiedFile] (in
+                                                                          order; read-only)
 GET      /files/{id}                          -                           FileRecord (a trashed
                                                                           one too: is_trashed)
 GET      /files/{id}/content                  - (Range supported)         raw bytes
 GET      /files/{id}/thumbnail                - (Range supported)         raw bytes
+GET      /trash?after=ID&limit=N              -                           TrashPage
+POST     /trash/restore                       FileIds                     list[RestoredFile] (all
+                                                                          or none)
+POST     /trash/delete                        FileIds                     TrashDeleted (all or
+                                                                          none; idempotent)
+POST     /trash/empty                         -                           TrashDeleted
+POST     /marks                               DeletionMarks               204 (idempotent)
+POST     /marks/remove                        DeletionMarks               204 (idempotent)
 GET      /diff?since=V&limit=N                -                           Diff
 GET      /usage                               -                           Usage
 GET      /events                              -                           text/event-stream of
@@ -65,10 +78,33 @@ time: a backup commits originals first and sends thumbnails after. Both bodies a
 (:mod:`photoark.protocol.frames`): a JSON header listing each blob's size and BLAKE3, then the
 blobs; at most ``MAX_BUNDLE_BYTES``.
 
-Diff sync: every change to a user's collections or album entries takes the next value of the
-user's change counter. ``GET /diff?since=V`` returns the collections and entries changed after
-``V``, oldest first, at most ``limit`` items; removed entries come as tombstones
-(``is_deleted``). Keep calling with ``since = latest_version`` while ``has_more``.
+Diff sync: every change to a user's collections, album entries or deletion marks takes the next
+value of the user's change counter (one value per changed row, never shared). ``GET
+/diff?since=V`` returns the collections, entries and marks changed after ``V``, at most
+``limit`` items of the three kinds together (each list oldest first; merged by ``version`` they
+are the ``limit`` oldest changes); removed entries and marks come as tombstones
+(``is_deleted``), a deleted album as a collection with ``is_deleted``. A row changed twice
+shows once, at its newest version. Keep calling with ``since = latest_version`` while
+``has_more``.
+
+Album delete: ``DELETE /collections/{id}`` deletes one of the caller's albums: every live entry
+of it becomes a tombstone with a new version, then the collection itself takes the next version
+with ``is_deleted`` (so in the diff an album's removal comes after its entries'). No file is
+trashed or deleted and usage does not change: a client first moves photos that would be left in
+no album elsewhere, or trashes them. Deleting a deleted album of the caller's is a 204 and
+changes nothing (a retry after a lost answer succeeds); an unknown album, or another user's, is
+a 404 ``not_found``. A deleted album cannot be renamed, listed or added to (commits, bundles,
+adds by reference: 404 ``not_found``, as a missing album).
+
+Deletion marks ("deleted from the backup stays deleted"): a mark is an opaque 64-digit
+lowercase hex string (the client's keyed hash of a content hash; the server learns nothing
+from it). ``POST /marks`` adds up to ``MAX_MARKS`` of them: each new mark, or one removed
+before, takes a new version; a mark already there is left alone (no new version), and a mark
+twice in one request counts once, so the call is idempotent. ``POST /marks/remove`` makes
+tombstones of those present (each a new version) and ignores the others (idempotent too). A
+mark that is not exactly 64 lowercase hex digits, no mark, or more than ``MAX_MARKS`` is a 400
+``bad_request`` for the whole request. Every device learns the marks through ``Diff.marks``:
+a :class:`MarkChange` with ``is_deleted`` false means "skip this content", true "no longer".
 
 Trash: ``POST /files/trash`` moves up to ``MAX_BUNDLE_FILES`` of the caller's files to the
 trash, all or none (an unknown id, or another user's, is a 404 ``not_found`` for the whole
@@ -80,6 +116,38 @@ as ``Usage.trash_bytes`` instead of ``stored_bytes``; ``GET /files/{id}`` and it
 still answer it (``is_trashed``), but it cannot be added to an album (404 ``not_found``, as for
 a missing file) until restored; a retried commit or bundle of a file trashed since answers it
 (``is_trashed``) and puts it in no album.
+
+``GET /trash?after=ID&limit=N`` pages through the caller's trash by file id (``after`` the last
+id of the previous page, ``limit`` at most ``MAX_TRASH_PAGE``; go on while ``has_more``). Each
+:class:`TrashItem` carries the file record (its encrypted metadata), the album entries the trash
+removed (``entries``: the album and the file key wrapped by that album's key, so the client can
+unwrap the key and decrypt the metadata), and when the file was trashed and will be deleted for
+good (``expires_at``: the server deletes it then by itself). An entry may belong to an album
+deleted since, and a file trashed while it was in no album has no entry: a client without such an
+album's key cannot decrypt that item's metadata (it can still restore or delete it).
+
+``POST /trash/restore`` takes up to ``MAX_BUNDLE_FILES`` ids, all or none: an id that is not the
+caller's file (unknown, another user's, or deleted for good) is a 404 ``not_found`` with
+``details.file_ids`` naming them, a file not in the trash a 409 ``conflict`` with
+``details.reason == "not_in_trash"`` and ``details.file_ids`` (so a retry after a lost answer
+is told which are back already); an id twice is a 400. It puts each file back in exactly the
+albums the trash took it out of (those entries come back with new versions: diff sync shows
+them), except albums deleted since; :class:`RestoredFile` says which (``collection_ids`` may be
+empty: the client then adds the file to an album itself).
+
+``POST /trash/delete`` deletes trashed files for good, all or none (404 and 409
+``not_in_trash`` as for a restore: a live file is never deleted this way); a file already deleted
+for good counts as done (a retry after a lost answer succeeds), so the call is idempotent.
+``POST /trash/empty`` deletes every file in the caller's trash. Both answer
+:class:`TrashDeleted`: how many files this call deleted and the bytes (content + thumbnail) that
+no longer count against the quota. A deleted file's bytes leave the server; its album tombstones
+stay (diff sync needs them) and ``GET /files/{id}`` answers 404.
+
+``POST /files/verify`` asks, for up to ``MAX_BUNDLE_FILES`` of the caller's files (404 for the
+whole request if one is not the caller's file, ``details.file_ids`` listing which), how large the
+content object is in the server's blob store right now: :class:`VerifiedFile.object_size` is
+``None`` when the object is missing. A client frees local space only for a file with
+``object_size == content_size`` that is not ``trashed`` (a trashed file is reported, not refused).
 
 Change push: ``GET /events`` is a server-sent-events stream (``text/event-stream``) for the
 caller's account. It sends ``event: change`` with ``data: {"version": V}`` (``V`` the user's
@@ -110,6 +178,8 @@ __all__ = [
     "EVENTS_HEARTBEAT_SECONDS",
     "MAX_BUNDLE_BYTES",
     "MAX_BUNDLE_FILES",
+    "MAX_MARKS",
+    "MAX_TRASH_PAGE",
     "AddManyToCollection",
     "AddToCollection",
     "Bundle",
@@ -118,24 +188,33 @@ __all__ = [
     "Collection",
     "CollectionCreate",
     "CollectionRename",
+    "DeletionMarks",
     "Diff",
     "Entry",
     "FileCommit",
+    "FileIds",
     "FileRecord",
     "Health",
     "KeyAttributesModel",
     "KeyParams",
     "LoginRequest",
     "LoginResponse",
+    "MarkChange",
     "PartInfo",
     "Problem",
+    "RestoredFile",
     "SignupRequest",
     "ThumbnailBundle",
     "ThumbnailItem",
+    "TrashDeleted",
+    "TrashEntry",
     "TrashFiles",
+    "TrashItem",
+    "TrashPage",
     "UploadCreate",
     "UploadSession",
     "Usage",
+    "VerifiedFile",
 ]
 
 
@@ -168,6 +247,8 @@ MAX_INT = 2**63 - 1  # ids, sizes and counters: a signed 64-bit integer in both 
 MAX_BUNDLE_FILES = 256  # items in one bundle or thumbnail bundle
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # a framed bundle body, header included
 EVENTS_HEARTBEAT_SECONDS = 15.0  # GET /events: longest silence before a ": ping" comment
+MAX_TRASH_PAGE = 1000  # GET /trash: items in one page
+MAX_MARKS = 1000  # deletion marks in one POST /marks or /marks/remove
 
 B64Key = Annotated[B64, Field(max_length=MAX_KEY_BYTES)]
 B64Name = Annotated[B64, Field(max_length=MAX_NAME_BYTES)]
@@ -177,6 +258,7 @@ Int64 = Annotated[int, Field(ge=0, le=MAX_INT)]
 UploadId = Annotated[str, Field(min_length=1, max_length=64)]
 ClientUploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+MarkHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # a deletion mark: 32 bytes, hex
 
 
 class _Model(BaseModel):
@@ -300,8 +382,14 @@ class AddManyToCollection(_Model):
     items: list[AddToCollection] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
 
 
-class TrashFiles(_Model):
+class FileIds(_Model):
+    """Some of the caller's files (distinct ids; the same id twice is a 400)."""
+
     file_ids: list[Int64] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
+
+
+class TrashFiles(FileIds):
+    """``POST /files/trash``: the files to move to the trash."""
 
 
 class Entry(_Model):
@@ -313,9 +401,24 @@ class Entry(_Model):
     file: FileRecord | None = None  # omitted for tombstones
 
 
+class DeletionMarks(_Model):
+    """``POST /marks`` and ``POST /marks/remove``: 1 to ``MAX_MARKS`` deletion marks."""
+
+    marks: list[MarkHex] = Field(min_length=1, max_length=MAX_MARKS)
+
+
+class MarkChange(_Model):
+    """A deletion mark added (``is_deleted`` false) or removed (true) at ``version``."""
+
+    mark: str
+    is_deleted: bool
+    version: int
+
+
 class Diff(_Model):
     collections: list[Collection]
     entries: list[Entry]
+    marks: list[MarkChange] = Field(default_factory=list)  # always sent by the server
     latest_version: int
     has_more: bool
 
@@ -357,3 +460,52 @@ class ThumbnailBundle(_Model):
 
 class BundleResult(_Model):
     files: list[FileRecord]  # one per item, in order
+
+
+class TrashEntry(_Model):
+    """An album entry the trash removed: the file key wrapped by that album's key."""
+
+    collection_id: int
+    encrypted_key: B64
+    # the album's own key wrapped by the master key: the file key can be unwrapped even when
+    # the album was deleted since (its entries' keys stay valid)
+    collection_key: B64
+
+
+class TrashItem(_Model):
+    """A file in the trash (``GET /trash``). ``entries`` may be empty or name albums deleted
+    since: a client without one of those albums' keys cannot decrypt the metadata."""
+
+    file: FileRecord  # is_trashed
+    entries: list[TrashEntry]
+    trashed_at: float  # seconds since the epoch
+    expires_at: float  # when the server deletes it for good
+
+
+class TrashPage(_Model):
+    items: list[TrashItem]  # by file id
+    has_more: bool  # ask again with ``after`` = the last item's file id
+
+
+class RestoredFile(_Model):
+    """A file back from the trash and the albums it is back in (possibly none)."""
+
+    file: FileRecord
+    collection_ids: list[int]
+
+
+class TrashDeleted(_Model):
+    """What ``POST /trash/delete`` or ``/trash/empty`` deleted for good."""
+
+    deleted: int  # files
+    bytes: int  # content + thumbnail bytes that no longer count against the quota
+
+
+class VerifiedFile(_Model):
+    """``POST /files/verify``: a file's content size as committed, and the size of its content
+    object in the blob store now (``None``: the object is missing)."""
+
+    id: int
+    content_size: int
+    object_size: int | None
+    trashed: bool = False

@@ -24,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--login-hash", choices=["interactive", "min"], default="interactive")
     parser.add_argument("--upload-expiry", type=int, default=7 * 86400, help="seconds")
     parser.add_argument("--gc-interval", type=float, default=3600, help="seconds")
+    parser.add_argument(
+        "--trash-days", type=float, default=30.0, help="days before trash is deleted for good"
+    )
+    parser.add_argument(
+        "--trash-sweep-seconds", type=float, default=3600, help="how often expired trash goes"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     return parser
 
@@ -39,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         login_hash=args.login_hash,
         upload_expiry_seconds=args.upload_expiry,
         gc_interval_seconds=args.gc_interval,
+        trash_days=args.trash_days,
+        trash_sweep_seconds=args.trash_sweep_seconds,
     )
     serve(settings, log_level=args.log_level)
 

@@ -3,9 +3,9 @@
 :func:`create_app` opens the database, applies migrations, builds the blob store and services,
 and keeps them on ``app.state`` (no module-level state: two apps can live in one process, as
 tests do). Request bodies are bounded by :class:`~.api.limits.BodyLimitMiddleware`. The
-lifespan runs the expired-upload collector and the change feed's poller (``GET /events``), and
-disposes of the engine; :class:`~.api.events.PokeAfterWrites` tells the feed about this
-process's successful writes.
+lifespan runs the expired-upload collector, the expired-trash sweep and the change feed's
+poller (``GET /events``), and disposes of the engine; :class:`~.api.events.PokeAfterWrites`
+tells the feed about this process's successful writes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from photoark.server.api.problems import install_problem_handlers
 from photoark.server.blobs import BlobStore, LocalBlobStore
 from photoark.server.config import ServerSettings
 from photoark.server.services import build_services
-from photoark.server.services.gc import run_upload_gc
+from photoark.server.services.gc import run_trash_expiry, run_upload_gc
 from photoark.server.store import create_db_engine, migrate
 
 __all__ = ["create_app"]
@@ -40,15 +40,20 @@ def create_app(settings: ServerSettings, blobs: BlobStore | None = None) -> Fast
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        gc_task = asyncio.create_task(run_upload_gc(services.uploads, settings.gc_interval_seconds))
+        jobs = [
+            asyncio.create_task(run_upload_gc(services.uploads, settings.gc_interval_seconds)),
+            asyncio.create_task(run_trash_expiry(services.trash, settings.trash_sweep_seconds)),
+        ]
         await services.events.start()
         try:
             yield
         finally:
             await services.events.stop()
-            gc_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await gc_task
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             engine.dispose()
 
     app = FastAPI(title="photoark", version=photoark.__version__, lifespan=lifespan)

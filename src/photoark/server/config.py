@@ -60,10 +60,14 @@ class ServerSettings:
     login_hash: LoginHashLevel = "interactive"
     upload_expiry_seconds: int = 7 * 86400
     gc_interval_seconds: float = 3600
+    trash_days: float = 30.0  # a trashed file is deleted for good this long after trashing
+    trash_sweep_seconds: float = 3600  # how often expired trash is looked for
     events_poll_seconds: float = 0.25  # GET /events: how often the users' counters are read
     events_heartbeat_seconds: float = EVENTS_HEARTBEAT_SECONDS  # silence before ": ping"
 
     def __post_init__(self) -> None:
+        if self.trash_days < 0 or self.trash_sweep_seconds <= 0:
+            raise ValueError("trash_days must be >= 0 and trash_sweep_seconds > 0")
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir}/photoark.db")
 

@@ -11,7 +11,9 @@ from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors, stderr
 from photoark.cli.progress import RichBackupProgress, wants_progress
 from photoark.client.backup import BackupOptions, BackupProgress, BackupReport, backup
+from photoark.client.inhibit import SleepInhibitor
 from photoark.client.session import Session
+from photoark.client.settings import Settings
 
 __all__ = ["backup_command", "print_report", "run_backup"]
 
@@ -43,6 +45,11 @@ def print_report(report: BackupReport) -> None:
             f"thumbnails: {thumbs.made} made, {len(thumbs.failed)} could not be made (their "
             f"originals are backed up), {report.thumbnails_pending} left for the next run"
         )
+    if report.deleted_from_backup:
+        console.print(
+            f"{len(report.deleted_from_backup)} files not uploaded: you deleted them from the "
+            "backup (`photoark watch reupload PATH` to back them up again)"
+        )
     for item in report.failed:
         stderr.print(f"[red]failed[/] {item['path']!r}: {item['error']}", highlight=False)
     if report.ignored:
@@ -68,8 +75,9 @@ def backup_command(
     """Back up photos and videos (recursively) into an album."""
     if match not in ("name+hash", "hash"):
         raise typer.BadParameter("--match must be name+hash or hash")
-    options = BackupOptions(match=match, workers=workers)  # type: ignore[arg-type]
     with handle_errors(), Session.open(home_of(home)) as session:
+        awake = SleepInhibitor(enabled=bool(Settings(session.db).get("upload.inhibit_sleep")))
+        options = BackupOptions(match=match, workers=workers, inhibitor=awake)  # type: ignore[arg-type]
         report = run_backup(session, paths, album, options, json_output)
     if json_output:
         emit_json(report.as_json())

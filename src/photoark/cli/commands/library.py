@@ -1,4 +1,4 @@
-"""``photoark sync``, ``albums``, ``ls``, ``usage``: read the library."""
+"""``photoark sync``, ``ls``, ``usage``: read the library."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from photoark.cli.output import console, emit_json, fail, handle_errors
 from photoark.client import sync as sync_mod
 from photoark.client.session import Session
 
-__all__ = ["albums", "ls", "sync", "usage"]
+__all__ = ["ls", "sync", "usage"]
 
 
 def sync(home: HomeOption = None, json_output: JsonOption = False) -> None:
@@ -34,24 +34,6 @@ def sync(home: HomeOption = None, json_output: JsonOption = False) -> None:
     )
     for _, _, error in result.broken:
         console.print(f"[red]integrity error:[/] {error}")
-
-
-def albums(home: HomeOption = None, json_output: JsonOption = False) -> None:
-    """List albums."""
-    with handle_errors(), Session.open(home_of(home)) as session:
-        sync_mod.pull(session)
-        counts = session.mirror.album_file_counts()
-        rows = [
-            {"id": a.id, "name": a.name, "files": counts.get(a.id, 0)}
-            for a in session.mirror.albums()
-        ]
-    if json_output:
-        emit_json(rows)
-        return
-    table = Table("id", "name", "files")
-    for r in rows:
-        table.add_row(str(r["id"]), str(r["name"]), str(r["files"]))
-    console.print(table)
 
 
 def ls(

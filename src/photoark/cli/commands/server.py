@@ -29,6 +29,12 @@ def server(
     login_hash: Annotated[
         str, typer.Option(hidden=True, help="Argon2 limits of the login hash (interactive|min).")
     ] = "interactive",
+    trash_days: Annotated[
+        float, typer.Option(min=0, help="Days a trashed file is kept before it is deleted.")
+    ] = 30.0,
+    trash_sweep_seconds: Annotated[
+        float, typer.Option(hidden=True, min=0.01, help="How often expired trash is deleted.")
+    ] = 3600.0,
 ) -> None:
     """Run the photoark server in the foreground."""
     from photoark.server.config import ServerSettings, parse_size
@@ -49,5 +55,7 @@ def server(
         port=port,
         default_quota=quota,
         login_hash=login_hash,  # type: ignore[arg-type]
+        trash_days=trash_days,
+        trash_sweep_seconds=trash_sweep_seconds,
     )
     serve(settings)

@@ -53,7 +53,8 @@ def status_command(home: HomeOption = None, json_output: JsonOption = False) -> 
         missing = "" if w["exists"] else "  [red](folder missing)[/]"
         console.print(
             f"{w['path']}: {w['seen']} seen, {w['backed_up']} backed up, {w['queued']} queued,"
-            f" {w['failed']} failed{missing}",
+            f" {w['failed']} failed, {w['deleted_from_backup']} deleted from the backup"
+            f" (not uploaded again){missing}",
             highlight=False,
         )
         if w["problem"]:

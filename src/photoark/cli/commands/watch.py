@@ -9,6 +9,8 @@ import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of, state_of
 from photoark.cli.output import console, emit_json, handle_errors
+from photoark.client.marks import reupload
+from photoark.client.session import Session
 from photoark.client.watches import WatchList
 
 __all__ = ["watch_app"]
@@ -85,4 +87,25 @@ def rm(
     else:
         console.print(
             f"no longer watching {watch.path}; its photos stay in the backup", highlight=False
+        )
+
+
+@watch_app.command("reupload")
+def reupload_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders.")],
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Back up again files whose photos you deleted from the backup (they are skipped
+    otherwise, so a cleanup is never undone behind your back)."""
+    with handle_errors(), Session.open(home_of(home)) as session:
+        lifted = reupload(session, [str(p) for p in paths])
+    if json_output:
+        emit_json({"queued": lifted})
+    elif not lifted:
+        console.print("none of these files was deleted from the backup")
+    else:
+        console.print(
+            f"{len(lifted)} files will be backed up again by the daemon "
+            "(or now, with `photoark backup`)"
         )

@@ -46,6 +46,11 @@ class DaemonQueue:
         )
         return [os.fsdecode(bytes(r["path"])) for r in rows]
 
+    def paths(self) -> set[str]:
+        return {
+            os.fsdecode(bytes(r["path"])) for r in self._db.query("SELECT path FROM daemon_queue")
+        }
+
     def done(self, paths: Iterable[str]) -> None:
         with self._db.transaction() as conn:
             conn.executemany(
@@ -111,3 +116,11 @@ def seen_under(db: StateDB, root: str) -> tuple[int, int]:
         _under(root),
     )
     return (0, 0) if row is None else (int(row["seen"]), int(row["backed_up"]))
+
+
+def media_hashes_under(db: StateDB, root: str) -> list[tuple[str, str]]:
+    """(path, content hash) of the media files under ``root`` the stat cache knows."""
+    rows = db.query(
+        f"SELECT path, hash FROM stat_cache WHERE {_UNDER} AND format != ''", _under(root)
+    )
+    return [(os.fsdecode(bytes(r["path"])), str(r["hash"])) for r in rows]

@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["StateDB"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 _THUMBNAIL_QUEUE = """
@@ -60,9 +60,14 @@ CREATE TABLE IF NOT EXISTS daemon_failures (
 );
 """
 
+_MARKS = """
+CREATE TABLE IF NOT EXISTS deletion_marks (mark TEXT PRIMARY KEY);
+"""
+
 _SCHEMA = (
     _THUMBNAIL_QUEUE
     + _DAEMON
+    + _MARKS
     + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account (
@@ -141,6 +146,7 @@ _UPGRADES: dict[int, str] = {
     2: "DROP TABLE IF EXISTS stat_cache;",  # ctime_ns joined the key
     3: _THUMBNAIL_QUEUE,  # thumbnails are made after the originals are committed
     4: _DAEMON,  # watches, settings, path → file versions, the daemon's queue and failures
+    5: _MARKS,  # contents deleted from the backup (synced): never uploaded again
 }
 
 

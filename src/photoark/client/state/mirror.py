@@ -158,6 +158,20 @@ class Mirror:
         )
         return [_file(r) for r in rows]
 
+    def files_named(self, name: str) -> list[LibraryFile]:
+        """Live files with this name, oldest first."""
+        rows = self._db.query(
+            "SELECT * FROM files WHERE name = ? AND is_trashed = 0 ORDER BY id", (name,)
+        )
+        return [_file(r) for r in rows]
+
+    def files_of_type(self, kind: str) -> list[LibraryFile]:
+        """Live files of one type (``live``: Live Photos), oldest first."""
+        rows = self._db.query(
+            "SELECT * FROM files WHERE type = ? AND is_trashed = 0 ORDER BY id", (kind,)
+        )
+        return [_file(r) for r in rows]
+
     def find_by_hash(self, content_hash: str, name: str | None = None) -> list[LibraryFile]:
         """Live files with this content hash (and this name, when given), oldest first."""
         if name is None:
@@ -197,6 +211,26 @@ class Mirror:
     def albums_of_file(self, file_id: int) -> set[int]:
         rows = self._db.query("SELECT collection_id FROM entries WHERE file_id = ?", (file_id,))
         return {r["collection_id"] for r in rows}
+
+    # -- deletion marks (see photoark.crypto.marks) -------------------------------------------
+
+    @staticmethod
+    def put_marks(conn: sqlite3.Connection, marks: list[str]) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO deletion_marks (mark) VALUES (?)", [(m,) for m in marks]
+        )
+
+    @staticmethod
+    def remove_marks(conn: sqlite3.Connection, marks: list[str]) -> None:
+        conn.executemany("DELETE FROM deletion_marks WHERE mark = ?", [(m,) for m in marks])
+
+    def is_marked(self, mark: str) -> bool:
+        return (
+            self._db.query_one("SELECT 1 FROM deletion_marks WHERE mark = ?", (mark,)) is not None
+        )
+
+    def marks(self) -> set[str]:
+        return {str(r["mark"]) for r in self._db.query("SELECT mark FROM deletion_marks")}
 
     def sync_version(self) -> int:
         value = self._db.get_meta("sync_version")

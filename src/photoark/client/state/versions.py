@@ -74,6 +74,11 @@ class PathVersions:
             )
         return [os.fsdecode(bytes(r["path"])) for r in rows]
 
+    def backed_up_as(self, path: str) -> list[int]:
+        """The files ``path`` was last backed up as (one per album)."""
+        rows = self._db.query("SELECT file_id FROM backed_up WHERE path = ?", (os.fsencode(path),))
+        return [int(r["file_id"]) for r in rows]
+
     def forget_path(self, path: str) -> None:
         """``path`` is gone (moved away): it no longer stands for any file."""
         self._db.execute("DELETE FROM backed_up WHERE path = ?", (os.fsencode(path),))

@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from photoark.server.api import auth, collections, events, files, health, sync, uploads, usage
+from photoark.server.api import (
+    auth,
+    collections,
+    events,
+    files,
+    health,
+    marks,
+    sync,
+    trash,
+    uploads,
+    usage,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -12,6 +23,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     collections.router,
     uploads.router,
     files.router,
+    trash.router,
+    marks.router,
     sync.router,
     usage.router,
     events.router,

@@ -37,6 +37,13 @@ def rename_collection(
     return services.collections.rename(auth.user_id, collection_id, request.encrypted_name)
 
 
+@router.delete("/{collection_id}", status_code=204)
+def delete_collection(collection_id: DbInt, auth: CurrentUser, services: Svc) -> Response:
+    """Delete an album (idempotent); its entries become tombstones, its files stay."""
+    services.collections.delete(auth.user_id, collection_id)
+    return Response(status_code=204)
+
+
 @router.post("/{collection_id}/files", status_code=201)
 def add_file(
     collection_id: DbInt, request: AddToCollection, auth: CurrentUser, services: Svc

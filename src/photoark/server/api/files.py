@@ -1,4 +1,4 @@
-"""Routes under ``/files``: commit, trash, metadata, and ranged downloads of content and
+"""Routes under ``/files``: commit, trash, verify, metadata, and ranged downloads of content and
 thumbnail."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from photoark.protocol.models import (
     MAX_BUNDLE_BYTES,
     BundleResult,
     FileCommit,
+    FileIds,
     FileRecord,
     TrashFiles,
+    VerifiedFile,
 )
 from photoark.server.api.bodies import read_body
 from photoark.server.api.deps import CurrentUser, Svc
@@ -48,6 +50,11 @@ async def set_thumbnails(request: Request, auth: CurrentUser, services: Svc) -> 
 @router.post("/trash")
 def trash_files(request: TrashFiles, auth: CurrentUser, services: Svc) -> list[FileRecord]:
     return services.trash.trash(auth.user_id, request)
+
+
+@router.post("/verify")
+def verify_files(request: FileIds, auth: CurrentUser, services: Svc) -> list[VerifiedFile]:
+    return services.files.verify(auth.user_id, request)
 
 
 @router.get("/{file_id}")

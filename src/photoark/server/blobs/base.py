@@ -88,6 +88,13 @@ class BlobStore(Protocol):
         """The object's size, or ``None`` if there is no such object."""
         ...
 
+    def stored_size(self, object_key: str) -> int | None:
+        """The bytes the store holds for the object right now, measured from the stored data
+        (not from a size recorded when it was written: a part file truncated or lost since
+        shows here), or ``None`` if the object, or any part of it, is missing. Read-only; what
+        a client checks before it deletes its own copy of a file."""
+        ...
+
     def read_range(self, object_key: str, start: int, end_inclusive: int) -> Iterator[bytes]:
         """Bytes ``start..end_inclusive`` of the object, in chunks of at most :data:`READ_CHUNK`.
 

@@ -228,6 +228,20 @@ class LocalBlobStore:
         sizes = self._manifest(object_key)
         return None if sizes is None else sum(sizes)
 
+    def stored_size(self, object_key: str) -> int | None:
+        """A one-part object's file size; a multi-part object's part files (those its
+        manifest lists), each stat'ed now; ``None`` if the object or one of them is missing."""
+        directory = self._object_dir(object_key)
+        try:
+            sizes = self._manifest(object_key)
+            if sizes is None:
+                return None
+            if directory.is_file():
+                return sum(sizes)
+            return sum((directory / _part_name(n)).stat().st_size for n in range(len(sizes)))
+        except (FileNotFoundError, NotADirectoryError):  # deleted meanwhile, or a part lost
+            return None
+
     def read_range(self, object_key: str, start: int, end_inclusive: int) -> Iterator[bytes]:
         sizes = self._manifest(object_key)
         if sizes is None:

@@ -61,6 +61,9 @@ class MemoryBlobStore:
             data = self._objects.get(check_key(object_key))
         return None if data is None else len(data)
 
+    def stored_size(self, object_key: str) -> int | None:
+        return self.object_size(object_key)
+
     def read_range(self, object_key: str, start: int, end_inclusive: int) -> Iterator[bytes]:
         with self._lock:
             data = self._objects.get(check_key(object_key))

@@ -15,6 +15,7 @@ from photoark.server.services.bundles import BundleService
 from photoark.server.services.collections import CollectionService
 from photoark.server.services.events import ChangeFeed
 from photoark.server.services.files import FileService
+from photoark.server.services.marks import MarkService
 from photoark.server.services.sync import SyncService
 from photoark.server.services.trash import TrashService
 from photoark.server.services.uploads import UploadService
@@ -23,6 +24,7 @@ from photoark.server.store import (
     BundleStore,
     CollectionStore,
     FileStore,
+    MarkStore,
     SyncStore,
     TrashStore,
     UploadStore,
@@ -34,6 +36,7 @@ __all__ = [
     "ChangeFeed",
     "CollectionService",
     "FileService",
+    "MarkService",
     "Services",
     "SyncService",
     "TrashService",
@@ -51,6 +54,7 @@ class Services:
     bundles: BundleService
     sync: SyncService
     trash: TrashService
+    marks: MarkService
     events: ChangeFeed
     upload_store: UploadStore
 
@@ -73,7 +77,8 @@ def build_services(
         files=FileService(file_store, collection_store, uploads, blobs),
         bundles=BundleService(BundleStore(engine), blobs, clock),
         sync=SyncService(SyncStore(engine), file_store, account_store),
-        trash=TrashService(TrashStore(engine), clock),
+        trash=TrashService(TrashStore(engine), blobs, settings.trash_days, clock),
+        marks=MarkService(MarkStore(engine), clock),
         events=ChangeFeed(
             account_store.versions,
             poll_interval=settings.events_poll_seconds,

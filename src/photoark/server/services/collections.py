@@ -1,7 +1,9 @@
-"""Album rules: create, rename, list, add a file by reference, remove (tombstone).
+"""Album rules: create, rename, list, add a file by reference, remove (tombstone), delete.
 
 Adding a file to another album moves no bytes: only a new wrapped key is stored, so storage
-use does not change. Both the album and the file must be the caller's.
+use does not change. Both the album and the file must be the caller's. Deleting an album
+tombstones its entries and leaves its files alone (they stay in other albums, or in none: the
+client moves or trashes those first), so it does not change storage use either.
 """
 
 from __future__ import annotations
@@ -50,3 +52,9 @@ class CollectionService:
     def remove_file(self, user_id: int, collection_id: int, file_id: int) -> None:
         """Leave a tombstone for diff sync. Idempotent. The file itself stays."""
         self._store.remove_file(user_id, collection_id, file_id)
+
+    def delete(self, user_id: int, collection_id: int) -> None:
+        """Delete the caller's album and tombstone its entries (diff sync shows both; the
+        album's own change comes last). Idempotent: deleting it again is a no-op; another
+        user's or a missing album is :class:`~photoark.server.errors.NotFound`."""
+        self._store.delete(user_id, collection_id)

@@ -1,4 +1,4 @@
-"""File rules: commit after upload, lookups, and what a download reads.
+"""File rules: commit after upload, lookups, what a download reads, and verification.
 
 Commit never trusts the client: the uploads must be the caller's, open, and hold every part
 with its exact size; the stored sizes are the blob store's own; the album must be the caller's.
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from photoark.protocol.models import FileCommit, FileRecord
+from photoark.protocol.models import FileCommit, FileIds, FileRecord, VerifiedFile
 from photoark.server.blobs.base import BlobStore
 from photoark.server.errors import BadRequest, Conflict, NotFound, ServerError, UploadIncomplete
 from photoark.server.services.uploads import UploadService, admit_quota, expected_part_size
@@ -169,6 +169,23 @@ class FileService:
 
     def get(self, user_id: int, file_id: int) -> FileRecord:
         return self._files.get(user_id, file_id).record
+
+    def verify(self, user_id: int, request: FileIds) -> list[VerifiedFile]:
+        """For each of the caller's files (trashed ones too, reported ``trashed``), its content
+        size as committed and its content object's size as the blob store measures it now
+        (``None`` if missing); in order. :class:`NotFound` for the whole request (with
+        ``details.file_ids``) if one is not the caller's file. Read-only."""
+        if len(set(request.file_ids)) != len(request.file_ids):
+            raise BadRequest("a file appears twice in the request")
+        return [
+            VerifiedFile(
+                id=row.record.id,
+                content_size=row.record.content_size,
+                object_size=self._blobs.stored_size(row.content_object),
+                trashed=row.record.is_trashed,
+            )
+            for row in self._files.get_many(user_id, request.file_ids)
+        ]
 
     def download(self, user_id: int, file_id: int, kind: BlobKind) -> Download:
         row = self._files.get(user_id, file_id)

@@ -8,6 +8,7 @@ from photoark.server.store.bundles import BundleStore
 from photoark.server.store.collections import CollectionStore
 from photoark.server.store.db import create_db_engine
 from photoark.server.store.files import FileStore
+from photoark.server.store.marks import MarkStore
 from photoark.server.store.migrations import migrate
 from photoark.server.store.sync import SyncStore
 from photoark.server.store.trash import TrashStore
@@ -18,6 +19,7 @@ __all__ = [
     "BundleStore",
     "CollectionStore",
     "FileStore",
+    "MarkStore",
     "SyncStore",
     "TrashStore",
     "UploadStore",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from photoark.protocol.models import Collection, Entry
 from photoark.server.errors import NotFound
@@ -73,7 +73,7 @@ class CollectionStore:
     def exists(self, owner_id: int, collection_id: int) -> None:
         """Raise :class:`NotFound` unless the owner has this live collection."""
         with read_transaction(self._engine) as conn:
-            require_collection(conn, owner_id, collection_id)
+            require_collection(conn, owner_id, collection_id, lock=False)
 
     def add_file(
         self, owner_id: int, collection_id: int, file_id: int, encrypted_key: bytes
@@ -81,8 +81,8 @@ class CollectionStore:
         """Add the owner's file to the owner's collection. Idempotent (see :func:`upsert_entry`).
         A file in the trash is :class:`NotFound`, like a missing one."""
         with self._engine.begin() as conn:
-            require_collection(conn, owner_id, collection_id)
-            lock_user(conn, owner_id)  # before reading the file: a concurrent trash waits
+            require_collection(conn, owner_id, collection_id)  # locks the owner's row first:
+            # a concurrent trash or album delete waits, so the file and album read stay true
             file_row = live_file_row(conn, owner_id, file_id, trashed=False)
             entry = upsert_entry(conn, owner_id, collection_id, file_id, encrypted_key)
             return entry_model(entry, file_row)
@@ -95,8 +95,7 @@ class CollectionStore:
         another owner's, or a trashed one) refuses the whole batch with :class:`NotFound`."""
         ids = [file_id for file_id, _ in items]
         with self._engine.begin() as conn:
-            require_collection(conn, owner_id, collection_id)
-            lock_user(conn, owner_id)
+            require_collection(conn, owner_id, collection_id)  # locks the owner's row first
             file_rows = live_file_rows(conn, owner_id, ids, trashed=False)
             in_album = collection_files.c.collection_id == collection_id
             existing = {
@@ -168,3 +167,46 @@ class CollectionStore:
             conn.execute(
                 update(collection_files).where(where).values(is_deleted=True, version=version)
             )
+
+    def delete(self, owner_id: int, collection_id: int) -> bool:
+        """Delete the owner's album: each live entry becomes a tombstone with a new version
+        (in file id order), then the collection takes the next version with ``is_deleted``.
+        Files are left as they are. Idempotent: an album of the owner's deleted already
+        changes nothing (``False``); another owner's or a missing one is :class:`NotFound`."""
+        with self._engine.begin() as conn:
+            # The owner's row first, as every write that checks an album does
+            # (:func:`require_collection`): an add that checked this album waits, or is done.
+            lock_user(conn, owner_id)
+            row = conn.execute(
+                select(collections.c.is_deleted).where(
+                    collections.c.id == collection_id, collections.c.owner_id == owner_id
+                )
+            ).first()
+            if row is None:
+                raise NotFound("no such collection")
+            if row.is_deleted:
+                return False
+            in_album = collection_files.c.collection_id == collection_id
+            file_ids = (
+                conn.execute(
+                    select(collection_files.c.file_id)
+                    .where(in_album, collection_files.c.is_deleted.is_(False))
+                    .order_by(collection_files.c.file_id)
+                )
+                .scalars()
+                .all()
+            )
+            versions = next_versions(conn, owner_id, len(file_ids) + 1)
+            if file_ids:
+                conn.execute(
+                    update(collection_files)
+                    .where(in_album, collection_files.c.file_id == bindparam("fid"))
+                    .values(is_deleted=True, trashed=False, version=bindparam("v")),
+                    [{"fid": f, "v": v} for f, v in zip(file_ids, versions[:-1], strict=True)],
+                )
+            conn.execute(
+                update(collections)
+                .where(collections.c.id == collection_id)
+                .values(is_deleted=True, version=versions[-1])
+            )
+            return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
@@ -14,6 +14,7 @@ from photoark.server.store.db import read_transaction
 from photoark.server.store.rows import (
     file_record,
     live_file_row,
+    live_file_rows,
     require_collection,
     upsert_entry,
 )
@@ -74,6 +75,16 @@ class FileStore:
         with read_transaction(self._engine) as conn:
             row = live_file_row(conn, owner_id, file_id)
         return FileRow(file_record(row), row.content_object, row.thumbnail_object)
+
+    def get_many(self, owner_id: int, file_ids: Sequence[int]) -> list[FileRow]:
+        """:meth:`get` for many distinct ids in one query, in order; :class:`NotFound` (with
+        ``details.file_ids``) if any is not the owner's file."""
+        with read_transaction(self._engine) as conn:
+            rows = live_file_rows(conn, owner_id, file_ids, name_missing=True)
+        return [
+            FileRow(file_record(rows[i]), rows[i].content_object, rows[i].thumbnail_object)
+            for i in file_ids
+        ]
 
     def commit(
         self,

@@ -63,10 +63,23 @@ def _v3_trash(conn: Connection) -> None:
     index.create(conn, checkfirst=True)
 
 
+def _v4_trash_expiry(conn: Connection) -> None:
+    """An index on ``files.trashed_at`` for the expiry sweep (a range across all users)."""
+    index = next(i for i in schema.files.indexes if i.name == "ix_files_trashed_at")
+    index.create(conn, checkfirst=True)
+
+
+def _v5_deletion_marks(conn: Connection) -> None:
+    """The ``deletion_marks`` table and its ``(owner_id, version)`` index (diff sync)."""
+    schema.metadata.create_all(conn, tables=[schema.deletion_marks], checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial),
     (2, _v2_usage_index),
     (3, _v3_trash),
+    (4, _v4_trash_expiry),
+    (5, _v5_deletion_marks),
 ]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
-from photoark.protocol.models import Collection, Entry, FileRecord
+from photoark.protocol.models import Collection, Entry, FileRecord, MarkChange
 from photoark.server.errors import NotFound
 from photoark.server.store.schema import collection_files, collections, files
 from photoark.server.store.versions import lock_user, next_version, next_versions
@@ -24,6 +24,7 @@ __all__ = [
     "file_record",
     "live_file_row",
     "live_file_rows",
+    "mark_model",
     "require_collection",
     "upsert_entry",
 ]
@@ -40,9 +41,17 @@ def collection_model(row: Row[tuple[object, ...]]) -> Collection:
 
 
 def require_collection(
-    conn: Connection, owner_id: int, collection_id: int
+    conn: Connection, owner_id: int, collection_id: int, *, lock: bool = True
 ) -> Row[tuple[object, ...]]:
-    """The owner's live collection, or :class:`NotFound`."""
+    """The owner's live collection, or :class:`NotFound`.
+
+    With ``lock`` (for write transactions) the owner's row is locked FIRST, as an album delete
+    does: a delete that committed meanwhile is then seen (the album is :class:`NotFound`), and
+    one that starts later waits for this transaction, so nothing is ever put in a deleted
+    album. (On PostgreSQL's READ COMMITTED a check made before the lock could be stale.)
+    """
+    if lock:
+        lock_user(conn, owner_id)
     row = conn.execute(
         select(collections).where(
             collections.c.id == collection_id,
@@ -105,10 +114,17 @@ def live_file_row(
 
 
 def live_file_rows(
-    conn: Connection, owner_id: int, file_ids: Sequence[int], *, trashed: bool = True
+    conn: Connection,
+    owner_id: int,
+    file_ids: Sequence[int],
+    *,
+    trashed: bool = True,
+    name_missing: bool = False,
 ) -> dict[int, Row[tuple[object, ...]]]:
     """:func:`live_file_row` for many distinct ids in one query, by id; :class:`NotFound` if
-    any is missing (or another owner's, or with ``trashed=False`` in the trash)."""
+    any is missing (or another owner's, or with ``trashed=False`` in the trash), with
+    ``name_missing`` listing those ids in ``details.file_ids`` (ids the caller sent: that
+    tells nothing about other users' files)."""
     query = select(files).where(
         files.c.id.in_(list(file_ids)),
         files.c.owner_id == owner_id,
@@ -118,8 +134,13 @@ def live_file_rows(
         query = query.where(files.c.trashed_at.is_(None))
     rows = {int(r.id): r for r in conn.execute(query)}
     if len(rows) != len(set(file_ids)):
-        raise NotFound("no such file")
+        missing = [i for i in file_ids if i not in rows]
+        raise NotFound("no such file", {"file_ids": missing} if name_missing else None)
     return rows
+
+
+def mark_model(row: Row[tuple[object, ...]]) -> MarkChange:
+    return MarkChange(mark=row.mark, is_deleted=row.is_deleted, version=row.version)
 
 
 def entry_model(row: Row[tuple[object, ...]], file_row: Row[tuple[object, ...]] | None) -> Entry:

@@ -1,9 +1,9 @@
 """The metadata database's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
 
 This is the *latest* schema. Migrations in :mod:`.migrations` bring an existing database to it;
-a change here needs a new migration there. Every change to a user's collections or album entries
-carries a ``version`` taken from ``users.version`` (the user's change counter), which diff sync
-pages by.
+a change here needs a new migration there. Every change to a user's collections, album entries
+or deletion marks carries a ``version`` taken from ``users.version`` (the user's change
+counter), which diff sync pages by.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy import (
 __all__ = [
     "collection_files",
     "collections",
+    "deletion_marks",
     "files",
     "metadata",
     "schema_version",
@@ -119,6 +120,9 @@ files = Table(
         "content_size",
         "thumbnail_size",
     ),
+    # the expiry sweep's range across users (deleting a file for good clears trashed_at, so
+    # only the trash is in the range)
+    Index("ix_files_trashed_at", "trashed_at"),
 )
 
 collection_files = Table(
@@ -149,6 +153,26 @@ collection_files = Table(
     Index("ix_collection_files_owner_version", "owner_id", "version"),
     # A file's entries in every album (trash, thumbnails): the primary key leads by album.
     Index("ix_collection_files_file", "file_id"),
+)
+
+# "Deleted from the backup stays deleted": opaque marks (the client's keyed hash of a content
+# hash, 64 hex digits) of content a user deleted, so no device uploads it again. Removing a mark
+# leaves a tombstone (``is_deleted``) for diff sync, as album entries do.
+deletion_marks = Table(
+    "deletion_marks",
+    metadata,
+    Column(
+        "owner_id",
+        _Id,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("mark", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),  # when last added (a revival renews it)
+    Index("ix_deletion_marks_owner_version", "owner_id", "version"),
 )
 
 uploads = Table(

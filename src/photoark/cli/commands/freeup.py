@@ -1,0 +1,83 @@
+"""``photoark free-up-space``: delete local copies of photos that are safely backed up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from photoark.cli.options import HomeOption, JsonOption, home_of
+from photoark.cli.output import console, emit_json, handle_errors, stderr
+from photoark.cli.progress import Counter, wants_progress
+from photoark.client.session import Session
+from photoark.client.trash import trashed_hashes
+from photoark.optimize.freeup import apply_free_up, plan_free_up
+
+__all__ = ["free_up_command"]
+
+_REASONS = {
+    "not_backed_up": "not backed up",
+    "modified_since_backup": "changed since its backup",
+    "only_in_trash": "its backup is only in the trash",
+    "upload_in_progress": "upload in progress",
+    "server_copy_missing": "the server copy is missing or incomplete",
+    "server_copy_corrupt": "the server copy does not decrypt to this photo",
+    "unreadable": "cannot be read",
+    "changed_while_checked": "changed while being checked",
+    "gone": "no longer there",
+}
+
+
+def free_up_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Folders to free up (default: the watched folders)."),
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Delete the candidates.")] = False,
+    permanent: Annotated[
+        bool, typer.Option("--permanent", help="Unlink instead of moving to the desktop trash.")
+    ] = False,
+    verify_download: Annotated[
+        bool,
+        typer.Option(
+            "--verify-download", help="Download and decrypt each server copy before deleting."
+        ),
+    ] = False,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List (or, with --apply, delete) local photos whose backup is confirmed on the server."""
+    with (
+        handle_errors(),
+        Session.open(home_of(home)) as session,
+        Counter("checking files", wants_progress(json_output)) as counter,
+    ):
+        plan = plan_free_up(
+            session,
+            [str(p) for p in paths or []],
+            verify_download=verify_download,
+            trashed_hashes=lambda: trashed_hashes(session),
+            on_file=counter.tick,
+        )
+        result = apply_free_up(session, plan.candidates, permanent) if apply else None
+    if json_output:
+        emit_json(plan.as_json() if result is None else {**plan.as_json(), **result.as_json()})
+        return
+    kept = plan.kept + (result.kept if result else [])
+    for k in kept:
+        console.print(f"kept {k.path!r}: {_REASONS.get(k.reason, k.reason)}", highlight=False)
+    if result is None:
+        for c in plan.candidates:
+            console.print(f"can delete {c.path!r} ({c.size:,} bytes)", highlight=False)
+        console.print(
+            f"{len(plan.candidates)} files, {plan.bytes:,} bytes can be freed; "
+            "run again with --apply to delete them (to the desktop trash unless --permanent)"
+        )
+        return
+    for f in result.failed:
+        stderr.print(f"[red]not deleted[/] {f['path']!r}: {f['error']}", highlight=False)
+    where = "deleted" if permanent else "moved to the desktop trash"
+    console.print(f"{len(result.deleted)} files {where}, {result.bytes_freed:,} bytes freed")
+    if result.failed:
+        raise typer.Exit(2)
