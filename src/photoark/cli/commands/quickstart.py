@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -77,3 +78,10 @@ def quickstart(
     if credentials.exists():
         console.print(f"Account:       {credentials}  (password and recovery key; keep it safe)")
     console.print("Restore with:  photoark export DEST")
+    console.print(
+        "Keep it backed up automatically: photoark watch add "
+        + " ".join(shlex.quote(str(p)) for p in paths)
+        + " && photoark daemon --install-user-service",
+        highlight=False,
+        markup=False,
+    )
