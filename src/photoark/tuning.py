@@ -1,4 +1,4 @@
-"""Process-level tuning of the server: the C allocator.
+"""Process-level tuning of the C allocator (glibc), for the server and for the daemon.
 
 The server moves large buffers (request bodies and their chunks: 64 KiB to 64 MiB).
 glibc serves blocks above its mmap threshold (128 KiB to start) with fresh ``mmap`` pages that
@@ -15,25 +15,42 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from collections.abc import Callable
 
-__all__ = ["tune_allocator"]
+__all__ = ["limit_arenas", "tune_allocator"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 MMAP_THRESHOLD = 32 * 1024 * 1024
 TRIM_THRESHOLD = 32 * 1024 * 1024
 
 
-def tune_allocator() -> bool:
-    """Raise glibc's mmap and trim thresholds; ``False`` where there is no glibc (a no-op)."""
+def _mallopt() -> Callable[[int, int], int] | None:
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # musl and others: keep their defaults
-        return False
+        return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
+    return mallopt  # type: ignore[no-any-return]
+
+
+def limit_arenas(count: int = 2) -> bool:
+    """At most ``count`` malloc arenas (glibc makes up to 8 per core, one per contending
+    thread: the daemon's upload, bundle and thumbnail threads each kept one, and freed memory
+    stayed in them). Call before starting threads. ``False`` where there is no glibc."""
+    mallopt = _mallopt()
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count) == 1)
+
+
+def tune_allocator() -> bool:
+    """Raise glibc's mmap and trim thresholds; ``False`` where there is no glibc (a no-op)."""
+    mallopt = _mallopt()
+    if mallopt is None:
+        return False
     ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1)
     return bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1) and ok

@@ -16,6 +16,7 @@ from photoark.client.daemon import Daemon, DaemonTiming
 from photoark.client.policy import FileProbe, Probe, SystemProbe
 from photoark.client.service import write_user_unit
 from photoark.client.session import Session
+from photoark.tuning import limit_arenas
 
 __all__ = ["daemon_command"]
 
@@ -50,6 +51,7 @@ def daemon_command(
         )
         return
     logging.getLogger("photoark").setLevel(logging.INFO)
+    limit_arenas()  # before any thread: a long-running process keeps what its arenas hold
     probe: Probe = FileProbe(probe_file) if probe_file is not None else SystemProbe()
     with handle_errors(), Session.open(client_home) as session:
         daemon = Daemon(session, probe, DaemonTiming(policy_every=policy_every))
