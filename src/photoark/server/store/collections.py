@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from photoark.protocol.models import Collection, Entry
 from photoark.server.errors import NotFound
@@ -21,6 +21,7 @@ from photoark.server.store.rows import (
     live_file_rows,
     require_collection,
     upsert_entry,
+    version_entries,
 )
 from photoark.server.store.schema import collection_files, collections
 from photoark.server.store.versions import lock_user, next_version, next_versions
@@ -196,17 +197,11 @@ class CollectionStore:
                 .scalars()
                 .all()
             )
-            versions = next_versions(conn, owner_id, len(file_ids) + 1)
-            if file_ids:
-                conn.execute(
-                    update(collection_files)
-                    .where(in_album, collection_files.c.file_id == bindparam("fid"))
-                    .values(is_deleted=True, trashed=False, version=bindparam("v")),
-                    [{"fid": f, "v": v} for f, v in zip(file_ids, versions[:-1], strict=True)],
-                )
+            entries = [(collection_id, f) for f in file_ids]
+            version_entries(conn, owner_id, entries, is_deleted=True, trashed=False)
             conn.execute(
                 update(collections)
                 .where(collections.c.id == collection_id)
-                .values(is_deleted=True, version=versions[-1])
+                .values(is_deleted=True, version=next_version(conn, owner_id))
             )
             return True

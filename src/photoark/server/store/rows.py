@@ -27,6 +27,7 @@ __all__ = [
     "mark_model",
     "require_collection",
     "upsert_entry",
+    "version_entries",
 ]
 
 
@@ -155,6 +156,29 @@ def entry_model(row: Row[tuple[object, ...]], file_row: Row[tuple[object, ...]] 
     )
 
 
+def version_entries(
+    conn: Connection, owner_id: int, entries: Sequence[tuple[int, int]], **values: Any
+) -> int:
+    """Give these album entries ``(collection id, file id)`` the owner's next versions, in
+    the order given, setting ``values`` on them too (e.g. ``is_deleted=True``): one
+    ``UPDATE`` run for all of them. Returns how many."""
+    versions = next_versions(conn, owner_id, len(entries))
+    if entries:
+        conn.execute(
+            update(collection_files)
+            .where(
+                collection_files.c.collection_id == bindparam("cid"),
+                collection_files.c.file_id == bindparam("fid"),
+            )
+            .values(**values, version=bindparam("v")),
+            [
+                {"cid": cid, "fid": fid, "v": v}
+                for (cid, fid), v in zip(entries, versions, strict=True)
+            ],
+        )
+    return len(entries)
+
+
 def bump_live_entries(
     conn: Connection, owner_id: int, file_ids: Sequence[int], **values: Any
 ) -> int:
@@ -170,18 +194,6 @@ def bump_live_entries(
         )
         .order_by(collection_files.c.file_id, collection_files.c.collection_id)
     ).all()
-    versions = next_versions(conn, owner_id, len(entries))
-    if entries:
-        conn.execute(
-            update(collection_files)
-            .where(
-                collection_files.c.collection_id == bindparam("cid"),
-                collection_files.c.file_id == bindparam("fid"),
-            )
-            .values(**values, version=bindparam("v")),
-            [
-                {"cid": e.collection_id, "fid": e.file_id, "v": v}
-                for e, v in zip(entries, versions, strict=True)
-            ],
-        )
-    return len(entries)
+    return version_entries(
+        conn, owner_id, [(e.collection_id, e.file_id) for e in entries], **values
+    )

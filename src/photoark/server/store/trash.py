@@ -22,14 +22,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, select, update
 
 from photoark.protocol.models import FileRecord, RestoredFile, TrashEntry
 from photoark.server.errors import Conflict, NotFound
 from photoark.server.store.db import read_transaction
-from photoark.server.store.rows import bump_live_entries, file_record, live_file_rows
+from photoark.server.store.rows import (
+    bump_live_entries,
+    file_record,
+    live_file_rows,
+    version_entries,
+)
 from photoark.server.store.schema import collection_files, collections, files, upload_parts, uploads
-from photoark.server.store.versions import lock_user, next_versions
+from photoark.server.store.versions import lock_user
 
 __all__ = ["Deleted", "TrashStore", "TrashedFile"]
 
@@ -142,20 +147,13 @@ class TrashStore:
                 .where(marked, collections.c.is_deleted.is_(False))
                 .order_by(collection_files.c.file_id, collection_files.c.collection_id)
             ).all()
-            versions = next_versions(conn, owner_id, len(revive))
-            if revive:
-                conn.execute(
-                    update(collection_files)
-                    .where(
-                        collection_files.c.collection_id == bindparam("cid"),
-                        collection_files.c.file_id == bindparam("fid"),
-                    )
-                    .values(is_deleted=False, trashed=False, version=bindparam("v")),
-                    [
-                        {"cid": e.collection_id, "fid": e.file_id, "v": v}
-                        for e, v in zip(revive, versions, strict=True)
-                    ],
-                )
+            version_entries(
+                conn,
+                owner_id,
+                [(e.collection_id, e.file_id) for e in revive],
+                is_deleted=False,
+                trashed=False,
+            )
             # marks left on entries of deleted albums: nothing to bring back there
             conn.execute(update(collection_files).where(marked).values(trashed=False))
             conn.execute(
