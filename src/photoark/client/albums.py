@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from photoark.client.batches import in_batches
 from photoark.client.errors import ClientError
 from photoark.client.library import album_from_collection, encrypt_album
 from photoark.client.session import Session
@@ -41,18 +42,20 @@ def ensure_album(session: Session, name: str) -> Album:
 def add_many_by_reference(
     session: Session, album: Album, files: Sequence[LibraryFile]
 ) -> list[LibraryFile]:
-    """Put library files into another album in one request (keys wrapped again, no bytes
-    move); the mirror learns the entries in one transaction. Returns ``files``."""
-    request = AddManyToCollection(
-        items=[
-            AddToCollection(file_id=f.id, encrypted_key=wrap_key(album.key, f.file_key))
-            for f in files
-        ]
-    )
-    session.api.add_many_to_collection(album.id, request)
-    with session.db.transaction() as conn:
-        for f in files:
-            session.mirror.put_entry(conn, album.id, f.id)
+    """Put library files into another album (keys wrapped again, no bytes move), a request
+    per ``MAX_BUNDLE_FILES`` (each all or none); the mirror learns each request's entries in
+    one transaction. Returns ``files``."""
+    for batch in in_batches(files):
+        request = AddManyToCollection(
+            items=[
+                AddToCollection(file_id=f.id, encrypted_key=wrap_key(album.key, f.file_key))
+                for f in batch
+            ]
+        )
+        session.api.add_many_to_collection(album.id, request)
+        with session.db.transaction() as conn:
+            for f in batch:
+                session.mirror.put_entry(conn, album.id, f.id)
     return list(files)
 
 

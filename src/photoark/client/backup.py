@@ -26,6 +26,7 @@ import blake3
 
 from photoark.client import sync
 from photoark.client.albums import add_many_by_reference, ensure_album
+from photoark.client.batches import in_batches
 from photoark.client.bundler import BundleLimits, Bundler
 from photoark.client.dedup import Action, Decision, MatchProfile, decide
 from photoark.client.describe import describe, display_name
@@ -307,8 +308,7 @@ class _Run:
                 continue
             adds.setdefault(known.id, (known, []))[1].append(item)
         batch = list(adds.values())
-        for start in range(0, len(batch), MAX_BUNDLE_FILES):
-            chunk = batch[start : start + MAX_BUNDLE_FILES]
+        for chunk in in_batches(batch):
             try:
                 add_many_by_reference(self.session, self.album, [known for known, _ in chunk])
             except ServerUnreachable:

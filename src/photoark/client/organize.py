@@ -18,7 +18,7 @@ from photoark.client.library import seal_album_name
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.client.trash import UNCATEGORIZED, delete_files
-from photoark.protocol.models import MAX_BUNDLE_FILES, CollectionRename
+from photoark.protocol.models import CollectionRename
 
 __all__ = [
     "AlbumDeleted",
@@ -55,8 +55,7 @@ def add_to_album(session: Session, album_name: str, refs: Sequence[str]) -> list
     files = library_files_by_ref(session, refs)
     album = ensure_album(session, album_name)
     fresh = [f for f in files if album.id not in session.mirror.albums_of_file(f.id)]
-    for start in range(0, len(fresh), MAX_BUNDLE_FILES):
-        add_many_by_reference(session, album, fresh[start : start + MAX_BUNDLE_FILES])
+    add_many_by_reference(session, album, fresh)
     return files
 
 
@@ -102,8 +101,7 @@ def delete_album(session: Session, name: str, with_photos: bool = False) -> Albu
                 "album first, or delete them too with --with-photos"
             )
         target = ensure_album(session, UNCATEGORIZED)
-        for start in range(0, len(only_here), MAX_BUNDLE_FILES):
-            add_many_by_reference(session, target, only_here[start : start + MAX_BUNDLE_FILES])
+        add_many_by_reference(session, target, only_here)
     elif only_here:
         delete_files(session, [f.id for f in only_here])
     session.api.delete_collection(album.id)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from photoark.client import sync
 from photoark.client.albums import add_many_by_reference, ensure_album
+from photoark.client.batches import in_batches
 from photoark.client.errors import ApiError, ClientError
 from photoark.client.library import file_from_entry
 from photoark.client.marks import DeletionMarks
@@ -29,7 +30,7 @@ from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.boxes import unwrap_key
 from photoark.crypto.errors import CryptoError
-from photoark.protocol.models import MAX_BUNDLE_FILES, Entry, TrashDeleted, TrashItem
+from photoark.protocol.models import Entry, TrashDeleted, TrashItem
 
 __all__ = [
     "UNCATEGORIZED",
@@ -120,10 +121,6 @@ def trashed_hashes(session: Session) -> set[str]:
     return hashes
 
 
-def _chunks(ids: Sequence[int]) -> list[list[int]]:
-    return [list(ids[i : i + MAX_BUNDLE_FILES]) for i in range(0, len(ids), MAX_BUNDLE_FILES)]
-
-
 def restore_files(
     session: Session, file_ids: Sequence[int], album_name: str | None = None
 ) -> list[TrashedFile]:
@@ -134,7 +131,7 @@ def restore_files(
     missing = [i for i in wanted if i not in trashed]
     if missing:
         raise ClientError(f"not in the trash: {missing} (see `photoark trash ls`)")
-    for chunk in _chunks(wanted):
+    for chunk in in_batches(wanted):
         try:
             session.api.restore_files(chunk)
         except ApiError as err:
@@ -148,8 +145,7 @@ def restore_files(
     if placed:
         target = ensure_album(session, album_name or UNCATEGORIZED)
         files = [f for i in placed if (f := trashed[i].file) is not None]
-        for start in range(0, len(files), MAX_BUNDLE_FILES):
-            add_many_by_reference(session, target, files[start : start + MAX_BUNDLE_FILES])
+        add_many_by_reference(session, target, files)
         if len(files) < len(placed):
             raise ClientError(
                 "some restored files could not be decrypted (their albums are gone) and are "
@@ -163,7 +159,7 @@ def delete_files(session: Session, file_ids: Sequence[int]) -> int:
     deleted first (:mod:`.marks`), so no device backs them up again."""
     known = [f for f in (session.mirror.file(i) for i in file_ids) if f is not None]
     DeletionMarks(session).mark_files(known)
-    for chunk in _chunks(file_ids):
+    for chunk in in_batches(file_ids):
         session.api.trash_files(chunk)
     sync.pull(session)
     return len(file_ids)
@@ -171,7 +167,7 @@ def delete_files(session: Session, file_ids: Sequence[int]) -> int:
 
 def delete_forever(session: Session, file_ids: Sequence[int]) -> TrashDeleted:
     deleted, freed = 0, 0
-    for chunk in _chunks(file_ids):
+    for chunk in in_batches(file_ids):
         done = session.api.delete_forever(chunk)
         deleted, freed = deleted + done.deleted, freed + done.bytes
     return TrashDeleted(deleted=deleted, bytes=freed)

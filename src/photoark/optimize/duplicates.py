@@ -16,17 +16,17 @@ mirror's hashes say it all, in one grouped query (memory proportional to the dup
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from photoark.client import sync
 from photoark.client.albums import add_many_by_reference
+from photoark.client.batches import in_batches
 from photoark.client.errors import ClientError
 from photoark.client.marks import DeletionMarks
 from photoark.client.session import Session
 from photoark.client.state.mirror import Mirror
-from photoark.protocol.models import MAX_BUNDLE_FILES
 
 __all__ = [
     "Copy",
@@ -179,11 +179,6 @@ class DedupResult:
         }
 
 
-def _chunks(items: Sequence[Any], size: int = MAX_BUNDLE_FILES) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def apply_plan(session: Session, groups: Sequence[DuplicateGroup]) -> DedupResult:
     """Add each kept copy to every album that held a copy, then trash the other copies. A
     group whose adds fail is not trashed (nothing is removed before its keeper is in place)."""
@@ -197,7 +192,7 @@ def apply_plan(session: Session, groups: Sequence[DuplicateGroup]) -> DedupResul
     blocked: set[int] = set()
     for album_id, file_ids in adds.items():
         album = mirror.album(album_id)
-        for chunk in _chunks(file_ids):
+        for chunk in in_batches(file_ids):
             files = [f for f in (mirror.file(i) for i in chunk) if f is not None]
             try:
                 if album is None:
@@ -212,14 +207,14 @@ def apply_plan(session: Session, groups: Sequence[DuplicateGroup]) -> DedupResul
     doomed = [c for g in ready for c in g.remove]
     # the removed copies' local files (other names) must not be uploaded again
     DeletionMarks(session).mark(g.hash for g in ready if g.remove)
-    for chunk in _chunks(doomed):
-        session.api.trash_files([c.id for c in chunk])
+    for copies in in_batches(doomed):
+        session.api.trash_files([c.id for c in copies])
         with session.db.transaction() as conn:
-            for c in chunk:
+            for c in copies:
                 for album_id in mirror.albums_of_file(c.id):
                     mirror.remove_entry(conn, album_id, c.id)
-        result.trashed += len(chunk)
-        result.bytes_freed += sum(c.stored for c in chunk)
+        result.trashed += len(copies)
+        result.bytes_freed += sum(c.stored for c in copies)
     result.groups = len(ready)
     sync.pull(session)
     return result

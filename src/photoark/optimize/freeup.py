@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photoark.client import sync
+from photoark.client.batches import in_batches
 from photoark.client.errors import ApiError, ClientError, IntegrityFailure
 from photoark.client.exporter import verify_server_copy
 from photoark.client.identify import content_hash as identify
@@ -38,7 +39,7 @@ from photoark.client.state.statcache import StatCache
 from photoark.client.state.versions import PathVersions
 from photoark.client.uploader import FileChangedError
 from photoark.client.watches import WatchList
-from photoark.protocol.models import MAX_BUNDLE_FILES, VerifiedFile
+from photoark.protocol.models import VerifiedFile
 
 __all__ = [
     "Candidate",
@@ -190,8 +191,8 @@ def _confirm_on_server(
     mirror = session.mirror
     ids = sorted({c.file_id for c in pending})
     sound: set[int] = set()
-    for start in range(0, len(ids), MAX_BUNDLE_FILES):
-        for v in _verify(session, ids[start : start + MAX_BUNDLE_FILES]):
+    for batch in in_batches(ids):
+        for v in _verify(session, batch):
             f = mirror.file(v.id)
             if (
                 f is not None
