@@ -14,18 +14,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from photoark.client.state.db import StateDB
+from photoark.client.state.db import StateDB, subtree, subtree_bounds
 
 __all__ = ["DaemonQueue", "Failures", "StatusBoard"]
 
 
-def _under(root: str) -> tuple[bytes, bytes, bytes]:
-    exact = os.fsencode(os.path.abspath(root))
-    prefix = exact.rstrip(b"/") + b"/"
-    return exact, prefix, prefix[:-1] + b"0"  # b"0" sorts right after b"/"
-
-
-_UNDER = "(path = ? OR (path >= ? AND path < ?))"
+_UNDER = subtree()
 
 
 class DaemonQueue:
@@ -62,7 +56,7 @@ class DaemonQueue:
             row = self._db.query_one("SELECT count(*) AS n FROM daemon_queue")
         else:
             row = self._db.query_one(
-                f"SELECT count(*) AS n FROM daemon_queue WHERE {_UNDER}", _under(root)
+                f"SELECT count(*) AS n FROM daemon_queue WHERE {_UNDER}", subtree_bounds(root)
             )
         return 0 if row is None else int(row["n"])
 
@@ -85,7 +79,8 @@ class Failures:
 
     def under(self, root: str) -> list[dict[str, str]]:
         rows = self._db.query(
-            f"SELECT path, error FROM daemon_failures WHERE {_UNDER} ORDER BY path", _under(root)
+            f"SELECT path, error FROM daemon_failures WHERE {_UNDER} ORDER BY path",
+            subtree_bounds(root),
         )
         return [{"path": os.fsdecode(bytes(r["path"])), "error": str(r["error"])} for r in rows]
 
@@ -112,8 +107,8 @@ def seen_under(db: StateDB, root: str) -> tuple[int, int]:
     row = db.query_one(
         "SELECT count(*) AS seen, count(b.path) AS backed_up FROM stat_cache s"
         " LEFT JOIN (SELECT DISTINCT path FROM backed_up) b ON b.path = s.path"
-        f" WHERE {_UNDER.replace('path', 's.path')} AND s.format != ''",
-        _under(root),
+        f" WHERE {subtree('s.path')} AND s.format != ''",
+        subtree_bounds(root),
     )
     return (0, 0) if row is None else (int(row["seen"]), int(row["backed_up"]))
 
@@ -121,6 +116,6 @@ def seen_under(db: StateDB, root: str) -> tuple[int, int]:
 def media_hashes_under(db: StateDB, root: str) -> list[tuple[str, str]]:
     """(path, content hash) of the media files under ``root`` the stat cache knows."""
     rows = db.query(
-        f"SELECT path, hash FROM stat_cache WHERE {_UNDER} AND format != ''", _under(root)
+        f"SELECT path, hash FROM stat_cache WHERE {_UNDER} AND format != ''", subtree_bounds(root)
     )
     return [(os.fsdecode(bytes(r["path"])), str(r["hash"])) for r in rows]

@@ -16,9 +16,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StateDB"]
+__all__ = ["StateDB", "subtree", "subtree_bounds"]
 
 SCHEMA_VERSION = 5
+
+
+def subtree(column: str = "path") -> str:
+    """SQL matching a raw-path ``column`` that is a root or under it; parameters from
+    :func:`subtree_bounds`. A range, so the path index serves it."""
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))"
+
+
+def subtree_bounds(root: str) -> tuple[bytes, bytes, bytes]:
+    """(the root itself, its first possible child, the first path after its children)."""
+    exact = os.fsencode(os.path.abspath(root))
+    prefix = exact.rstrip(b"/") + b"/"
+    return exact, prefix, prefix[:-1] + b"0"  # b"0" sorts right after b"/"
 
 
 _THUMBNAIL_QUEUE = """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from photoark.client.state.db import StateDB
+from photoark.client.state.db import StateDB, subtree, subtree_bounds
 
 __all__ = ["StatCache"]
 
@@ -53,12 +53,10 @@ class StatCache:
         raw path → ((size, mtime_ns, ctime_ns, inode), format, hash). One range query per root."""
         out: dict[bytes, tuple[tuple[int, ...], str, str]] = {}
         for root in roots:
-            exact = os.fsencode(os.path.abspath(root))
-            prefix = exact.rstrip(b"/") + b"/"
             rows = self._db.query(
                 "SELECT path, size, mtime_ns, ctime_ns, inode, format, hash FROM stat_cache"
-                " WHERE path = ? OR (path >= ? AND path < ?)",
-                (exact, prefix, prefix[:-1] + b"0"),  # b"0" sorts right after b"/"
+                f" WHERE {subtree()}",
+                subtree_bounds(root),
             )
             for r in rows:
                 key = (r["size"], r["mtime_ns"], r["ctime_ns"], r["inode"])
@@ -75,10 +73,7 @@ class StatCache:
     def forget_under(self, root: str, keep: set[bytes] | None = None) -> int:
         """Drop the entries of ``root`` and everything under it (a folder deleted or moved
         away), except the raw paths in ``keep``. Returns how many were dropped."""
-        exact = os.fsencode(os.path.abspath(root))
-        prefix = exact.rstrip(b"/") + b"/"
-        bounds = (exact, prefix, prefix[:-1] + b"0")
-        where = "path = ? OR (path >= ? AND path < ?)"
+        bounds, where = subtree_bounds(root), subtree()
         with self._db.transaction() as conn:
             if not keep:
                 return conn.execute(f"DELETE FROM stat_cache WHERE {where}", bounds).rowcount
