@@ -283,3 +283,13 @@ def running_daemon(client: Client, probe_file: Path | None = None) -> Iterator[D
         yield daemon
     finally:
         daemon.stop()
+
+
+def fake_command(bin_dir: Path, name: str, script: str) -> Path:
+    """An executable shell script ``bin_dir/name`` (put ``bin_dir`` first on PATH to use it
+    in place of a system tool the machine lacks, e.g. systemd-inhibit)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    tool = bin_dir / name
+    tool.write_text(script)
+    tool.chmod(0o755)
+    return tool

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import time
 from pathlib import Path
 
 import pytest
 
 from photoark.client.inhibit import SleepInhibitor
+from tests.builders import fake_command
 
 FAKE = """#!/bin/sh
 echo "$@" > "{log}"
@@ -25,11 +25,8 @@ exit 1
 
 def _fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Path:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    tool = bin_dir / "systemd-inhibit"
     log = tmp_path / "args"
-    tool.write_text(script.format(log=log))
-    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    fake_command(bin_dir, "systemd-inhibit", script.format(log=log))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return log
 

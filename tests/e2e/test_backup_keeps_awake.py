@@ -4,7 +4,6 @@ PATH) for exactly as long as it works, and a small one does not."""
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from photoark.client.backup import BackupOptions, BackupProgress, backup
 from photoark.client.inhibit import SleepInhibitor
 from photoark.client.session import Session
-from tests.builders import jpeg_bytes, make_tree
+from tests.builders import fake_command, jpeg_bytes, make_tree
 
 pytestmark = pytest.mark.e2e
 
@@ -35,11 +34,8 @@ def test_inhibitor_held_during_a_large_backup_only(
     tmp_path: Path, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     log = tmp_path / "inhibit.log"
-    tool = bin_dir / "systemd-inhibit"
-    tool.write_text(FAKE.format(log=log))
-    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    fake_command(bin_dir, "systemd-inhibit", FAKE.format(log=log))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     inhibitor = SleepInhibitor(min_files=5, min_bytes=1 << 40)
 
