@@ -263,7 +263,7 @@ def test_migration_adds_deletion_marks_to_an_old_database(database_url: str) -> 
         with engine.begin() as conn:  # back to the shape version 4 left
             conn.execute(text("DROP TABLE deletion_marks"))
             conn.execute(schema_version.delete().where(schema_version.c.version >= 5))
-        assert migrate(engine) == MIGRATIONS[-1][0] == 5
+        assert migrate(engine) == MIGRATIONS[-1][0] >= 5
         with engine.connect() as conn:
             inspector = inspect(conn)
             columns = {c["name"] for c in inspector.get_columns("deletion_marks")}

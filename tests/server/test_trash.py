@@ -255,7 +255,7 @@ def test_migration_adds_the_trash_mark_to_an_old_database(database_url: str) -> 
             assert "trashed" not in {
                 c["name"] for c in inspect(conn).get_columns("collection_files")
             }
-        assert migrate(engine) == MIGRATIONS[-1][0] == 5
+        assert migrate(engine) == MIGRATIONS[-1][0] >= 5
         with engine.connect() as conn:
             assert conn.execute(select(collection_files.c.trashed)).scalars().all() == [False]
             indexes = {i["name"] for i in inspect(conn).get_indexes("collection_files")}

@@ -18,6 +18,7 @@ from photoark.cli.commands.freeup import free_up_command
 from photoark.cli.commands.library import ls, sync, usage
 from photoark.cli.commands.quickstart import quickstart
 from photoark.cli.commands.server import server
+from photoark.cli.commands.similar import similar_app
 from photoark.cli.commands.status import status_command
 from photoark.cli.commands.trash import delete_command, rm_command, trash_app
 from photoark.cli.commands.watch import watch_app
@@ -48,6 +49,7 @@ app.command("daemon")(daemon_command)
 app.command("status")(status_command)
 app.add_typer(config_app, name="config")
 app.command("dedup")(dedup_command)
+app.add_typer(similar_app, name="similar")
 app.command("free-up-space")(free_up_command)
 app.add_typer(trash_app, name="trash")
 app.command("rm")(rm_command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import Self
 
 from rich.progress import (
     BarColumn,
@@ -17,14 +18,30 @@ from rich.progress import (
 from photoark.cli.output import stderr
 from photoark.client.backup import BackupProgress
 
-__all__ = ["Counter", "RichBackupProgress", "wants_progress"]
+__all__ = ["Counter", "ItemBar", "RichBackupProgress", "wants_progress"]
 
 
 def wants_progress(json_output: bool) -> bool:
     return not json_output and stderr.is_terminal
 
 
-class Counter:
+class _Live:
+    """A rich Progress shown only when ``enabled`` (a terminal), started and stopped by
+    ``with``."""
+
+    _progress: Progress | None = None
+
+    def __enter__(self) -> Self:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class Counter(_Live):
     """A spinner counting items (files checked, ...) when the total is not known up front;
     ``tick`` is a no-op off a terminal."""
 
@@ -36,19 +53,35 @@ class Counter:
             self._progress = Progress(TextColumn("[bold]{task.description}"), console=stderr)
             self._task = self._progress.add_task(label, total=None)
 
-    def __enter__(self) -> Counter:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
     def tick(self, _item: object = None) -> None:
         self._count += 1
         if self._progress is not None and self._count % 25 == 0:
             self._progress.update(self._task, description=f"{self._label}: {self._count}")
+
+
+class ItemBar(_Live):
+    """A bar over a count of items (photos embedded, ...), with ETA; a no-op off a terminal.
+    ``set_total`` and ``advance`` may be called from worker threads."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self._progress: Progress | None = None
+        if enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeRemainingColumn(),
+                console=stderr,
+            )
+            self._task = self._progress.add_task(label, total=None)
+
+    def set_total(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, total=n)
+
+    def advance(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
 
 
 class RichBackupProgress(BackupProgress):

@@ -38,6 +38,10 @@ from photoark.protocol.models import (
     CollectionRename,
     DeletionMarks,
     Diff,
+    EmbeddingItem,
+    EmbeddingList,
+    EmbeddingPut,
+    EmbeddingQuery,
     Entry,
     FileCommit,
     FileIds,
@@ -258,6 +262,26 @@ class ApiClient:
         for start in range(0, len(marks), MAX_MARKS):
             chunk = DeletionMarks(marks=list(marks[start : start + MAX_MARKS]))
             self._send("POST", "/marks/remove", json=self._body(chunk))
+
+    def put_embeddings(self, model: str, items: Sequence[EmbeddingItem]) -> None:
+        """Store (replace) the sealed embeddings of ``model`` for the caller's files
+        (``PUT /embeddings``; distinct ids, at most ``MAX_BUNDLE_FILES``: the caller batches).
+        All or none: an id that is not the caller's file (e.g. deleted for good) is a 404
+        ``not_found``, ``details["file_ids"]`` naming those. Idempotent. A bad model name or
+        an oversized item raises pydantic's ``ValidationError`` before anything is sent."""
+        body = self._body(EmbeddingPut(model=model, items=list(items)))
+        self._send("PUT", "/embeddings", json=body)
+
+    def query_embeddings(self, model: str, file_ids: Sequence[int]) -> list[EmbeddingItem]:
+        """The embeddings of ``model`` stored for those of ``file_ids`` that are the caller's
+        files (``POST /embeddings/query``, at most ``MAX_EMBEDDING_QUERY`` ids: the caller
+        batches), by file id; a file without one is absent."""
+        body = self._body(EmbeddingQuery(model=model, file_ids=list(file_ids)))
+        items = self._model(EmbeddingList, "POST", "/embeddings/query", json=body).items
+        answered = [item.file_id for item in items]
+        if answered != sorted(set(answered)) or not set(answered) <= set(file_ids):
+            raise ApiError("bad_response", "/embeddings/query answered other files", 200)
+        return items
 
     def open_upload(self, size: int, part_size: int) -> UploadSession:
         body = self._body(UploadCreate(size=size, part_size=part_size))

@@ -43,6 +43,11 @@ class ClientHome:
         return self.root / "server"
 
     @property
+    def models_dir(self) -> Path:
+        """The on-device model, built from the installed weights and cached (checksummed)."""
+        return self.root / "models"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 

@@ -6,12 +6,19 @@ Adapters catch ``pickle``, ``onnx`` and ``onnxruntime`` failures and re-raise on
     ModelError
      ├── ModelNotInstalledError   the package that ships the weights is not installed
      ├── CheckpointError          the checkpoint is malformed, or names a global not allowed
-     └── ImageDecodeError         an image could not be opened or decoded for embedding
+     ├── ImageDecodeError         an image could not be opened or decoded for embedding
+     └── EmbeddingFormatError     stored embedding bytes are not a valid embedding
 """
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "ImageDecodeError", "ModelError", "ModelNotInstalledError"]
+__all__ = [
+    "CheckpointError",
+    "EmbeddingFormatError",
+    "ImageDecodeError",
+    "ModelError",
+    "ModelNotInstalledError",
+]
 
 
 class ModelError(Exception):
@@ -28,3 +35,7 @@ class CheckpointError(ModelError):
 
 class ImageDecodeError(ModelError):
     """Pillow could not open or decode an image given to the model."""
+
+
+class EmbeddingFormatError(ModelError):
+    """Bytes given as an embedding are not one (format, dimension, length, non-finite values)."""

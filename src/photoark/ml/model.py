@@ -26,10 +26,19 @@ from photoark.ml.errors import ModelError
 from photoark.ml.graph import EMBEDDING_DIM, GRAPH_VERSION, build_lite0
 from photoark.ml.preprocess import load_image, to_pixels
 
-__all__ = ["DEFAULT_BATCH", "EmbeddingModel", "cached_model_path"]
+__all__ = ["DEFAULT_BATCH", "MODEL_FAMILY", "EmbeddingModel", "cached_model_path", "model_name"]
+
+MODEL_FAMILY: Final = "efficientnet-lite0"
 
 DEFAULT_BATCH: Final = 8  # measured fastest on 2 cores (16: -20 %, 32: -50 %)
 _CHUNK: Final = 1 << 20
+
+
+def model_name(orientation_invariant: bool = True) -> str:
+    """The name stored beside embeddings of this model and graph version (and whether the
+    four turns are averaged): embeddings of different names are never compared."""
+    turns = "r4" if orientation_invariant else "r1"
+    return f"{MODEL_FAMILY}.g{GRAPH_VERSION}.{turns}"
 
 
 def cached_model_path(cache_dir: Path, checkpoint_sha256: str) -> Path:
@@ -82,6 +91,12 @@ class EmbeddingModel:
             )
         except Exception as err:  # onnxruntime raises its own untyped failures
             raise ModelError(f"onnxruntime cannot load {self.model_path}: {err}") from err
+
+    @property
+    def name(self) -> str:
+        """What produced these embeddings, as stored beside them (the server's ``model``):
+        embeddings of different names are never compared."""
+        return model_name(self._orientation_invariant)
 
     @property
     def dim(self) -> int:

@@ -8,6 +8,7 @@ show the model the same pixels.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -19,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from photoark.ml.errors import ImageDecodeError
 from photoark.ml.graph import INPUT_SIZE
 
-__all__ = ["DRAFT_SIZE", "load_image", "to_pixels", "to_square"]
+__all__ = ["DRAFT_SIZE", "load_image", "load_image_bytes", "to_pixels", "to_square"]
 
 DRAFT_SIZE: Final = (INPUT_SIZE * 2, INPUT_SIZE * 2)
 
@@ -30,14 +31,30 @@ def load_image(path: Path) -> Image.Image:
     Returns an RGB image of at least the draft size (when the original is that large). Raises
     :class:`ImageDecodeError` when Pillow cannot open or decode the file.
     """
+    return _upright(path, str(path))
+
+
+def load_image_bytes(data: bytes, what: str = "the image") -> Image.Image:
+    """:func:`load_image` of an encoded image in memory (a thumbnail); ``what`` names it in
+    the error."""
+    return _upright(io.BytesIO(data), what)
+
+
+def _upright(source: Path | io.BytesIO, what: str) -> Image.Image:
     try:
-        with Image.open(path) as opened:
+        with Image.open(source) as opened:
             if opened.format == "JPEG":
                 opened.draft("RGB", DRAFT_SIZE)
             upright = ImageOps.exif_transpose(opened)
             return upright.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
-        raise ImageDecodeError(f"cannot decode {path}: {err}") from err
+    except (
+        OSError,
+        UnidentifiedImageError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as err:
+        raise ImageDecodeError(f"cannot decode {what}: {err}") from err
 
 
 def to_square(image: Image.Image, size: int = INPUT_SIZE) -> Image.Image:

@@ -17,20 +17,16 @@ mirror's hashes say it all, in one grouped query (memory proportional to the dup
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from photoark.client import sync
-from photoark.client.albums import add_many_by_reference
-from photoark.client.batches import in_batches
 from photoark.client.errors import ClientError
-from photoark.client.marks import DeletionMarks
 from photoark.client.session import Session
 from photoark.client.state.mirror import Mirror
+from photoark.optimize.cleanup import CleanupResult, Removal, add_then_trash
 
 __all__ = [
     "Copy",
-    "DedupResult",
     "DuplicateGroup",
     "InvalidPlan",
     "apply_plan",
@@ -161,60 +157,18 @@ def plan_from_json(document: Any, mirror: Mirror) -> list[DuplicateGroup]:
     return out
 
 
-@dataclass
-class DedupResult:
-    groups: int = 0
-    added_to_albums: int = 0
-    trashed: int = 0
-    bytes_freed: int = 0  # when the trash empties
-    failed: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "groups": self.groups,
-            "added_to_albums": self.added_to_albums,
-            "trashed": self.trashed,
-            "bytes_freed_when_trash_empties": self.bytes_freed,
-            "failed": self.failed,
-        }
-
-
-def apply_plan(session: Session, groups: Sequence[DuplicateGroup]) -> DedupResult:
-    """Add each kept copy to every album that held a copy, then trash the other copies. A
-    group whose adds fail is not trashed (nothing is removed before its keeper is in place)."""
-    mirror = session.mirror
-    result = DedupResult()
-    adds: dict[int, list[int]] = {}  # album → kept file ids missing there
-    for g in groups:
-        for album_id in g.albums:
-            if album_id not in g.keep.albums:
-                adds.setdefault(album_id, []).append(g.keep.id)
-    blocked: set[int] = set()
-    for album_id, file_ids in adds.items():
-        album = mirror.album(album_id)
-        for chunk in in_batches(file_ids):
-            files = [f for f in (mirror.file(i) for i in chunk) if f is not None]
-            try:
-                if album is None:
-                    raise ClientError(f"album {album_id} is not in the local mirror")
-                add_many_by_reference(session, album, files)
-            except ClientError as err:
-                blocked.update(chunk)
-                result.failed.extend({"file_id": i, "error": str(err)} for i in chunk)
-                continue
-            result.added_to_albums += len(chunk)
-    ready = [g for g in groups if g.keep.id not in blocked]
-    doomed = [c for g in ready for c in g.remove]
-    # the removed copies' local files (other names) must not be uploaded again
-    DeletionMarks(session).mark(g.hash for g in ready if g.remove)
-    for copies in in_batches(doomed):
-        session.api.trash_files([c.id for c in copies])
-        with session.db.transaction() as conn:
-            for c in copies:
-                for album_id in mirror.albums_of_file(c.id):
-                    mirror.remove_entry(conn, album_id, c.id)
-        result.trashed += len(copies)
-        result.bytes_freed += sum(c.stored for c in copies)
-    result.groups = len(ready)
-    sync.pull(session)
-    return result
+def apply_plan(session: Session, groups: Sequence[DuplicateGroup]) -> CleanupResult:
+    """Add each kept copy to every album that held a copy, then trash the other copies (see
+    :mod:`.cleanup`)."""
+    return add_then_trash(
+        session,
+        [
+            Removal(
+                adds=tuple((a, g.keep.id) for a in g.albums if a not in g.keep.albums),
+                trash=tuple(c.id for c in g.remove),
+                hashes=(g.hash,) if g.remove else (),
+                bytes=g.bytes_freed,
+            )
+            for g in groups
+        ],
+    )

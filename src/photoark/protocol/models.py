@@ -52,6 +52,10 @@ POST     /trash/delete                        FileIds                     TrashD
 POST     /trash/empty                         -                           TrashDeleted
 POST     /marks                               DeletionMarks               204 (idempotent)
 POST     /marks/remove                        DeletionMarks               204 (idempotent)
+PUT      /embeddings                          EmbeddingPut                204 (all or none;
+                                                                          replaces)
+POST     /embeddings/query                    EmbeddingQuery              EmbeddingList (those
+                                                                          stored, by file id)
 GET      /diff?since=V&limit=N                -                           Diff
 GET      /usage                               -                           Usage
 GET      /events                              -                           text/event-stream of
@@ -105,6 +109,19 @@ tombstones of those present (each a new version) and ignores the others (idempot
 mark that is not exactly 64 lowercase hex digits, no mark, or more than ``MAX_MARKS`` is a 400
 ``bad_request`` for the whole request. Every device learns the marks through ``Diff.marks``:
 a :class:`MarkChange` with ``is_deleted`` false means "skip this content", true "no longer".
+
+Embeddings (similar-photo search, computed on a client from the photo): ``PUT /embeddings``
+stores up to ``MAX_BUNDLE_FILES`` of them for the caller's files under a model name (the
+client's name for the model and its version, e.g. ``efficientnet-lite0-r4-v1``), each opaque to
+the server (``data``: the embedding sealed with the file's key, at most
+``MAX_EMBEDDING_BYTES``). It replaces what that model had for a file, so a retry is harmless.
+All or none: an id that is not one of the caller's files (unknown, another user's, or deleted
+for good) is a 404 ``not_found`` with ``details.file_ids``; an id twice is a 400. A trashed
+file may have one (it is kept through the trash, so a restored photo needs no new one).
+``POST /embeddings/query`` answers, for up to ``MAX_EMBEDDING_QUERY`` ids and one model, the
+embeddings stored for those of the ids that are the caller's files (others are simply absent:
+nothing is told about other users' ids), by file id. Deleting a file for good deletes its
+embeddings. They do not count in usage (a few KiB per photo).
 
 Trash: ``POST /files/trash`` moves up to ``MAX_BUNDLE_FILES`` of the caller's files to the
 trash, all or none (an unknown id, or another user's, is a 404 ``not_found`` for the whole
@@ -178,6 +195,8 @@ __all__ = [
     "EVENTS_HEARTBEAT_SECONDS",
     "MAX_BUNDLE_BYTES",
     "MAX_BUNDLE_FILES",
+    "MAX_EMBEDDING_BYTES",
+    "MAX_EMBEDDING_QUERY",
     "MAX_MARKS",
     "MAX_TRASH_PAGE",
     "AddManyToCollection",
@@ -190,6 +209,10 @@ __all__ = [
     "CollectionRename",
     "DeletionMarks",
     "Diff",
+    "EmbeddingItem",
+    "EmbeddingList",
+    "EmbeddingPut",
+    "EmbeddingQuery",
     "Entry",
     "FileCommit",
     "FileIds",
@@ -249,6 +272,8 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # a framed bundle body, header included
 EVENTS_HEARTBEAT_SECONDS = 15.0  # GET /events: longest silence before a ": ping" comment
 MAX_TRASH_PAGE = 1000  # GET /trash: items in one page
 MAX_MARKS = 1000  # deletion marks in one POST /marks or /marks/remove
+MAX_EMBEDDING_BYTES = 16 * 1024  # one sealed embedding (1280 float16 + header + box: ~2.6 KiB)
+MAX_EMBEDDING_QUERY = 1000  # file ids in one POST /embeddings/query
 
 B64Key = Annotated[B64, Field(max_length=MAX_KEY_BYTES)]
 B64Name = Annotated[B64, Field(max_length=MAX_NAME_BYTES)]
@@ -259,6 +284,8 @@ UploadId = Annotated[str, Field(min_length=1, max_length=64)]
 ClientUploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MarkHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # a deletion mark: 32 bytes, hex
+ModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$")]  # an embedding model
+B64Embedding = Annotated[B64, Field(min_length=1, max_length=MAX_EMBEDDING_BYTES)]
 
 
 class _Model(BaseModel):
@@ -405,6 +432,30 @@ class DeletionMarks(_Model):
     """``POST /marks`` and ``POST /marks/remove``: 1 to ``MAX_MARKS`` deletion marks."""
 
     marks: list[MarkHex] = Field(min_length=1, max_length=MAX_MARKS)
+
+
+class EmbeddingItem(_Model):
+    file_id: Int64
+    data: B64Embedding  # secretbox(file key, encoded embedding): opaque to the server
+
+
+class EmbeddingPut(_Model):
+    """``PUT /embeddings``: store (replace) embeddings of one model for some of the caller's
+    files (distinct ids)."""
+
+    model: ModelName
+    items: list[EmbeddingItem] = Field(min_length=1, max_length=MAX_BUNDLE_FILES)
+
+
+class EmbeddingQuery(_Model):
+    """``POST /embeddings/query``: which of these files have an embedding of ``model``."""
+
+    model: ModelName
+    file_ids: list[Int64] = Field(min_length=1, max_length=MAX_EMBEDDING_QUERY)
+
+
+class EmbeddingList(_Model):
+    items: list[EmbeddingItem]  # by file id; a file without one is absent
 
 
 class MarkChange(_Model):

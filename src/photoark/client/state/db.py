@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["StateDB", "subtree", "subtree_bounds"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def subtree(column: str = "path") -> str:
@@ -77,10 +77,22 @@ _MARKS = """
 CREATE TABLE IF NOT EXISTS deletion_marks (mark TEXT PRIMARY KEY);
 """
 
+_EMBEDDINGS = """
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    file_id INTEGER NOT NULL,
+    vector BLOB,
+    error TEXT,
+    sent INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (model, file_id)
+);
+"""
+
 _SCHEMA = (
     _THUMBNAIL_QUEUE
     + _DAEMON
     + _MARKS
+    + _EMBEDDINGS
     + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account (
@@ -160,6 +172,7 @@ _UPGRADES: dict[int, str] = {
     3: _THUMBNAIL_QUEUE,  # thumbnails are made after the originals are committed
     4: _DAEMON,  # watches, settings, path → file versions, the daemon's queue and failures
     5: _MARKS,  # contents deleted from the backup (synced): never uploaded again
+    6: _EMBEDDINGS,  # image embeddings for similar-photo groups (and why some have none)
 }
 
 

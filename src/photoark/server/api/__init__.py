@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from photoark.server.api import (
     auth,
     collections,
+    embeddings,
     events,
     files,
     health,
@@ -25,6 +26,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     files.router,
     trash.router,
     marks.router,
+    embeddings.router,
     sync.router,
     usage.router,
     events.router,

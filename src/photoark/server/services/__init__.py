@@ -13,6 +13,7 @@ from photoark.server.config import ServerSettings
 from photoark.server.services.accounts import AccountService
 from photoark.server.services.bundles import BundleService
 from photoark.server.services.collections import CollectionService
+from photoark.server.services.embeddings import EmbeddingService
 from photoark.server.services.events import ChangeFeed
 from photoark.server.services.files import FileService
 from photoark.server.services.marks import MarkService
@@ -23,6 +24,7 @@ from photoark.server.store import (
     AccountStore,
     BundleStore,
     CollectionStore,
+    EmbeddingStore,
     FileStore,
     MarkStore,
     SyncStore,
@@ -35,6 +37,7 @@ __all__ = [
     "BundleService",
     "ChangeFeed",
     "CollectionService",
+    "EmbeddingService",
     "FileService",
     "MarkService",
     "Services",
@@ -55,6 +58,7 @@ class Services:
     sync: SyncService
     trash: TrashService
     marks: MarkService
+    embeddings: EmbeddingService
     events: ChangeFeed
     upload_store: UploadStore
 
@@ -79,6 +83,7 @@ def build_services(
         sync=SyncService(SyncStore(engine), file_store, account_store),
         trash=TrashService(TrashStore(engine), blobs, settings.trash_days, clock),
         marks=MarkService(MarkStore(engine), clock),
+        embeddings=EmbeddingService(EmbeddingStore(engine), clock),
         events=ChangeFeed(
             account_store.versions,
             poll_interval=settings.events_poll_seconds,

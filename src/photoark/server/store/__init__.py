@@ -7,6 +7,7 @@ from photoark.server.store.accounts import AccountStore
 from photoark.server.store.bundles import BundleStore
 from photoark.server.store.collections import CollectionStore
 from photoark.server.store.db import create_db_engine
+from photoark.server.store.embeddings import EmbeddingStore
 from photoark.server.store.files import FileStore
 from photoark.server.store.marks import MarkStore
 from photoark.server.store.migrations import migrate
@@ -18,6 +19,7 @@ __all__ = [
     "AccountStore",
     "BundleStore",
     "CollectionStore",
+    "EmbeddingStore",
     "FileStore",
     "MarkStore",
     "SyncStore",

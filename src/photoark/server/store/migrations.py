@@ -74,12 +74,18 @@ def _v5_deletion_marks(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.deletion_marks], checkfirst=True)
 
 
+def _v6_embeddings(conn: Connection) -> None:
+    """The ``file_embeddings`` table (similar-photo search)."""
+    schema.metadata.create_all(conn, tables=[schema.file_embeddings], checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial),
     (2, _v2_usage_index),
     (3, _v3_trash),
     (4, _v4_trash_expiry),
     (5, _v5_deletion_marks),
+    (6, _v6_embeddings),
 ]
 
 

@@ -3,7 +3,8 @@
 This is the *latest* schema. Migrations in :mod:`.migrations` bring an existing database to it;
 a change here needs a new migration there. Every change to a user's collections, album entries
 or deletion marks carries a ``version`` taken from ``users.version`` (the user's change
-counter), which diff sync pages by.
+counter), which diff sync pages by. File embeddings are not synced that way: a client asks for
+them by file id.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "collection_files",
     "collections",
     "deletion_marks",
+    "file_embeddings",
     "files",
     "metadata",
     "schema_version",
@@ -173,6 +175,27 @@ deletion_marks = Table(
     Column("is_deleted", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),  # when last added (a revival renews it)
     Index("ix_deletion_marks_owner_version", "owner_id", "version"),
+)
+
+# Similar-photo search: a client's embedding of a file's photo under a model name (the client's
+# name for the model and its version), sealed with the file's key, so opaque here. One per file
+# and model, replaced by a new put; deleting the file for good deletes them. The primary key
+# leads with the file (every lookup is by file ids and a model); ``owner_id`` is repeated so a
+# query checks ownership without joining ``files``.
+file_embeddings = Table(
+    "file_embeddings",
+    metadata,
+    Column(
+        "file_id",
+        _Id,
+        ForeignKey("files.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("model", String(64), primary_key=True),
+    Column("owner_id", _Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 uploads = Table(

@@ -10,7 +10,8 @@ cleared) rather than removing it: the file's album tombstones must stay for diff
 device that last synced before the trash still has to learn the removal), usage and every
 lookup already skip deleted rows, and the row keeps the object keys, so blobs a crash left
 behind (they are deleted after the commit) can be found and deleted by a later sweeper. The
-file's upload rows go: a client resuming an upload of it is told the upload is unknown.
+file's upload rows go: a client resuming an upload of it is told the upload is unknown. Its
+embeddings go too.
 
 Every method that changes a user's files locks the user's row first, like adds to albums and
 thumbnail bundles do, so a concurrent change of the same files waits; the expiry sweep locks
@@ -27,6 +28,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, delete, select, update
 from photoark.protocol.models import FileRecord, RestoredFile, TrashEntry
 from photoark.server.errors import Conflict, NotFound
 from photoark.server.store.db import read_transaction
+from photoark.server.store.embeddings import delete_embeddings
 from photoark.server.store.rows import (
     bump_live_entries,
     file_record,
@@ -245,8 +247,8 @@ def _require_trashed(trashed: Mapping[int, bool]) -> None:
 
 def _delete_for_good(conn: Connection, file_ids: list[int], *extra: ColumnElement[bool]) -> Deleted:
     """Mark these files deleted (only those still in the trash: the ``UPDATE`` checks each row
-    as it changes it), erase their metadata and trash marks, drop their upload rows. The
-    caller holds the owners' locks."""
+    as it changes it), erase their metadata and trash marks, drop their upload rows and
+    embeddings. The caller holds the owners' locks."""
     if not file_ids:
         return Deleted()
     gone = conn.execute(
@@ -272,6 +274,7 @@ def _delete_for_good(conn: Connection, file_ids: list[int], *extra: ColumnElemen
     upload_ids = select(uploads.c.id).where(uploads.c.file_id.in_(ids))
     conn.execute(delete(upload_parts).where(upload_parts.c.upload_id.in_(upload_ids)))
     conn.execute(delete(uploads).where(uploads.c.file_id.in_(ids)))
+    delete_embeddings(conn, ids)
     objects = [str(r.content_object) for r in gone]
     objects += [str(r.thumbnail_object) for r in gone if r.thumbnail_object is not None]
     return Deleted(

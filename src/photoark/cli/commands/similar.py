@@ -1,0 +1,135 @@
+"""``photoark similar [apply]``: groups of similar photos (on-device ML), reviewed, cleaned up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from photoark.cli.options import HomeOption, JsonOption, home_of
+from photoark.cli.output import console, emit_json, fail, handle_errors
+from photoark.cli.progress import ItemBar, wants_progress
+from photoark.client import sync
+from photoark.client.embedder import EmbedReport
+from photoark.client.session import Session
+from photoark.client.similarity import scan_similar
+from photoark.optimize.similar import (
+    DEFAULT_THRESHOLD,
+    SimilarScan,
+    apply_similar,
+    plan_from_json,
+    plan_json,
+)
+
+__all__ = ["similar_app"]
+
+similar_app = typer.Typer(
+    help="Find groups of similar photos (edits, resizes, rotations, bursts) and clean them up.",
+    invoke_without_command=True,
+)
+
+Threshold = Annotated[
+    float,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=2.0,
+        help=f"Cosine distance below which two photos are similar (default {DEFAULT_THRESHOLD}"
+        ", measured on near-duplicate sets; lower finds fewer, closer pairs).",
+    ),
+]
+
+
+def _scan(session: Session, threshold: float, json_output: bool) -> tuple[SimilarScan, EmbedReport]:
+    with ItemBar("embedding photos", wants_progress(json_output)) as bar:
+        return scan_similar(session, threshold, on_total=bar.set_total, on_done=bar.advance)
+
+
+@similar_app.callback()
+def similar_command(
+    ctx: typer.Context,
+    threshold: Threshold = DEFAULT_THRESHOLD,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show groups of similar photos across the library, each with a suggested keeper.
+
+    Embeddings missing are made first (on this device, from the thumbnails). Exact duplicates
+    are left to `photoark dedup`. Nothing is changed: see `photoark similar apply`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with handle_errors(), Session.open(home_of(home)) as session:
+        scan, report = _scan(session, threshold, json_output)
+        shown = plan_json(scan, session.mirror)
+    shown["embeddings"] = report.as_json()
+    if json_output:
+        emit_json(shown)
+        return
+    _print_groups(shown)
+    for f in report.failed:
+        console.print(
+            f"[yellow]not compared[/] #{f['id']} {f['name']!r}: {f['error']}", highlight=False
+        )
+    if not shown["groups"]:
+        console.print(f"no similar photos among {shown['photos']} (threshold {threshold})")
+        return
+    console.print(
+        f"{len(shown['groups'])} groups among {shown['photos']} photos; removing the suggested "
+        f"ones frees {shown['bytes_freed']:,} bytes once the trash empties. Review with --json, "
+        "then `photoark similar apply --plan FILE` (or `--keep-suggested`)."
+    )
+
+
+def _print_groups(shown: dict[str, Any]) -> None:
+    for n, group in enumerate(shown["groups"], 1):
+        console.print(f"group {n}:", highlight=False)
+        for f in group["files"]:
+            mark = "keep  " if f["keep"] else "remove"
+            console.print(
+                f"  {mark} #{f['id']} {f['name']!r} in {', '.join(f['albums']) or 'no album'}"
+                f" (distance {f['distance']:.3f})",
+                highlight=False,
+            )
+
+
+@similar_app.command("apply")
+def apply_command(
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="The JSON of `similar --json`, with `keep` edited."),
+    ] = None,
+    keep_suggested: Annotated[
+        bool,
+        typer.Option("--keep-suggested", help="Keep each group's suggested photo, trash the rest."),
+    ] = False,
+    threshold: Threshold = DEFAULT_THRESHOLD,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Move the photos not kept to the trash; a kept photo is first added to any album that
+    would otherwise lose the scene. Their contents are marked deleted (not backed up again)."""
+    if (plan is None) == (not keep_suggested):
+        fail("give either --plan FILE or --keep-suggested")
+    with handle_errors(), Session.open(home_of(home)) as session:
+        if plan is not None:
+            try:
+                document = json.loads(plan.read_text())
+            except (OSError, ValueError) as err:
+                fail(f"cannot read the plan {plan}: {err}")
+            sync.pull(session)
+            groups = plan_from_json(document, session.mirror)
+        else:
+            groups = _scan(session, threshold, json_output)[0].groups
+        result = apply_similar(session, groups)
+    if json_output:
+        emit_json(result.as_json())
+        return
+    console.print(
+        f"{result.groups} groups cleaned up: {result.trashed} photos moved to the trash "
+        f"({result.bytes_freed:,} bytes freed when it empties), {result.added_to_albums} "
+        "kept photos added to albums that would have lost them"
+    )
+    for f in result.failed:
+        console.print(f"[red]not applied[/] #{f['file_id']}: {f['error']}", highlight=False)

@@ -1,0 +1,196 @@
+"""``photoark similar`` end to end (real server process, real CLI, the real model): groups,
+the keeper rule, exact duplicates left to dedup, embeddings shared with a second device, and
+every smart-album rule of ``similar apply``. Needs ``../shared/corpus`` (skips without)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.builders import Client, ServerProcess
+from tests.media.builders import corpus_dir
+
+pytestmark = pytest.mark.e2e
+
+BRIDGE = "neardup-threatexchange-pdq/pdq/data/bridge-mods/aaa-orig.jpg"
+FOREST = "neardup-imagehash-php/tests/images/forest/forest-high.jpg"
+SHOP = "neardup-imagededup/tests/data/base_images/ukbench09012.jpg"
+
+
+def _corpus(relative: str) -> Path:
+    path = corpus_dir() / relative
+    if not path.is_file():
+        pytest.skip(f"corpus file {relative} not found")
+    return path
+
+
+def _save(image: Image.Image, path: Path, quality: int = 90) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.convert("RGB").save(path, "JPEG", quality=quality)
+    return path
+
+
+def _library(tmp_path: Path, alice: Client) -> dict[str, int]:
+    """Trip: the bridge, a smaller copy, a smaller turned copy, a forest, a shop and a second
+    file of the forest's bytes; Best: the small copy only (the same file, by reference).
+    Returns name → library id."""
+    bridge = Image.open(_corpus(BRIDGE))
+    w, h = bridge.size
+    trip = tmp_path / "trip"
+    trip.mkdir()
+    shutil.copy(_corpus(BRIDGE), trip / "bridge.jpg")
+    _save(bridge.resize((w // 2, h // 2)), trip / "bridge-small.jpg", quality=70)
+    turned = bridge.transpose(Image.Transpose.ROTATE_90).resize((h * 3 // 4, w * 3 // 4))
+    _save(turned, trip / "bridge-turned.jpg")
+    shutil.copy(_corpus(FOREST), trip / "forest.jpg")
+    shutil.copy(_corpus(FOREST), trip / "forest-copy.jpg")
+    shutil.copy(_corpus(SHOP), trip / "shop.jpg")
+    best = tmp_path / "best"
+    best.mkdir()
+    shutil.copy(trip / "bridge-small.jpg", best / "bridge-small.jpg")
+    alice.json("backup", str(trip), "--album", "Trip")
+    alice.json("backup", str(best), "--album", "Best")
+    return {f["name"]: f["id"] for f in alice.json("ls")}
+
+
+def _albums(client: Client) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for f in client.json("ls"):
+        out.setdefault(f["album"], set()).add(f["name"])
+    return out
+
+
+def _group_names(plan: dict[str, Any]) -> list[list[tuple[str, bool]]]:
+    return [sorted((f["name"], f["keep"]) for f in g["files"]) for g in plan["groups"]]
+
+
+def test_groups_keeper_and_embeddings_shared(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    ids = _library(tmp_path, alice)
+    plan = alice.json("similar")
+    assert plan["threshold"] == pytest.approx(0.35)
+    # one group: the bridge and its two copies; the forest's second file is dedup's business
+    assert _group_names(plan) == [
+        [("bridge-small.jpg", False), ("bridge-turned.jpg", False), ("bridge.jpg", True)]
+    ]
+    files = plan["groups"][0]["files"]
+    assert files[0]["name"] == "bridge.jpg" and files[0]["distance"] == 0  # most pixels
+    assert all(0 < f["distance"] <= plan["threshold"] for f in files[1:])
+    assert [f["distance"] for f in files[1:]] == sorted(f["distance"] for f in files[1:])
+    small = next(f for f in files if f["name"] == "bridge-small.jpg")
+    assert small["albums"] == ["Best", "Trip"] and small["album"] == "Best"
+    assert plan["exact_duplicates_left_to_dedup"] == 1
+    assert plan["photos"] == 5
+    made = plan["embeddings"]
+    # five distinct contents computed; the forest's second file took the same embedding
+    assert (made["computed"], made["reused"], made["fetched"], made["failed"]) == (5, 1, 0, [])
+    assert made["sent"] == 6
+
+    again = alice.json("similar")  # nothing left to compute
+    assert again["embeddings"]["computed"] == 0 and _group_names(again) == _group_names(plan)
+
+    # a lower threshold than the copies' distances: no group
+    far = max(f["distance"] for f in files)
+    assert alice.json("similar", "--threshold", str(far / 2))["groups"] != plan["groups"]
+
+    # another device fetches the embeddings (sealed with the file keys) instead of computing
+    desktop = Client(tmp_path / "desktop", server.url)
+    desktop.login()
+    other = desktop.json("similar")
+    assert other["embeddings"]["computed"] == 0 and other["embeddings"]["fetched"] == 6
+    assert _group_names(other) == _group_names(plan)
+    assert ids["bridge.jpg"] == files[0]["id"]
+
+
+def test_keep_suggested_adds_the_keeper_where_an_album_would_lose_the_scene(
+    tmp_path: Path, alice: Client
+) -> None:
+    ids = _library(tmp_path, alice)
+    before_usage = alice.json("usage")
+    done = alice.json("similar", "apply", "--keep-suggested")
+    assert done["groups"] == 1 and done["trashed"] == 2
+    # Best held only the small copy: the keeper was added there before it went
+    assert done["added_to_albums"] == 1
+    albums = _albums(alice)
+    assert albums["Best"] == {"bridge.jpg"}
+    assert albums["Trip"] == {"bridge.jpg", "forest.jpg", "forest-copy.jpg", "shop.jpg"}
+    trash = {t["name"] for t in alice.json("trash", "ls")}
+    assert trash == {"bridge-small.jpg", "bridge-turned.jpg"}
+    usage = alice.json("usage")
+    assert usage["files"] == before_usage["files"] - 2
+    assert usage["trash_bytes"] == done["bytes_freed_when_trash_empties"] > 0
+    assert alice.json("similar")["groups"] == []
+    # removed from the backup stays removed: a new backup of the folder skips them
+    again = alice.json("backup", str(tmp_path / "trip"), "--album", "Trip")
+    assert again["uploaded"] == 0
+    assert ids["bridge.jpg"] in {f["id"] for f in alice.json("ls")}
+
+
+def test_an_edited_plan_keeps_what_the_user_chose(tmp_path: Path, alice: Client) -> None:
+    _library(tmp_path, alice)
+    plan = alice.json("similar")
+    # keep the small copy (in both albums) and the turned one; remove the original
+    for f in plan["groups"][0]["files"]:
+        f["keep"] = f["name"] != "bridge.jpg"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    done = alice.json("similar", "apply", "--plan", str(path))
+    # Trip still has kept photos of the scene: no add needed
+    assert (done["trashed"], done["added_to_albums"]) == (1, 0)
+    albums = _albums(alice)
+    assert albums["Best"] == {"bridge-small.jpg"}
+    assert {"bridge-small.jpg", "bridge-turned.jpg"} <= albums["Trip"]
+    assert "bridge.jpg" not in albums["Trip"]
+
+
+def test_a_kept_photo_is_added_to_each_album_left_without_the_scene(
+    tmp_path: Path, alice: Client
+) -> None:
+    _library(tmp_path, alice)
+    plan = alice.json("similar")
+    # keep only the turned copy (Trip only): Best, holding only the small copy, gets it
+    for f in plan["groups"][0]["files"]:
+        f["keep"] = f["name"] == "bridge-turned.jpg"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    done = alice.json("similar", "apply", "--plan", str(path))
+    assert (done["trashed"], done["added_to_albums"]) == (2, 1)
+    albums = _albums(alice)
+    assert albums["Best"] == {"bridge-turned.jpg"}
+    assert "bridge-turned.jpg" in albums["Trip"] and "bridge.jpg" not in albums["Trip"]
+
+
+def test_a_bad_plan_changes_nothing(tmp_path: Path, alice: Client) -> None:
+    ids = _library(tmp_path, alice)
+    plan = alice.json("similar")
+    usage = alice.json("usage")
+
+    def refused(document: Any, why: str) -> None:
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(document))
+        result = alice.run("similar", "apply", "--plan", str(path), check=False)
+        assert result.returncode != 0 and why in result.stderr, result.stderr
+        assert alice.json("usage") == usage
+
+    keep_none = json.loads(json.dumps(plan))
+    for f in keep_none["groups"][0]["files"]:
+        f["keep"] = False
+    refused(keep_none, "keep at least one")
+    twice = json.loads(json.dumps(plan))
+    twice["groups"].append({"files": [{"id": ids["bridge.jpg"], "keep": False}]})
+    refused(twice, "twice")
+    unknown = {
+        "groups": [
+            {"files": [{"id": 999999, "keep": True}, {"id": ids["shop.jpg"], "keep": False}]}
+        ]
+    }
+    refused(unknown, "not live photos")
+    refused({"nothing": []}, "groups")
+    neither = alice.run("similar", "apply", check=False)
+    assert neither.returncode != 0 and "--plan" in neither.stderr
