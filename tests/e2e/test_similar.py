@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.builders import Client, ServerProcess
+from tests.builders import Client, ServerProcess, running_daemon, wait_for
 from tests.media.builders import corpus_dir
 
 pytestmark = pytest.mark.e2e
@@ -194,3 +195,31 @@ def test_a_bad_plan_changes_nothing(tmp_path: Path, alice: Client) -> None:
     refused({"nothing": []}, "groups")
     neither = alice.run("similar", "apply", check=False)
     assert neither.returncode != 0 and "--plan" in neither.stderr
+
+
+def test_the_daemon_makes_embeddings_when_idle(
+    tmp_path: Path, server: ServerProcess, alice: Client
+) -> None:
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    shutil.copy(_corpus(BRIDGE), pics / "bridge.jpg")
+    shutil.copy(_corpus(FOREST), pics / "forest.jpg")
+    alice.json("config", "set", "similar.embed_in_daemon", "false")
+    alice.json("watch", "add", str(pics), "--album", "Camera")
+    with running_daemon(alice):
+        wait_for(lambda: alice.json("status")["watches"][0]["backed_up"] == 2)
+        wait_for(lambda: alice.json("status")["daemon"]["state"] == "idle")
+        time.sleep(1.5)
+        assert alice.json("status")["embeddings"]["embedded"] == 0  # switched off
+    alice.json("config", "set", "similar.embed_in_daemon", "true")
+    with running_daemon(alice):
+        wait_for(lambda: alice.json("status")["embeddings"]["embedded"] == 2)
+        # a new photo gets one too, after its original and thumbnail
+        shutil.copy(_corpus(SHOP), pics / "shop.jpg")
+        status = wait_for(lambda: (s := alice.json("status"))["embeddings"]["embedded"] == 3 and s)
+        assert status["embeddings"] == {"photos": 3, "embedded": 3, "failed": 0, "pending": 0}
+    # they were sent: another device computes nothing
+    desktop = Client(tmp_path / "desktop", server.url)
+    desktop.login()
+    made = desktop.json("similar")["embeddings"]
+    assert (made["computed"], made["fetched"]) == (0, 3)

@@ -30,7 +30,7 @@ from typing import Any
 from photoark.client import sync
 from photoark.client.api import ApiClient
 from photoark.client.backup import BackupOptions, BackupProgress, backup_found
-from photoark.client.errors import ClientError, ServerUnreachable
+from photoark.client.errors import ClientError, ModelUnavailable, ServerUnreachable
 from photoark.client.inhibit import SleepInhibitor
 from photoark.client.livephotos import pair_key
 from photoark.client.lock import exclusive
@@ -38,6 +38,7 @@ from photoark.client.policy import Probe, UploadPolicy, pause_reason
 from photoark.client.scanner import Found, PassedOver, scan, scan_split
 from photoark.client.session import Session
 from photoark.client.settings import Settings
+from photoark.client.similarity import embed_library
 from photoark.client.state.daemonstate import DaemonQueue, Failures, StatusBoard
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.thumbqueue import ThumbnailQueue
@@ -148,6 +149,7 @@ class Daemon:
         self._problems: dict[str, str] = {}  # watched folder → why it is not watched
         self._retry_at: dict[str, float] = {}
         self._next_reconcile: dict[str, float] = {}
+        self._embeddings_due = True  # photos may lack embeddings: checked when idle
 
     # -- the board ---------------------------------------------------------------------------
 
@@ -219,6 +221,7 @@ class Daemon:
     def pull(self) -> None:
         with self._pull_lock:
             sync.pull(self.session)
+        self._embeddings_due = True
         self._publish(last_sync=time.time())
 
     def _events_loop(self) -> None:
@@ -392,6 +395,27 @@ class Daemon:
             if self.cancel.is_set() or self.pause_reason():
                 return
 
+    def make_embeddings(self) -> bool:
+        """Embeddings of new photos for ``photoark similar``, once originals and thumbnails are
+        done, on one core; stopped between batches as soon as other work arrives. True when
+        every photo has one (or a recorded reason why not)."""
+        self._publish(state="embeddings")
+
+        def interrupted() -> bool:
+            return (
+                self.cancel.is_set()
+                or len(self.settler) > 0
+                or self.queue.count() > 0
+                or self.thumbnails.count() > 0
+            )
+
+        try:
+            embed_library(self.session, threads=1, cancel=interrupted)
+        except ModelUnavailable as err:  # not the server's fault: say so once, stop trying
+            log.error("similar-photo embeddings are off until restart: %s", err)
+            return True
+        return not interrupted()
+
     def make_thumbnails(self) -> None:
         """Thumbnails of what was backed up, once no original waits: they stop (between
         pages, the rest staying queued) as soon as a file is touched or uploads pause."""
@@ -461,6 +485,11 @@ class Daemon:
                     continue
                 if not len(self.settler) and self.thumbnails.count():
                     self._guard(self.make_thumbnails)
+                    self._embeddings_due = True
+                    continue
+                if self._embeddings_due and not len(self.settler):
+                    wanted = bool(self.settings.get("similar.embed_in_daemon"))
+                    self._embeddings_due = wanted and not self._guard(self.make_embeddings)
                     continue
                 self._publish(state="idle", queued=0)
                 self.settler.wake.wait(self.settler.next_due_in() if len(self.settler) else 1.0)

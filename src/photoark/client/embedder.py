@@ -30,7 +30,7 @@ from PIL import Image
 from photoark.client.batches import in_batches
 from photoark.client.errors import ApiError
 from photoark.client.session import Session
-from photoark.client.state.embeddings import EmbeddingCache, Missing
+from photoark.client.state.embeddings import NO_THUMBNAIL, EmbeddingCache, Missing
 from photoark.crypto.boxes import open_box, seal
 from photoark.crypto.errors import CryptoError
 from photoark.crypto.stream import decrypt_bytes
@@ -245,7 +245,7 @@ def _compute(
 def _thumbnail_image(session: Session, m: Missing) -> Image.Image | str:
     """The decoded thumbnail of ``m``'s file, or why there is none (network errors raise)."""
     if m.thumbnail_size <= 0:
-        return "no thumbnail on the server (back the photo up again from a device that has it)"
+        return NO_THUMBNAIL
     library_file = session.mirror.file(m.file_id)
     if library_file is None:
         return "no longer in the library"
@@ -258,5 +258,5 @@ def _thumbnail_image(session: Session, m: Missing) -> Image.Image | str:
         return str(err)
     except ApiError as err:
         if err.status == 404:
-            return "no thumbnail on the server"
+            return NO_THUMBNAIL
         raise

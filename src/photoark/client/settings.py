@@ -79,6 +79,12 @@ SETTINGS: dict[str, Setting] = {
             "keep the machine awake while more than 1 GiB or 500 files are to back up",
         ),
         Setting(
+            "similar.embed_in_daemon",
+            True,
+            _bool,
+            "the daemon makes the embeddings of new photos for `photoark similar` when idle",
+        ),
+        Setting(
             "watch.settle_seconds",
             1.0,
             _seconds,

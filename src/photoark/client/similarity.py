@@ -10,18 +10,13 @@ from collections.abc import Callable
 
 from photoark.client import sync
 from photoark.client.embedder import EmbedReport, ImageEmbedder, embed_missing
+from photoark.client.errors import ModelUnavailable
 from photoark.client.session import Session
+from photoark.ml.identity import EMBEDDING_DIM, model_name
 from photoark.optimize.neighbours import IndexParams
 from photoark.optimize.similar import DEFAULT_THRESHOLD, SimilarScan, find_similar
 
 __all__ = ["embed_library", "scan_similar"]
-
-
-def _model_identity() -> tuple[str, int]:
-    from photoark.ml.graph import EMBEDDING_DIM
-    from photoark.ml.model import model_name
-
-    return model_name(), EMBEDDING_DIM
 
 
 def embed_library(
@@ -34,12 +29,16 @@ def embed_library(
 ) -> EmbedReport:
     """Give every live photo of the (already synced) library an embedding (see
     :mod:`.embedder`); the model is built or loaded from ``<home>/models`` only if needed."""
-    name, dim = _model_identity()
+    name, dim = model_name(), EMBEDDING_DIM
 
     def load() -> ImageEmbedder:
+        from photoark.ml.errors import ModelError
         from photoark.ml.model import EmbeddingModel
 
-        return EmbeddingModel(session.home.models_dir, threads=threads)
+        try:
+            return EmbeddingModel(session.home.models_dir, threads=threads)
+        except ModelError as err:
+            raise ModelUnavailable(f"the image model cannot be loaded: {err}") from err
 
     return embed_missing(
         session, name, dim, load, on_total=on_total, on_done=on_done, cancel=cancel
@@ -57,5 +56,5 @@ def scan_similar(
     """Sync, make the missing embeddings, then group the whole library."""
     sync.pull(session)
     report = embed_library(session, on_total=on_total, on_done=on_done)
-    name, dim = _model_identity()
-    return find_similar(session.db, session.mirror, name, dim, threshold, params), report
+    scan = find_similar(session.db, session.mirror, model_name(), EMBEDDING_DIM, threshold, params)
+    return scan, report

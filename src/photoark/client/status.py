@@ -19,10 +19,12 @@ from photoark.client.state.daemonstate import (
     seen_under,
 )
 from photoark.client.state.db import StateDB
+from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
 from photoark.client.state.thumbqueue import ThumbnailQueue
 from photoark.client.watches import WatchList
 from photoark.crypto.marks import deletion_mark, marks_key
+from photoark.ml.identity import model_name
 
 __all__ = ["daemon_running", "status_report"]
 
@@ -84,6 +86,7 @@ def status_report(db: StateDB) -> dict[str, Any]:
             "updated_at": board.get("updated_at"),
         },
         "thumbnails_pending": ThumbnailQueue(db).count(),
+        "embeddings": EmbeddingCache(db).counts(model_name()),
         "last_sync": board.get("last_sync"),
         "last_backup": board.get("last_backup"),
         "watches": folders,

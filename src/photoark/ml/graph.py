@@ -24,6 +24,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from photoark.ml.errors import CheckpointError
+from photoark.ml.identity import EMBEDDING_DIM, GRAPH_VERSION
 
 __all__ = [
     "BN_EPSILON",
@@ -37,11 +38,9 @@ __all__ = [
     "build_lite0",
 ]
 
-GRAPH_VERSION: Final = 1  # bump when the built graph changes, so cached models are rebuilt
 INPUT_SIZE: Final = 224
 INPUT_MEAN: Final = 127.0
 INPUT_STD: Final = 128.0
-EMBEDDING_DIM: Final = 1280
 BN_EPSILON: Final = 1e-3
 OPSET: Final = 17
 IR_VERSION: Final = 8

@@ -23,22 +23,15 @@ from PIL import Image
 
 from photoark.ml.checkpoint import load_checkpoint, packaged_checkpoint_path
 from photoark.ml.errors import ModelError
-from photoark.ml.graph import EMBEDDING_DIM, GRAPH_VERSION, build_lite0
+from photoark.ml.graph import build_lite0
+from photoark.ml.identity import EMBEDDING_DIM, GRAPH_VERSION, MODEL_FAMILY, model_name
 from photoark.ml.preprocess import load_image, to_pixels
 
 __all__ = ["DEFAULT_BATCH", "MODEL_FAMILY", "EmbeddingModel", "cached_model_path", "model_name"]
 
-MODEL_FAMILY: Final = "efficientnet-lite0"
 
 DEFAULT_BATCH: Final = 8  # measured fastest on 2 cores (16: -20 %, 32: -50 %)
 _CHUNK: Final = 1 << 20
-
-
-def model_name(orientation_invariant: bool = True) -> str:
-    """The name stored beside embeddings of this model and graph version (and whether the
-    four turns are averaged): embeddings of different names are never compared."""
-    turns = "r4" if orientation_invariant else "r1"
-    return f"{MODEL_FAMILY}.g{GRAPH_VERSION}.{turns}"
 
 
 def cached_model_path(cache_dir: Path, checkpoint_sha256: str) -> Path:

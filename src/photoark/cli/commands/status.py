@@ -47,6 +47,15 @@ def status_command(home: HomeOption = None, json_output: JsonOption = False) -> 
                 highlight=False,
             )
     console.print(f"last sync: {_ago(report['last_sync'])}", highlight=False)
+    if report["thumbnails_pending"]:
+        console.print(f"thumbnails to make: {report['thumbnails_pending']}", highlight=False)
+    emb = report["embeddings"]
+    if emb["photos"]:
+        console.print(
+            f"similar-photo embeddings: {emb['embedded']}/{emb['photos']} photos"
+            f" ({emb['pending']} to make, {emb['failed']} cannot be made)",
+            highlight=False,
+        )
     if not report["watches"]:
         console.print("no watched folders; add one with `photoark watch add PATH`")
     for w in report["watches"]:

@@ -15,8 +15,9 @@ from typing import Final
 
 from photoark.client.state.db import StateDB
 
-__all__ = ["EmbeddingCache", "EmbeddingRow", "Missing"]
+__all__ = ["NO_THUMBNAIL", "EmbeddingCache", "EmbeddingRow", "Missing"]
 
+NO_THUMBNAIL: Final = "no thumbnail on the server"  # retried once the file has one
 _KINDS: Final = "('image', 'live')"
 _PAGE: Final = 4096
 
@@ -41,13 +42,15 @@ class EmbeddingCache:
         self._db = db
 
     def missing(self, model: str) -> list[Missing]:
-        """Live photos without a row for ``model`` (neither an embedding nor a reason), by id."""
+        """Live photos without a row for ``model`` (neither an embedding nor a reason), by id;
+        and those that had no thumbnail but have one now."""
         rows = self._db.query(
             "SELECT f.id, f.hash, f.thumbnail_size FROM files f"
             f" WHERE f.is_trashed = 0 AND f.type IN {_KINDS} AND NOT EXISTS"
-            " (SELECT 1 FROM embeddings e WHERE e.model = ? AND e.file_id = f.id)"
+            " (SELECT 1 FROM embeddings e WHERE e.model = ? AND e.file_id = f.id"
+            "  AND NOT (e.error = ? AND f.thumbnail_size > 0))"
             " ORDER BY f.id",
-            (model,),
+            (model, NO_THUMBNAIL),
         )
         return [Missing(r["id"], r["hash"], r["thumbnail_size"]) for r in rows]
 

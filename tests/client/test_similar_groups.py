@@ -1,0 +1,98 @@
+"""Grouping similar photos without the model: close pairs (exact and indexed paths agree),
+components, the keeper rule and the smart-album adds."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from photoark.optimize.neighbours import ArraySource, IndexParams, Pair, close_pairs
+from photoark.optimize.similar import (
+    Member,
+    Photo,
+    SimilarGroup,
+    group_pairs,
+    keeper_order,
+    smart_adds,
+)
+
+
+def _planted(
+    n: int, groups: int, seed: int = 0
+) -> tuple[npt.NDArray[np.float16], set[tuple[int, int]]]:
+    """``n`` unit vectors in 256-d with a structure like image embeddings' (most variance in
+    a few dozen directions), far apart, but the first ``2 * groups`` in close pairs."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.standard_normal((48, 256)).astype(np.float32)
+    x = rng.standard_normal((n, 48)).astype(np.float32) @ mixing
+    x += 0.3 * rng.standard_normal((n, 256)).astype(np.float32)
+    for i in range(0, 2 * groups, 2):
+        x[i + 1] = x[i] + rng.uniform(1.0, 2.5) * rng.standard_normal(256)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float16), {(i, i + 1) for i in range(0, 2 * groups, 2)}
+
+
+def _pairs(pairs: list[Pair]) -> set[tuple[int, int]]:
+    return {(p.a, p.b) for p in pairs}
+
+
+def test_exact_and_indexed_paths_find_the_same_pairs() -> None:
+    vectors, truth = _planted(3000, 100)
+    source = ArraySource(range(3000), vectors, page=700)
+    exact = close_pairs(source, 0.1, IndexParams(exact_below=10**9))
+    indexed = close_pairs(source, 0.1, IndexParams(exact_below=0, threads=1))
+    assert _pairs(exact) == truth
+    assert _pairs(indexed) == truth
+    assert all(0 <= p.distance <= 0.1 for p in indexed)
+    by_pair = {(p.a, p.b): p.distance for p in exact}
+    for p in indexed:
+        assert abs(by_pair[(p.a, p.b)] - p.distance) < 1e-3
+
+
+def test_pairs_use_ids_and_respect_the_threshold() -> None:
+    vectors, _ = _planted(10, 2)
+    ids = [100 + 7 * i for i in range(10)]
+    pairs = close_pairs(ArraySource(ids, vectors), 0.1)
+    assert _pairs(pairs) == {(100, 107), (114, 121)}
+    assert close_pairs(ArraySource(ids, vectors), 0.0) == []
+    assert close_pairs(ArraySource([], np.zeros((0, 256), dtype=np.float16)), 0.5) == []
+
+
+def test_components_join_chains_and_keep_groups_apart() -> None:
+    pairs = [Pair(1, 2, 0.1), Pair(2, 3, 0.1), Pair(10, 11, 0.2), Pair(3, 1, 0.1)]
+    assert group_pairs(pairs) == [[1, 2, 3], [10, 11]]
+    assert group_pairs([]) == []
+
+
+def _photo(
+    i: int,
+    pixels: int = 100,
+    fields: int = 2,
+    taken: float | None = None,
+    albums: tuple[int, ...] = (1,),
+) -> Photo:
+    return Photo(
+        i, f"p{i}.jpg", f"h{i}", albums, pixels, fields, taken, created_at=float(i), stored=10
+    )
+
+
+def test_keeper_rule_resolution_then_metadata_then_oldest() -> None:
+    big = _photo(1, pixels=200)
+    rich = _photo(2, fields=5)
+    old = _photo(3, taken=1000.0)
+    newer = _photo(4, taken=2000.0)
+    undated = _photo(5)
+    assert [p.id for p in keeper_order([undated, newer, old, rich, big])] == [1, 2, 3, 4, 5]
+
+
+def test_smart_adds_cover_every_album_of_a_removed_photo() -> None:
+    keep = _photo(1, albums=(1,))
+    other_keep = _photo(2, albums=(2,))
+    gone = _photo(3, albums=(1, 2, 3, 4))
+    group = SimilarGroup(
+        (Member(keep, 0.0, True), Member(other_keep, 0.1, True), Member(gone, 0.2, False))
+    )
+    # albums 1 and 2 still show a kept photo; 3 and 4 get the first keeper
+    assert smart_adds(group) == [(3, 1), (4, 1)]
+    only = SimilarGroup((Member(keep, 0.0, True), Member(_photo(4, albums=(1,)), 0.1, False)))
+    assert smart_adds(only) == []

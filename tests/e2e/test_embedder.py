@@ -1,0 +1,149 @@
+"""The embedder against a real server, with a stand-in model (the real one is exercised by
+test_similar.py): forged or damaged embeddings on the server are ignored and replaced, work
+done while the server is unreachable is kept and sent later, a photo without a thumbnail is
+recorded (and retried once it has one), and one embedding serves every copy of a content."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+
+from photoark.client import sync
+from photoark.client.backup import BackupOptions, backup_found
+from photoark.client.embedder import embed_missing
+from photoark.client.errors import ServerUnreachable
+from photoark.client.scanner import scan_split
+from photoark.client.session import Session
+from photoark.client.state.embeddings import NO_THUMBNAIL, EmbeddingCache
+from photoark.client.thumbnailer import make_thumbnails
+from photoark.crypto.boxes import new_key, open_box, seal
+from photoark.ml.codec import decode_embedding, encode_embedding
+from photoark.protocol.models import EmbeddingItem
+from tests.builders import jpeg_bytes, make_tree
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "test-model.v1"
+DIM = 8
+
+
+class FakeModel:
+    """Embeds an image as its mean colour and size (deterministic), counting calls."""
+
+    dim = DIM
+
+    def __init__(self) -> None:
+        self.images = 0
+
+    def embed(self, images: Sequence[Image.Image]) -> npt.NDArray[np.float32]:
+        self.images += len(images)
+        out = np.zeros((len(images), DIM), dtype=np.float32)
+        for i, image in enumerate(images):
+            mean = np.asarray(image.convert("RGB"), dtype=np.float32).mean(axis=(0, 1))
+            out[i, :3] = mean / 255
+            out[i, 3:5] = image.size
+            out[i, 5] = 1.0
+            out[i] /= np.linalg.norm(out[i])
+        return out
+
+
+def _library(tmp_path: Path, session: Session, thumbnails: bool = True) -> dict[str, int]:
+    make_tree(
+        tmp_path / "p",
+        {
+            "a.jpg": jpeg_bytes(1, (120, 90)),
+            "b.jpg": jpeg_bytes(2, (120, 90)),
+            "a-copy.jpg": jpeg_bytes(1, (120, 90)),
+        },
+    )
+    found, passed = scan_split([str(tmp_path / "p")])
+    backup_found(
+        session, found, passed, [str(tmp_path / "p")], "A", BackupOptions(), None, True, thumbnails
+    )
+    return {f.name: f.id for f in session.mirror.files_in_album(session.mirror.albums()[0].id)}
+
+
+def _run(session: Session, model: FakeModel):  # type: ignore[no-untyped-def]
+    return embed_missing(session, MODEL, DIM, lambda: model)
+
+
+def _server_vectors(session: Session, ids: list[int]) -> dict[int, npt.NDArray[np.float16]]:
+    out = {}
+    for item in session.api.query_embeddings(MODEL, ids):
+        key = session.mirror.file(item.file_id).file_key  # type: ignore[union-attr]
+        out[item.file_id] = decode_embedding(open_box(key, item.data), DIM)
+    return out
+
+
+def test_made_once_per_content_sent_and_reused(tmp_path: Path, session: Session) -> None:
+    ids = _library(tmp_path, session)
+    model = FakeModel()
+    report = _run(session, model)
+    assert (report.computed, report.reused, report.fetched, report.failed) == (2, 1, 0, [])
+    assert model.images == 2 and report.sent == 3
+    on_server = _server_vectors(session, list(ids.values()))
+    assert set(on_server) == set(ids.values())
+    assert np.array_equal(on_server[ids["a.jpg"]], on_server[ids["a-copy.jpg"]])
+    again = _run(session, FakeModel())
+    assert (again.computed, again.sent) == (0, 0)
+
+
+def test_forged_and_damaged_server_embeddings_are_replaced(
+    tmp_path: Path, session: Session
+) -> None:
+    ids = _library(tmp_path, session)
+    a, b = ids["a.jpg"], ids["b.jpg"]
+    forged = seal(new_key(), encode_embedding(np.ones(DIM, dtype=np.float32)))  # wrong key
+    a_key = session.mirror.file(a).file_key  # type: ignore[union-attr]
+    damaged = bytearray(seal(a_key, encode_embedding(np.ones(DIM, dtype=np.float32))))
+    damaged[-1] ^= 0x01
+    session.api.put_embeddings(
+        MODEL,
+        [EmbeddingItem(file_id=a, data=bytes(damaged)), EmbeddingItem(file_id=b, data=forged)],
+    )
+    report = _run(session, FakeModel())
+    assert report.fetched == 0 and report.computed == 2
+    on_server = _server_vectors(session, [a, b])  # replaced by real ones: they open now
+    assert not np.allclose(on_server[a].astype(np.float32), np.ones(DIM) / 1)
+
+
+def test_work_done_offline_is_kept_and_sent_later(
+    tmp_path: Path, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _library(tmp_path, session)
+
+    def unreachable(*_: object) -> None:
+        raise ServerUnreachable("server down")
+
+    with monkeypatch.context() as m:
+        m.setattr(session.api, "put_embeddings", unreachable)
+        model = FakeModel()
+        with pytest.raises(ServerUnreachable):
+            _run(session, model)
+        assert model.images == 2
+    assert EmbeddingCache(session.db).counts(MODEL)["embedded"] == 3
+    later = FakeModel()
+    report = _run(session, later)
+    assert later.images == 0 and report.sent == 3
+    assert set(_server_vectors(session, list(ids.values()))) == set(ids.values())
+
+
+def test_a_photo_without_thumbnail_is_recorded_then_retried(
+    tmp_path: Path, session: Session
+) -> None:
+    ids = _library(tmp_path, session, thumbnails=False)
+    report = _run(session, FakeModel())
+    assert report.computed == 0
+    assert sorted(f["id"] for f in report.failed) == sorted(ids.values())
+    assert {f["error"] for f in report.failed} == {NO_THUMBNAIL}
+    assert _run(session, FakeModel()).failed == []  # recorded: not retried every run
+    # once thumbnails exist (the next backup makes them), the photos are embedded
+    make_thumbnails(session)
+    sync.pull(session)
+    retried = _run(session, FakeModel())
+    assert retried.computed == 2 and retried.failed == []
