@@ -19,7 +19,7 @@ computation is lost. ``cancel()`` is honoured between batches (the daemon's low 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from photoark.client.batches import in_batches
-from photoark.client.errors import ApiError
+from photoark.client.errors import ApiError, ClientError
 from photoark.client.session import Session
 from photoark.client.state.embeddings import NO_THUMBNAIL, EmbeddingCache, Missing
 from photoark.crypto.boxes import open_box, seal
@@ -95,9 +95,7 @@ def embed_missing(
     missing = _fetch(session, cache, model_name, dim, missing, report, on_done)
     missing = _reuse(session, cache, model_name, missing, report, on_done)
     if missing and not cancel():
-        _compute(
-            session, cache, model_name, dim, load_model, missing, report, on_done, cancel, downloads
-        )
+        _compute(session, model_name, dim, load_model, missing, report, on_done, cancel, downloads)
     report.sent += send_unsent(session, model_name)
     return report
 
@@ -191,7 +189,6 @@ def _reuse(
 
 def _compute(
     session: Session,
-    cache: EmbeddingCache,
     model_name: str,
     dim: int,
     load_model: Callable[[], ImageEmbedder],
@@ -207,12 +204,21 @@ def _compute(
     # one file per content: the one with a thumbnail, if any has one
     firsts = [max(group, key=lambda m: m.thumbnail_size > 0) for group in by_hash.values()]
     model: ImageEmbedder | None = None
+    batches = [firsts[i : i + _BATCH] for i in range(0, len(firsts), _BATCH)]
     with ThreadPoolExecutor(max_workers=max(1, downloads)) as pool:
-        for start in range(0, len(firsts), _BATCH):
+
+        def fetch(batch: list[Missing]) -> list[Future[Image.Image | str]]:
+            return [pool.submit(_thumbnail_image, session, m) for m in batch]
+
+        upcoming = fetch(batches[0]) if batches else []
+        for n, batch in enumerate(batches):
             if cancel():
+                for future in upcoming:
+                    future.cancel()
                 return
-            batch = firsts[start : start + _BATCH]
-            loaded = list(pool.map(lambda m: _thumbnail_image(session, m), batch))
+            loaded = [future.result() for future in upcoming]
+            # the next batch downloads and decodes while this one is embedded
+            upcoming = fetch(batches[n + 1]) if n + 1 < len(batches) else []
             ready = [
                 (m, image)
                 for m, image in zip(batch, loaded, strict=True)
@@ -225,6 +231,10 @@ def _compute(
             if ready:
                 if model is None:
                     model = load_model()
+                    if model.dim != dim:
+                        raise ClientError(
+                            f"the model makes {model.dim}-d embeddings, {dim} expected"
+                        )
                 vectors = model.embed([image for _, image in ready])
                 for (m, _), vector in zip(ready, vectors, strict=True):
                     encoded = encode_embedding(vector)
