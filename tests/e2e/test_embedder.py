@@ -147,3 +147,19 @@ def test_a_photo_without_thumbnail_is_recorded_then_retried(
     sync.pull(session)
     retried = _run(session, FakeModel())
     assert retried.computed == 2 and retried.failed == []
+
+
+def test_many_photos_go_in_several_requests(tmp_path: Path, session: Session) -> None:
+    make_tree(tmp_path / "many", {f"{i}.jpg": jpeg_bytes(i, (24, 16)) for i in range(300)})
+    found, passed = scan_split([str(tmp_path / "many")])
+    backup_found(session, found, passed, [str(tmp_path / "many")], "M", BackupOptions())
+    report = _run(session, FakeModel())
+    # jpeg_bytes repeats its pictures every 256 seeds: 256 contents, 44 second copies
+    assert (report.computed, report.reused, report.sent, report.failed) == (256, 44, 300, [])
+    ids = [f.id for f in session.mirror.files_in_album(session.mirror.album_by_name("M").id)]  # type: ignore[union-attr]
+    assert len(_server_vectors(session, ids)) == 300
+    # a new device (empty cache) fetches them all, in pages
+    with session.db.transaction() as conn:
+        conn.execute("DELETE FROM embeddings")
+    fetched = _run(session, FakeModel())
+    assert (fetched.fetched, fetched.computed) == (300, 0)

@@ -37,11 +37,13 @@ from photoark.crypto.stream import decrypt_bytes
 from photoark.ml.codec import decode_embedding, encode_embedding
 from photoark.ml.errors import ModelError
 from photoark.ml.preprocess import load_image_bytes
-from photoark.protocol.models import MAX_BUNDLE_FILES, MAX_EMBEDDING_QUERY, EmbeddingItem
+from photoark.protocol.models import MAX_EMBEDDING_QUERY, EmbeddingItem
 
 __all__ = ["EmbedReport", "ImageEmbedder", "embed_missing", "send_unsent"]
 
 _BATCH: Final = 32  # thumbnails decoded and embedded per round (a cancel is seen between rounds)
+# embeddings per PUT: ~3.5 KB of JSON each, so ~450 KB, well under the server's 1 MiB body limit
+_SEND: Final = 128
 
 
 class ImageEmbedder(Protocol):
@@ -104,7 +106,7 @@ def send_unsent(session: Session, model_name: str) -> int:
     """Send the embeddings made here that the server does not have yet; how many went."""
     cache = EmbeddingCache(session.db)
     sent = 0
-    while rows := cache.unsent(model_name, MAX_BUNDLE_FILES):
+    while rows := cache.unsent(model_name, _SEND):
         items = []
         for row in rows:
             library_file = session.mirror.file(row.file_id)
