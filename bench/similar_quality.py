@@ -21,21 +21,29 @@ the matched negative pairs with an image that is in one of its positive pairs (m
 of two distractors count only overall). Methods:
 
 - ``embedding``: :class:`photoark.ml.EmbeddingModel` (orientation averaged: the product), cosine
-  distance ``1 - a.b``;
+  distance ``1 - a.b``. With ``--input thumbnail`` (the default: the production path) each image
+  is first rendered as the thumbnail a backup makes (``render_thumbnail``: upright, <= 720 px,
+  JPEG quality 80) and the embedding is made from that (``load_image_bytes``), as
+  ``photoark.client.embedder`` does; ``--input original`` embeds the file itself
+  (``load_image``: draft decode, EXIF orientation applied);
 - ``embedding-raw``: the same with ``orientation_invariant=False``;
 - ``phash``: imagehash pHash (64 bits, as Czkawka and imagededup use it) of the upright image,
-  Hamming distance;
+  Hamming distance (always of the original file, fully decoded, as those tools do);
 - ``phash-d8``: pHash, the minimum Hamming distance over the 8 rotations / mirror images of
   either image (what a pHash tool would need to match rotated copies).
 
 The product's default threshold is the embedding threshold with the best overall F1 among
 those with overall pair precision >= 0.98 (the middle of the best plateau); each baseline gets
-its own best threshold by the same rule (or its best F1 if it never reaches 0.98). Also shown:
+its own best threshold by the same rule (or its best F1 if it never reaches 0.98). The table
+shows the embedding at that picked threshold and at the production default
+(``photoark.optimize.similar.DEFAULT_THRESHOLD``), each with the issue's targets. Also shown:
 the groups ``photoark similar`` would form (single linkage: connected components of the pairs
-within the threshold) scored as pairs, and images/s for decode + embedding.
+within the threshold) scored as pairs, and images/s for decode + embedding (corpus images,
+mostly small: ``bench/similar_throughput.py`` measures 12 MP photos).
 
     pip install imagehash   # benchmark-only dependency (the baseline)
-    python bench/similar_quality.py [--corpus DIR] [--runs 3] [--json-out FILE]
+    python bench/similar_quality.py [--input thumbnail|original] [--corpus DIR] [--runs 3]
+        [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -61,13 +69,16 @@ use_checkout()
 
 from PIL import Image, ImageOps  # noqa: E402
 
+from photoark.media import render_thumbnail, sniff  # noqa: E402
 from photoark.ml import EmbeddingModel, ImageDecodeError  # noqa: E402
-from photoark.ml.preprocess import load_image  # noqa: E402
+from photoark.ml.preprocess import load_image, load_image_bytes  # noqa: E402
+from photoark.optimize.similar import DEFAULT_THRESHOLD  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 CACHE = BENCH_ROOT / "ml-cache"
 PRECISION_TARGET = 0.98
 F1_TARGET = 0.95
+INPUTS = ("thumbnail", "original")
 CATEGORIES = ("edit", "transform", "format", "views")
 EDITS_AND_TRANSFORMS = "edit+transform"
 EMBED_THRESHOLDS = [round(t, 3) for t in np.arange(0.0, 0.601, 0.005)]
@@ -158,10 +169,28 @@ class Item:
     rel: str
     label: Label
     aliases: list[str]  # byte-identical copies elsewhere in the corpus
+    thumbnail: bytes | None = None  # the backup's thumbnail (``--input thumbnail``)
+
+    def image(self) -> Image.Image:
+        """What the model sees: the decoded thumbnail, or the original decoded small."""
+        if self.thumbnail is not None:
+            return load_image_bytes(self.thumbnail, self.rel)
+        return load_image(self.path)
 
 
-def collect(corpus: Path) -> tuple[list[Item], list[str], list[str]]:
-    """Unique images with labels; (items, undecodable files, notes on the labelling)."""
+def thumbnail(path: Path) -> tuple[bytes | None, str]:
+    """The thumbnail a backup makes of ``path`` (as ``photoark.client.describe.thumbnail_of``),
+    or ``None`` and why."""
+    fmt = sniff(path)
+    if fmt is None:
+        return None, "not a media file"
+    result = render_thumbnail(path, fmt)
+    return result.data, result.error or ""
+
+
+def collect(corpus: Path, source: str) -> tuple[list[Item], list[str], list[str], float]:
+    """Unique images with labels; (items, undecodable files, notes on the labelling, seconds
+    spent rendering thumbnails)."""
     by_digest: dict[str, Item] = {}
     notes: list[str] = []
     files = sorted(
@@ -171,6 +200,7 @@ def collect(corpus: Path) -> tuple[list[Item], list[str], list[str]]:
         if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".csv")
     )
     undecodable: list[str] = []
+    render_s = 0.0
     for path in files:
         rel = path.relative_to(corpus).as_posix()
         lab = label(rel)
@@ -181,13 +211,21 @@ def collect(corpus: Path) -> tuple[list[Item], list[str], list[str]]:
                 notes.append(f"{rel} is a byte copy of {first.rel} but labelled {lab.group}")
             first.aliases.append(rel)
             continue
+        item = Item(path, rel, lab, [])
+        if source == "thumbnail":
+            start = time.perf_counter()
+            item.thumbnail, why = thumbnail(path)
+            render_s += time.perf_counter() - start
+            if item.thumbnail is None:
+                undecodable.append(f"{rel} (no thumbnail: {why})")
+                continue
         try:
-            load_image(path)
+            item.image()
         except ImageDecodeError:
             undecodable.append(rel)
             continue
-        by_digest[digest] = Item(path, rel, lab, [])
-    return list(by_digest.values()), undecodable, notes
+        by_digest[digest] = item
+    return list(by_digest.values()), undecodable, notes, render_s
 
 
 def pair_truth(items: list[Item]) -> tuple[npt.NDArray[np.bool_], dict[str, npt.NDArray[np.bool_]]]:
@@ -226,15 +264,15 @@ def pair_truth(items: list[Item]) -> tuple[npt.NDArray[np.bool_], dict[str, npt.
 def embed_all(
     items: list[Item], invariant: bool, runs: int
 ) -> tuple[npt.NDArray[np.float32], list[float], bool]:
-    """Embeddings (n, 1280), seconds of each run of decode + embedding, whether the model was
-    built (outside the timing)."""
+    """Embeddings (n, 1280), seconds of each run of decode (thumbnail or original) + embedding,
+    whether the model was built (outside the timing)."""
     model = EmbeddingModel(CACHE, threads=2, orientation_invariant=invariant)
     model.embed([Image.new("RGB", (224, 224))])  # warm-up: onnxruntime's first run allocates
     times = []
     emb = np.empty((0, model.dim), dtype=np.float32)
     for _ in range(runs):
         start = time.perf_counter()
-        images = [load_image(it.path) for it in items]
+        images = [it.image() for it in items]
         emb = model.embed(images)
         times.append(time.perf_counter() - start)
     return emb, times, model.built
@@ -339,6 +377,23 @@ def components(dist: npt.NDArray[Any], n: int, t: float) -> npt.NDArray[np.int64
     return np.array([find(i) for i in range(n)])
 
 
+def targets(
+    at: dict[str, dict[str, float]], base: dict[str, dict[str, dict[str, float]]]
+) -> dict[str, bool]:
+    """Issue 6's targets for the embedding's scores ``at`` one threshold, against the
+    baselines ``base`` (each at its own best threshold): pHash is the issue's baseline (what
+    Czkawka and imagededup do); pHash-d8 (8 rotations / flips tried) a stronger one."""
+    f1, p = at[EDITS_AND_TRANSFORMS]["f1"], at["overall"]["precision"]
+    checks = {
+        f"F1 edits+transforms >= {F1_TARGET}": f1 >= F1_TARGET,
+        f"precision >= {PRECISION_TARGET}": p >= PRECISION_TARGET,
+    }
+    for name, v in base.items():
+        checks[f"F1 ahead of {name}"] = f1 > v[EDITS_AND_TRANSFORMS]["f1"]
+        checks[f"precision >= {name}"] = p >= v["overall"]["precision"]
+    return checks
+
+
 def _is_lounge(rel: str) -> bool:
     """The two shots of one lounge (and the EXIF-rotated copy of one): different photos of
     one scene, labelled "different" upstream; the only ambiguous label of the corpus."""
@@ -359,6 +414,12 @@ def fmt(r: dict[str, float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--input",
+        choices=INPUTS,
+        default="thumbnail",
+        help="what the embedding is made from: the backup's thumbnail (production) or the file",
+    )
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--json-out")
     ap.add_argument("--show-errors", type=int, default=15, help="worst pairs listed per method")
@@ -372,7 +433,7 @@ def main() -> None:
     if not args.corpus.is_dir():
         sys.exit(f"no corpus at {args.corpus}")
 
-    items, undecodable, label_notes = collect(args.corpus)
+    items, undecodable, label_notes, render_s = collect(args.corpus, args.input)
     n = len(items)
     same, scored = pair_truth(items)
     n_pairs = len(same)
@@ -381,6 +442,9 @@ def main() -> None:
     lounge_same = same | (lounge[iu[0]] & lounge[iu[1]])
     scored_all = np.ones_like(same)
     groups = {it.label.group for it in items}
+    print(f"embedding input: {args.input}")
+    if args.input == "thumbnail":
+        print(f"thumbnails rendered (render_thumbnail, <= 720 px): {n / render_s:.1f} images/s")
     print(
         f"{n} distinct images ({sum(len(it.aliases) for it in items)} byte copies folded), "
         f"{len(groups)} groups, {n_pairs} pairs, {int(same.sum())} positive; "
@@ -404,7 +468,7 @@ def main() -> None:
             "model_built": built,
         }
         print(
-            f"{name}: decode + embed {n} images, {len(times)} runs: "
+            f"{name}: decode ({args.input}) + embed {n} images, {len(times)} runs: "
             + ", ".join(f"{s:.2f}" for s in times)
             + f" s; median {n / med:.1f} images/s"
         )
@@ -469,18 +533,28 @@ def main() -> None:
         results[m] for m in ("embedding", "phash", "phash-d8", "embedding-raw")
     )
     t = emb_r["threshold"]
+    t0 = DEFAULT_THRESHOLD
+    emb_dist = methods["embedding"][0]
+    at_default = {c: prf(emb_dist, t0, same, m) for c, m in scored.items()}
     print(
-        f"\n==> default threshold (embedding, orientation averaged): cosine distance {t:.3f}"
-        f"  (best-F1 plateau at precision >= {PRECISION_TARGET}: "
-        f"{emb_r['best_plateau'][0]:.3f}-{emb_r['best_plateau'][1]:.3f})"
+        f"\n==> threshold the benchmark picks (embedding, orientation averaged, {args.input} "
+        f"input): cosine distance {t:.3f}  (best-F1 plateau at precision >= {PRECISION_TARGET}: "
+        f"{emb_r['best_plateau'][0]:.3f}-{emb_r['best_plateau'][1]:.3f}); production default "
+        f"(photoark.optimize.similar.DEFAULT_THRESHOLD): {t0:.3f}"
     )
 
     table = Table(
-        f"similar-image quality: {n} images, {n_pairs} pairs ({int(same.sum())} positive)"
+        f"similar-image quality ({args.input} input): {n} images, {n_pairs} pairs "
+        f"({int(same.sum())} positive)"
     )
-    table.add("embedding threshold (cosine distance)", f"{t:.3f}", "best F1 at P >= 0.98")
+    table.add(
+        "embedding threshold (cosine distance)",
+        f"picked {t:.3f}; production default {t0:.3f}",
+        "picked: best F1 at P >= 0.98",
+    )
     emb_at, ph_at, d8_at = emb_r["at_threshold"], ph_r["at_threshold"], d8_r["at_threshold"]
     base = {"pHash": ph_at, "pHash-d8": d8_at}
+    table.add("at the picked threshold", f"{t:.3f}", "")
     p_emb = emb_at["overall"]["precision"]
     f_emb = emb_at[EDITS_AND_TRANSFORMS]["f1"]
     base_p = ", ".join(f"{k} {v['overall']['precision']:.3f}" for k, v in base.items())
@@ -546,8 +620,25 @@ def main() -> None:
     table.add(
         "margin: farthest positive / closest negative",
         f"{pos_max:.3f} / {neg_min:.3f}",
-        "info (lounge shots left out)",
+        f"info (lounge shots left out; with them {emb_r['negative_distance']['min']:.3f})",
     )
+    table.add("at the production default", f"{t0:.3f}", "")
+    p0, f0 = at_default["overall"]["precision"], at_default[EDITS_AND_TRANSFORMS]["f1"]
+    table.add(
+        "pair precision, overall",
+        f"{p0:.3f} ({at_default['overall']['fp']} FP)",
+        f">= {PRECISION_TARGET}; {base_p}",
+        p0 >= PRECISION_TARGET,
+    )
+    table.add(
+        "F1, edits + transforms",
+        f"{fmt(at_default[EDITS_AND_TRANSFORMS])}",
+        f">= {F1_TARGET}; {base_f}",
+        f0 >= F1_TARGET,
+    )
+    for cat in ("edit", "transform", "overall"):
+        table.add(f"F1, {cat}{'s' if cat != 'overall' else ''}", fmt(at_default[cat]), "info")
+    table.add("", "", "")
     g = emb_r["groups_single_linkage"]
     table.add(
         "groups (single linkage), overall / edits+transforms",
@@ -559,10 +650,16 @@ def main() -> None:
         f"t {raw_r['threshold']:.3f}: {fmt(raw_r['at_threshold']['overall'])}",
         f"info; edits+transforms F1 {raw_r['at_threshold'][EDITS_AND_TRANSFORMS]['f1']:.3f}",
     )
+    if args.input == "thumbnail":
+        table.add(
+            "thumbnail render (render_thumbnail), corpus images",
+            f"{n / render_s:.1f} images/s (one pass)",
+            "info (one thread; the backup makes these anyway)",
+        )
     for name in ("embedding", "embedding-raw"):
         sp = speed[name]
         table.add(
-            f"{name}: decode + embed, corpus images",
+            f"{name}: decode ({args.input}) + embed, corpus images",
             f"{sp['images_per_s_median']:.1f} images/s (first pass {sp['images_per_s_first']:.1f})",
             "info (2 threads; corpus images, not 12 MP)",
         )
@@ -576,6 +673,15 @@ def main() -> None:
     for text in label_notes:
         table.note(text)
     print(table.render())
+    verdicts = {}
+    for where, thr, at in (("picked", t, emb_at), ("production default", t0, at_default)):
+        checks = targets(at, base)
+        verdicts[where] = {"threshold": thr, **checks}
+        print(
+            f"==> issue 6 targets at the {where} threshold {thr:.3f} ({args.input} input): "
+            + "; ".join(f"{k} {'PASS' if ok else 'FAIL'}" for k, ok in checks.items())
+        )
+    print()
 
     # per-category comparison at each method's chosen threshold
     cats = ("overall", EDITS_AND_TRANSFORMS, *CATEGORIES)
@@ -589,6 +695,12 @@ def main() -> None:
             for c in cats
         )
         print(f"{name:<15}{r['threshold']:>10}  {cells}")
+    cells = "  ".join(
+        f"{at_default[c]['precision']:.2f}/{at_default[c]['recall']:.2f}/"
+        f"{at_default[c]['f1']:.3f}".ljust(19)
+        for c in cats
+    )
+    print(f"{'embedding@dflt':<15}{t0:>10}  {cells}")
     print("\nsweep (embedding, orientation averaged): overall | edits+transforms")
     for row in emb_r["sweep"]:
         o, e = row["overall"], row[EDITS_AND_TRANSFORMS]
@@ -629,7 +741,12 @@ def main() -> None:
                 for it in items
             ],
             "undecodable": undecodable,
+            "input": args.input,
             "default_threshold": t,
+            "production_default_threshold": t0,
+            "at_production_default": at_default,
+            "targets": verdicts,
+            "thumbnail_render_images_per_s": n / render_s if render_s else None,
             "speed": speed,
             "methods": results,
         },
