@@ -53,3 +53,20 @@ def test_non_finite_values_are_refused_both_ways() -> None:
         decode_embedding(bytes(data))
     with pytest.raises(EmbeddingFormatError):
         encode_embedding(np.zeros(0, dtype=np.float32))
+
+
+def test_many_at_once_agree_with_one_by_one_and_skip_bad_ones() -> None:
+    from photoark.ml.codec import decode_embeddings
+
+    good = [encode_embedding(_unit(i)) for i in range(5)]
+    flipped = bytearray(good[1])
+    flipped[2] ^= 0x10
+    nan = bytearray(good[3])
+    nan[6:8] = np.array([np.nan], dtype="<f2").tobytes()
+    blobs = [good[0], bytes(flipped), good[2], bytes(nan), good[4][:-2], good[4]]
+    valid, vectors = decode_embeddings(blobs, 1280)
+    assert valid.tolist() == [True, False, True, False, False, True]
+    for vector, blob in zip(vectors, [good[0], good[2], good[4]], strict=True):
+        assert np.array_equal(vector, decode_embedding(blob, 1280))
+    none_valid, empty = decode_embeddings([], 1280)
+    assert none_valid.shape == (0,) and empty.shape == (0, 1280)

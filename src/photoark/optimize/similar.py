@@ -31,8 +31,7 @@ from photoark.client.session import Session
 from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
-from photoark.ml.codec import decode_embedding
-from photoark.ml.errors import EmbeddingFormatError
+from photoark.ml.codec import decode_embedding, decode_embeddings
 from photoark.optimize.cleanup import CleanupResult, Removal, add_then_trash
 from photoark.optimize.neighbours import IndexParams, Pair, close_pairs
 
@@ -157,21 +156,24 @@ class CachedVectors:
     def pages(self) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float16]]]:
         self.unreadable = 0
         ids: list[int] = []
-        rows: list[npt.NDArray[np.float16]] = []
+        blobs: list[bytes] = []
         for row in self._cache.live_vectors(self._model):
             if row.file_id in self._excluded:
                 continue
-            try:
-                rows.append(decode_embedding(row.vector, self._dim))
-            except EmbeddingFormatError:
-                self.unreadable += 1
-                continue
             ids.append(row.file_id)
+            blobs.append(row.vector)
             if len(ids) == 4096:
-                yield np.asarray(ids, dtype=np.int64), np.stack(rows)
-                ids, rows = [], []
+                yield self._decoded(ids, blobs)
+                ids, blobs = [], []
         if ids:
-            yield np.asarray(ids, dtype=np.int64), np.stack(rows)
+            yield self._decoded(ids, blobs)
+
+    def _decoded(
+        self, ids: list[int], blobs: list[bytes]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float16]]:
+        valid, vectors = decode_embeddings(blobs, self._dim)
+        self.unreadable += int(len(blobs) - valid.sum())
+        return np.asarray(ids, dtype=np.int64)[valid], vectors
 
     def fetch(self, ids: Sequence[int]) -> npt.NDArray[np.float16]:
         found = self._cache.vectors_of(self._model, ids)
