@@ -21,7 +21,7 @@ def test_a_version_1_state_db_is_upgraded(tmp_path: Path) -> None:
     db = StateDB(path)
     columns = {r["name"] for r in db.query("PRAGMA table_info(stat_cache)")}
     assert "ctime_ns" in columns
-    assert db.get_meta("schema_version") == "5"
+    assert db.get_meta("schema_version") == "6"
     assert db.query("SELECT * FROM thumbnail_queue") == []
     for table in (
         "watches",
@@ -30,6 +30,7 @@ def test_a_version_1_state_db_is_upgraded(tmp_path: Path) -> None:
         "retire_queue",
         "daemon_queue",
         "deletion_marks",
+        "embeddings",
     ):
         assert db.query(f"SELECT * FROM {table}") == []
     db.close()
