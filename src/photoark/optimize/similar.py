@@ -246,6 +246,7 @@ def find_similar(
         ordered = keeper_order(list(photos.values()))
         vectors = source.fetch([p.id for p in ordered]).astype(np.float32)
         distances = np.maximum(0.0, 1.0 - vectors @ vectors[0])
+        distances[0] = 0.0  # the keeper itself (float16 rounding would say ~1e-4)
         members = [
             Member(p, round(float(d), 4), keep=i == 0)
             for i, (p, d) in enumerate(zip(ordered, distances.tolist(), strict=True))
