@@ -253,8 +253,9 @@ def test_sigkills_during_a_large_backup_lose_and_duplicate_nothing(
             time.sleep(rng.uniform(0, 0.3))
             daemon.kill()
         progress.append(_watch_status(alice)["backed_up"])
-    # every kill landed mid-backup, and each run went on from where the last one stopped
-    assert progress == sorted(progress) and progress[-1] < 200, progress
+    # each run went on from where the last one stopped, and the kills landed mid-backup (the
+    # last run may finish the few files left before its kill lands: seen once in CI)
+    assert progress == sorted(progress) and progress[-2] < 200, progress
     with running_daemon(alice):
         wait_for(lambda: _watch_status(alice)["backed_up"] == 200, timeout=300, every=0.5)
         wait_for(lambda: alice.json("status")["daemon"]["state"] == "idle")
