@@ -38,7 +38,6 @@ from photoark.client.policy import Probe, UploadPolicy, pause_reason
 from photoark.client.scanner import Found, PassedOver, scan, scan_split
 from photoark.client.session import Session
 from photoark.client.settings import Settings
-from photoark.client.similarity import embed_library
 from photoark.client.state.daemonstate import DaemonQueue, Failures, StatusBoard
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.thumbqueue import ThumbnailQueue
@@ -399,6 +398,8 @@ class Daemon:
         """Embeddings of new photos for ``photoark similar``, once originals and thumbnails are
         done, on one core; stopped between batches as soon as other work arrives. True when
         every photo has one (or a recorded reason why not)."""
+        from photoark.client.similarity import embed_library  # numpy and the model: when used
+
         self._publish(state="embeddings")
 
         def interrupted() -> bool:

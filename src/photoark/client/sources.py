@@ -8,6 +8,7 @@ read from a file that moved under it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ def file_source(path: str, st: os.stat_result) -> ContentSource:
 
 
 class _ConcatReader:
-    """``read(n)`` across the files in order (each opened when reached, closed when done)."""
+    """``read(n)`` across the files in order (each opened when reached, closed when done).
+
+    What was read is dropped from the page cache as the reader moves on: these sources are
+    the large files (a part-by-part upload reads each byte once), and backing up a 4 GiB video
+    should not push out of memory what the user had cached.
+    """
 
     def __init__(self, paths: Sequence[str]) -> None:
         self._paths = list(paths)
@@ -78,6 +84,7 @@ class _ConcatReader:
                     break
                 self._current = open(self._paths.pop(0), "rb")  # noqa: SIM115 - closed below
             piece = self._current.read(want)
+            _drop_read(self._current)
             if not piece or (want > 0 and len(piece) < want):
                 self._current.close()
                 self._current = None
@@ -92,3 +99,9 @@ class _ConcatReader:
             self._current.close()
             self._current = None
         self._paths = []
+
+
+def _drop_read(f: BinaryIO) -> None:
+    """Advise the kernel that the pages of ``f`` before its position are not needed again."""
+    with contextlib.suppress(OSError):  # advice only: refused, it changes nothing
+        os.posix_fadvise(f.fileno(), 0, f.tell(), os.POSIX_FADV_DONTNEED)

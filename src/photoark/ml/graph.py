@@ -24,7 +24,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from photoark.ml.errors import CheckpointError
-from photoark.ml.identity import EMBEDDING_DIM, GRAPH_VERSION
+from photoark.ml.identity import EMBEDDING_DIM, GRAPH_VERSION, INPUT_SIZE
 
 __all__ = [
     "BN_EPSILON",
@@ -38,7 +38,6 @@ __all__ = [
     "build_lite0",
 ]
 
-INPUT_SIZE: Final = 224
 INPUT_MEAN: Final = 127.0
 INPUT_STD: Final = 128.0
 BN_EPSILON: Final = 1e-3

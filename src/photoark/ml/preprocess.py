@@ -18,7 +18,7 @@ import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoark.ml.errors import ImageDecodeError
-from photoark.ml.graph import INPUT_SIZE
+from photoark.ml.identity import INPUT_SIZE
 
 __all__ = ["DRAFT_SIZE", "load_image", "load_image_bytes", "to_pixels", "to_square"]
 

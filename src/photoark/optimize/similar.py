@@ -32,6 +32,7 @@ from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
 from photoark.ml.codec import decode_embedding, decode_embeddings
+from photoark.ml.identity import DEFAULT_THRESHOLD
 from photoark.optimize.cleanup import CleanupResult, Removal, add_then_trash
 from photoark.optimize.neighbours import IndexParams, Pair, close_pairs
 
@@ -51,11 +52,6 @@ __all__ = [
     "plan_json",
 ]
 
-# From bench/similar_quality.py on the corpus near-duplicate sets, thumbnail input (what the
-# embedder uses): F1 on edits + transforms 0.988 and overall precision 0.991 at 0.35; the F1
-# curve is flat from 0.32 to 0.395 and falls off a cliff at 0.40 (6 false pairs at 0.400, 23 at
-# 0.425), so the default sits 0.05 below the edge. See bench/README.md.
-DEFAULT_THRESHOLD: Final = 0.35
 _METADATA_FIELDS: Final = ("taken_at", "gps", "make", "model", "orientation", "width", "height")
 
 

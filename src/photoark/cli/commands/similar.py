@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,16 +12,12 @@ from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, fail, handle_errors
 from photoark.cli.progress import ItemBar, wants_progress
 from photoark.client import sync
-from photoark.client.embedder import EmbedReport
 from photoark.client.session import Session
-from photoark.client.similarity import scan_similar
-from photoark.optimize.similar import (
-    DEFAULT_THRESHOLD,
-    SimilarScan,
-    apply_similar,
-    plan_from_json,
-    plan_json,
-)
+from photoark.ml.identity import DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:  # numpy and the model's modules load only when the command runs
+    from photoark.client.embedder import EmbedReport
+    from photoark.optimize.similar import SimilarScan
 
 __all__ = ["similar_app"]
 
@@ -43,6 +39,8 @@ Threshold = Annotated[
 
 
 def _scan(session: Session, threshold: float, json_output: bool) -> tuple[SimilarScan, EmbedReport]:
+    from photoark.client.similarity import scan_similar
+
     with ItemBar("embedding photos", wants_progress(json_output)) as bar:
         return scan_similar(session, threshold, on_total=bar.set_total, on_done=bar.advance)
 
@@ -60,6 +58,8 @@ def similar_command(
     are left to `photoark dedup`. Nothing is changed: see `photoark similar apply`."""
     if ctx.invoked_subcommand is not None:
         return
+    from photoark.optimize.similar import plan_json
+
     with handle_errors(), Session.open(home_of(home)) as session:
         scan, report = _scan(session, threshold, json_output)
         shown = plan_json(scan, session.mirror)
@@ -112,6 +112,8 @@ def apply_command(
     would otherwise lose the scene. Their contents are marked deleted (not backed up again)."""
     if (plan is None) == (not keep_suggested):
         fail("give either --plan FILE or --keep-suggested")
+    from photoark.optimize.similar import apply_similar, plan_from_json
+
     with handle_errors(), Session.open(home_of(home)) as session:
         if plan is not None:
             try:

@@ -27,6 +27,7 @@ import secrets
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from photoark.server.blobs.base import READ_CHUNK, check_key, check_range
 from photoark.server.errors import NotFound, StorageFull
@@ -52,12 +53,20 @@ def _part_name(number: int) -> str:
     return f"{number:08d}.part"
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _make_durable(fh: BinaryIO) -> None:
+    """Flush a freshly written blob file to disk, then drop its pages from the page cache.
+
+    Blob data is written once and rarely read back soon (a download is a different day), so
+    keeping it cached only pushes out pages that are useful, and makes every write take fresh
+    memory: on this project's VMs a first-touched page costs as much as the disk write (see
+    ARCHITECTURE.md, "Blob writes"). ``fdatasync`` is enough for a new file: it writes the data
+    and the metadata needed to read it back (size, blocks); the name is made durable by the
+    directory fsync that follows every link or rename.
+    """
+    fh.flush()
+    fd = fh.fileno()
+    os.fdatasync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -89,8 +98,7 @@ class LocalBlobStore:
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                _make_durable(fh)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -158,8 +166,7 @@ class LocalBlobStore:
                 for name, content in ((_part_name(0), data), (_MANIFEST, manifest)):
                     with open(staging / name, "wb") as fh:
                         fh.write(content)
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                        _make_durable(fh)
                 _fsync_dir(staging)
                 target.parent.mkdir(exist_ok=True)
                 try:
@@ -193,8 +200,7 @@ class LocalBlobStore:
                     written.append((tmp, target))
                     fh.write(data)
                 for fh in handles:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    _make_durable(fh)
                     fh.close()
                 for tmp, target in written:
                     try:
