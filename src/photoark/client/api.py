@@ -290,7 +290,10 @@ class ApiClient:
     def upload_status(self, upload_id: str) -> UploadSession:
         return self._model(UploadSession, "GET", f"/uploads/{upload_id}")
 
-    def put_part(self, upload_id: str, number: int, data: bytes, sha256_hex: str) -> PartInfo:
+    def put_part(
+        self, upload_id: str, number: int, data: bytes | Sequence[bytes], sha256_hex: str
+    ) -> PartInfo:
+        """Send one part (its bytes, or its pieces in order: never joined here)."""
         return self._model(
             PartInfo,
             "PUT",
@@ -305,20 +308,30 @@ class ApiClient:
     def commit_file(self, request: FileCommit) -> FileRecord:
         return self._model(FileRecord, "POST", "/files", json=self._body(request))
 
-    def commit_bundle(self, bundle: Bundle, contents: Sequence[bytes]) -> list[FileRecord]:
-        """Upload and commit small files in one request (``POST /files/bundle``)."""
+    def commit_bundle(
+        self, bundle: Bundle, contents: Sequence[bytes | Sequence[bytes]]
+    ) -> list[FileRecord]:
+        """Upload and commit small files in one request (``POST /files/bundle``); each item's
+        content is its bytes, or its pieces in order (sent one after another, never joined)."""
         return self._framed("/files/bundle", bundle, contents)
 
     def set_thumbnails(self, bundle: ThumbnailBundle, blobs: Sequence[bytes]) -> list[FileRecord]:
         """Attach encrypted thumbnails to committed files (``POST /files/thumbnails``)."""
         return self._framed("/files/thumbnails", bundle, blobs)
 
-    def _framed(self, path: str, header: BaseModel, blobs: Sequence[bytes]) -> list[FileRecord]:
+    def _framed(
+        self, path: str, header: BaseModel, blobs: Sequence[bytes | Sequence[bytes]]
+    ) -> list[FileRecord]:
+        pieces = [
+            piece
+            for blob in blobs
+            for piece in ((blob,) if isinstance(blob, bytes | bytearray) else blob)
+        ]
         result = self._model(
             BundleResult,
             "POST",
             path,
-            content=encode_frames(header, blobs),
+            content=encode_frames(header, pieces),
             headers={"Content-Type": "application/octet-stream"},
         )
         if len(result.files) != len(blobs):

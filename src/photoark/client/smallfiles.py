@@ -33,7 +33,7 @@ from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.client.state.versions import PathVersions
 from photoark.client.uploader import FileChangedError
 from photoark.crypto.boxes import new_key, open_json, wrap_key
-from photoark.crypto.stream import HEADER_BYTES, encrypt_bytes
+from photoark.crypto.stream import encrypt_chunks
 from photoark.protocol.models import Bundle, BundleItem, FileCommit, FileRecord
 
 __all__ = [
@@ -60,12 +60,19 @@ class SmallFile:
     upload_id: str
     file_key: bytes
     header: bytes
-    cipher: bytes
+    chunks: tuple[bytes, ...]  # the content's ciphertext, chunk by chunk (sent as they are)
     metadata: dict[str, Any]  # includes the content's hash and secretstream header
 
     @property
     def size(self) -> int:
-        return len(self.cipher)
+        return sum(len(c) for c in self.chunks)
+
+    def transfer_hash(self) -> str:
+        """BLAKE3 of the ciphertext: the bundle's check that the server got these bytes."""
+        hasher = blake3.blake3()
+        for chunk in self.chunks:
+            hasher.update(chunk)
+        return str(hasher.hexdigest())
 
 
 def read_small(path: str, st: os.stat_result) -> tuple[bytes, str]:
@@ -89,8 +96,7 @@ def seal_small(
 ) -> SmallFile:
     """Encrypt ``data`` (the file's content) with a fresh key; ``metadata`` gets the header."""
     file_key = new_key()
-    sealed = encrypt_bytes(file_key, data)
-    header = sealed[:HEADER_BYTES]
+    header, chunks = encrypt_chunks(file_key, data)
     metadata = {**metadata, "header": base64.b64encode(header).decode("ascii")}
     return SmallFile(
         path=path,
@@ -99,7 +105,7 @@ def seal_small(
         upload_id=uuid.uuid4().hex,
         file_key=file_key,
         header=header,
-        cipher=sealed[HEADER_BYTES:],
+        chunks=tuple(chunks),
         metadata=metadata,
     )
 
@@ -144,14 +150,14 @@ class BundleSender:
                     upload_id=item.upload_id,
                     collection_id=album.id,
                     size=item.size,
-                    blake3=blake3.blake3(item.cipher).hexdigest(),
+                    blake3=item.transfer_hash(),
                     encrypted_key=wrap_key(album.key, item.file_key),
                     encrypted_metadata=seal_metadata(item.file_key, item.metadata),
                 )
                 for item in items
             ]
         )
-        records = session.api.commit_bundle(bundle, [item.cipher for item in items])
+        records = session.api.commit_bundle(bundle, [item.chunks for item in items])
         self._on_sent(sum(item.size for item in items))
         with session.db.transaction() as conn:
             for item, record in zip(items, records, strict=True):

@@ -190,12 +190,15 @@ class ContentUploader:
                         raise FileChangedError(f"{path} shrank while it was being uploaded")
                     hasher.update(plain)
                     pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
-                data = b"".join(pieces)
-                del pieces
-                digest = hashlib.sha256(data).hexdigest()
+                part = hashlib.sha256()
+                for piece in pieces:
+                    part.update(piece)
+                digest = part.hexdigest()
                 on_server = server_parts.get(number) == digest
-                window.push(number, data, digest, on_server, encryptor.snapshot())
-                del data
+                # the chunks go as they are, one after another: joining them would copy the
+                # whole part once more
+                window.push(number, tuple(pieces), digest, on_server, encryptor.snapshot())
+                del pieces
             window.drain()
             trailing = f.read(1)
         pending = window.pending
@@ -225,13 +228,18 @@ class _Window:
     def __exit__(self, *exc: object) -> None:
         self.cancel()
 
-    def _send(self, number: int, data: bytes, digest: str) -> int:
+    def _send(self, number: int, data: tuple[bytes, ...], digest: str) -> int:
+        size = sum(len(piece) for piece in data)
         self._up._api.put_part(self.pending.upload_id, number, data, digest)
-        self._up._on_bytes(len(data))
-        return len(data)
+        self._up._on_bytes(size)
+        return size
 
-    def push(self, number: int, data: bytes, digest: str, on_server: bool, snap: bytes) -> None:
-        plain = len(data) - -(-len(data) // CIPHER_CHUNK_SIZE) * ABYTES
+    def push(
+        self, number: int, data: tuple[bytes, ...], digest: str, on_server: bool, snap: bytes
+    ) -> None:
+        """Queue part ``number`` (its encrypted chunks in order) for sending."""
+        size = sum(len(piece) for piece in data)
+        plain = size - -(-size // CIPHER_CHUNK_SIZE) * ABYTES
         future: Future[int] = Future()
         if on_server:
             future.set_result(-1)  # the server has it already: verified by its SHA-256

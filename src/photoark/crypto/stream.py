@@ -33,6 +33,7 @@ __all__ = [
     "decrypt_bytes",
     "decrypt_stream",
     "encrypt_bytes",
+    "encrypt_chunks",
 ]
 
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -162,14 +163,22 @@ def decrypt_stream(
         raise IntegrityError("encrypted stream is truncated: its final chunk is missing")
 
 
+def encrypt_chunks(key: bytes, data: bytes) -> tuple[bytes, list[bytes]]:
+    """Encrypt an in-memory payload: the header and each chunk's ciphertext, not joined (a
+    caller that sends them one after another copies none of them again)."""
+    enc = StreamEncryptor.start(key)
+    n = chunk_count(len(data))
+    if n == 1:  # most photos: no slice of the plaintext either
+        return enc.header, [enc.push(data, final=True)]
+    return enc.header, [
+        enc.push(data[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE], final=i == n - 1) for i in range(n)
+    ]
+
+
 def encrypt_bytes(key: bytes, data: bytes) -> bytes:
     """Encrypt a small in-memory payload (thumbnails) into the same stream format."""
-    enc = StreamEncryptor.start(key)
-    out = [enc.header]
-    n = chunk_count(len(data))
-    for i in range(n):
-        out.append(enc.push(data[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE], final=i == n - 1))
-    return b"".join(out)
+    header, chunks = encrypt_chunks(key, data)
+    return b"".join([header, *chunks])
 
 
 def decrypt_bytes(key: bytes, data: bytes) -> bytes:

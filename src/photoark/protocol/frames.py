@@ -32,7 +32,9 @@ class FrameError(ValueError):
 
 
 def encode_frames(header: BaseModel, blobs: Sequence[bytes]) -> list[bytes]:
-    """The body as a list of byte strings (join them, or send them one after another)."""
+    """The body as a list of byte strings (join them, or send them one after another).
+    ``blobs`` are the items' bytes in order; an item may come as several pieces in a row
+    (only the header's sizes say where one ends)."""
     head = header.model_dump_json().encode("utf-8")
     return [len(head).to_bytes(_LEN, "big"), head, *blobs]
 
