@@ -50,7 +50,7 @@ from photoark.client.smallfiles import (
 from photoark.client.sources import ContentSource, file_source
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.client.state.queue import UploadQueue
-from photoark.client.state.statcache import StatCache
+from photoark.client.state.statcache import BufferedStatCache, StatCache
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.client.state.versions import PathVersions
 from photoark.client.thumbnailer import ThumbnailReport, make_thumbnails
@@ -193,7 +193,7 @@ class _Run:
         self.report = BackupReport()
         self.lock = threading.Lock()
         self.claims = _Claims()
-        self.stat_cache = StatCache(session.db)
+        self.stat_cache = BufferedStatCache(session.db)
         self.queue = UploadQueue(session.db)
         self.versions = PathVersions(session.db)
         self.marks = DeletionMarks(session)
@@ -721,14 +721,17 @@ def _work(
     adder: Bundler[LibraryFile, LibraryFile] = Bundler(
         lambda files: add_many_by_reference(session, album, files), lambda f: 1, adds
     )
-    with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler, adder:
-        run.bundler, run.adder = bundler, adder
-        if options.workers <= 1:
-            for one in work:
-                run.process(one)
-        else:
-            with ThreadPoolExecutor(max_workers=options.workers) as pool:
-                list(pool.map(run.process, work))
+    try:
+        with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler, adder:
+            run.bundler, run.adder = bundler, adder
+            if options.workers <= 1:
+                for one in work:
+                    run.process(one)
+            else:
+                with ThreadPoolExecutor(max_workers=options.workers) as pool:
+                    list(pool.map(run.process, work))
+    finally:
+        run.stat_cache.flush()
     run.report.originals_seconds = time.monotonic() - started
     if not run.stopped():
         try:

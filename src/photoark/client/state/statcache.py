@@ -9,11 +9,12 @@ filename round-trips."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
 from photoark.client.state.db import StateDB, subtree, subtree_bounds
 
-__all__ = ["StatCache"]
+__all__ = ["BufferedStatCache", "StatCache"]
 
 
 class StatCache:
@@ -81,3 +82,55 @@ class StatCache:
             gone = [(p,) for (p,) in rows.fetchall() if bytes(p) not in keep]
             conn.executemany("DELETE FROM stat_cache WHERE path = ?", gone)
             return len(gone)
+
+
+_Row = tuple[bytes, int, int, int, int, str, str]
+
+
+class BufferedStatCache(StatCache):
+    """A stat cache whose writes are gathered and written ``batch`` at a time, in one
+    transaction, instead of one commit per file: a backup's workers each took the state DB's
+    lock for every file they hashed, behind the bundles' commits. Call :meth:`flush` when the
+    run ends (what is lost to a kill is a cache entry: that file is hashed again next time).
+    Lookups and :meth:`forget` see the pending entries."""
+
+    def __init__(self, db: StateDB, batch: int = 256) -> None:
+        super().__init__(db)
+        self._batch = batch
+        self._pending: dict[bytes, _Row] = {}
+        self._guard = threading.Lock()
+
+    def lookup(self, path: str, st: os.stat_result) -> tuple[str, str] | None:
+        with self._guard:
+            row = self._pending.get(os.fsencode(path))
+        if row is None:
+            return super().lookup(path, st)
+        if row[1:5] != self.key_of(st):
+            return None
+        return row[5], row[6]
+
+    def store(self, path: str, st: os.stat_result, fmt: str, content_hash: str) -> None:
+        raw = os.fsencode(path)
+        with self._guard:
+            self._pending[raw] = (raw, *self.key_of(st), fmt, content_hash)  # type: ignore[assignment]
+            full = len(self._pending) >= self._batch
+        if full:
+            self.flush()
+
+    def forget(self, path: str) -> None:
+        with self._guard:
+            self._pending.pop(os.fsencode(path), None)
+        super().forget(path)
+
+    def flush(self) -> None:
+        """Write the pending entries (one transaction)."""
+        with self._guard:
+            rows, self._pending = list(self._pending.values()), {}
+        if rows:
+            with self._db.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO stat_cache"
+                    " (path, size, mtime_ns, ctime_ns, inode, format, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
