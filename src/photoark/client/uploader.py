@@ -228,8 +228,7 @@ class _Window:
     def __exit__(self, *exc: object) -> None:
         self.cancel()
 
-    def _send(self, number: int, data: tuple[bytes, ...], digest: str) -> int:
-        size = sum(len(piece) for piece in data)
+    def _send(self, number: int, data: tuple[bytes, ...], digest: str, size: int) -> int:
         self._up._api.put_part(self.pending.upload_id, number, data, digest)
         self._up._on_bytes(size)
         return size
@@ -244,9 +243,9 @@ class _Window:
         if on_server:
             future.set_result(-1)  # the server has it already: verified by its SHA-256
         elif self._pool is None:
-            future.set_result(self._send(number, data, digest))
+            future.set_result(self._send(number, data, digest, size))
         else:
-            future = self._pool.submit(self._send, number, data, digest)
+            future = self._pool.submit(self._send, number, data, digest, size)
         self._queue.append((number, future, snap, plain))
         while len(self._queue) >= self._size or (self._queue and self._queue[0][1].done()):
             self._retire()

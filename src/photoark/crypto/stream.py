@@ -168,8 +168,6 @@ def encrypt_chunks(key: bytes, data: bytes) -> tuple[bytes, list[bytes]]:
     caller that sends them one after another copies none of them again)."""
     enc = StreamEncryptor.start(key)
     n = chunk_count(len(data))
-    if n == 1:  # most photos: no slice of the plaintext either
-        return enc.header, [enc.push(data, final=True)]
     return enc.header, [
         enc.push(data[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE], final=i == n - 1) for i in range(n)
     ]

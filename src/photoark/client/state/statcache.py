@@ -17,6 +17,25 @@ from photoark.client.state.db import StateDB, subtree, subtree_bounds
 __all__ = ["BufferedStatCache", "StatCache"]
 
 
+_Row = tuple[bytes, int, int, int, int, str, str]
+_INSERT = (
+    "INSERT OR REPLACE INTO stat_cache"
+    " (path, size, mtime_ns, ctime_ns, inode, format, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(path: str, st: os.stat_result, fmt: str, content_hash: str) -> _Row:
+    return (
+        os.fsencode(path),
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+        fmt,
+        content_hash,
+    )
+
+
 class StatCache:
     def __init__(self, db: StateDB) -> None:
         self._db = db
@@ -35,19 +54,7 @@ class StatCache:
         return str(row["format"]), str(row["hash"])
 
     def store(self, path: str, st: os.stat_result, fmt: str, content_hash: str) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO stat_cache"
-            " (path, size, mtime_ns, ctime_ns, inode, format, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                os.fsencode(path),
-                st.st_size,
-                st.st_mtime_ns,
-                st.st_ctime_ns,
-                st.st_ino,
-                fmt,
-                content_hash,
-            ),
-        )
+        self._db.execute(_INSERT, _row(path, st, fmt, content_hash))
 
     def snapshot(self, roots: Sequence[str]) -> dict[bytes, tuple[tuple[int, ...], str, str]]:
         """Every cached entry under ``roots`` (absolute), for a fast pass over unchanged files:
@@ -84,9 +91,6 @@ class StatCache:
             return len(gone)
 
 
-_Row = tuple[bytes, int, int, int, int, str, str]
-
-
 class BufferedStatCache(StatCache):
     """A stat cache whose writes are gathered and written ``batch`` at a time, in one
     transaction, instead of one commit per file: a backup's workers each took the state DB's
@@ -110,9 +114,9 @@ class BufferedStatCache(StatCache):
         return row[5], row[6]
 
     def store(self, path: str, st: os.stat_result, fmt: str, content_hash: str) -> None:
-        raw = os.fsencode(path)
+        row = _row(path, st, fmt, content_hash)
         with self._guard:
-            self._pending[raw] = (raw, *self.key_of(st), fmt, content_hash)  # type: ignore[assignment]
+            self._pending[row[0]] = row
             full = len(self._pending) >= self._batch
         if full:
             self.flush()
@@ -128,9 +132,4 @@ class BufferedStatCache(StatCache):
             rows, self._pending = list(self._pending.values()), {}
         if rows:
             with self._db.transaction() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO stat_cache"
-                    " (path, size, mtime_ns, ctime_ns, inode, format, hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                conn.executemany(_INSERT, rows)

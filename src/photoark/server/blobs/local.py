@@ -59,9 +59,9 @@ def _make_durable(fh: BinaryIO) -> None:
     Blob data is written once and rarely read back soon (a download is a different day), so
     keeping it cached only pushes out pages that are useful, and makes every write take fresh
     memory: on this project's VMs a first-touched page costs as much as the disk write (see
-    ARCHITECTURE.md, "Blob writes"). ``fdatasync`` is enough for a new file: it writes the data
-    and the metadata needed to read it back (size, blocks); the name is made durable by the
-    directory fsync that follows every link or rename.
+    ARCHITECTURE.md, "Performance notes"). ``fdatasync`` is enough for a new file: it writes the
+    data and the metadata needed to read it back (size, blocks); its name is made durable by a
+    directory fsync before the object counts (``complete``, ``put_object``, ``put_objects``).
     """
     fh.flush()
     fd = fh.fileno()
