@@ -296,7 +296,7 @@ class _Clock:
 
     def wrap_pages(self, fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
         def pages(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            label = "read_pca" if "pca" in self.inside else "read_project"
+            label = "read"
             it = fn(*args, **kwargs)
             while True:
                 start, cpu = time.perf_counter(), time.process_time()
@@ -343,13 +343,7 @@ def child(spec_path: Path) -> None:
     sim.group_pairs = clock.wrap("group_pairs", sim.group_pairs)
     sim._photos = clock.wrap("photos", sim._photos)
     sim.CachedVectors.pages = clock.wrap_pages(sim.CachedVectors.pages)  # type: ignore[method-assign]
-    fetch = sim.CachedVectors.fetch
-
-    def timed_fetch(self: Any, ids: Any) -> Any:
-        label = "fetch_confirm" if "confirm" in clock.inside else "fetch_groups"
-        return clock.wrap(label, fetch)(self, ids)
-
-    sim.CachedVectors.fetch = timed_fetch  # type: ignore[method-assign]
+    sim.CachedVectors.fetch = clock.wrap("fetch_groups", sim.CachedVectors.fetch)  # type: ignore[method-assign]
     nb._principal_axes = clock.wrap("pca", nb._principal_axes)
     nb._confirm = clock.wrap("confirm", nb._confirm)
     nb._indexed_pairs = clock.wrap("indexed", nb._indexed_pairs)
@@ -408,8 +402,8 @@ def split(timers: dict[str, float], total: float) -> dict[str, float]:
     """Exclusive seconds per phase from the nested cumulative timers."""
     t = dict.fromkeys(
         (
-            *("exact_copies", "close_pairs", "indexed", "pca", "read_pca", "read_project"),
-            *("index_build", "search", "confirm", "fetch_confirm", "fetch_groups"),
+            *("exact_copies", "close_pairs", "indexed", "pca", "read"),
+            *("index_build", "search", "confirm", "fetch_groups"),
             *("group_pairs", "photos"),
         ),
         0.0,
@@ -418,17 +412,17 @@ def split(timers: dict[str, float], total: float) -> dict[str, float]:
     indexed = t["indexed"]
     return {
         "exact-copy query": t["exact_copies"],
-        "read + decode rows (SQLite)": t["read_pca"] + t["read_project"] + t["fetch_confirm"],
-        "PCA fit": t["pca"] - t["read_pca"],
-        "projection + candidate filter": (
-            indexed - t["pca"] - t["read_project"] - t["index_build"] - t["search"] - t["confirm"]
+        "read + decode rows (SQLite, once)": t["read"],
+        "PCA fit": t["pca"],
+        "spill file, projection + candidate filter": (
+            indexed - t["pca"] - t["read"] - t["index_build"] - t["search"] - t["confirm"]
         )
         if indexed
         else 0.0,
         "index build (HNSW add)": t["index_build"],
         "search": t["search"],
-        "confirm (full vectors)": t["confirm"] - t["fetch_confirm"],
-        "exact path (small library)": 0.0 if indexed else t["close_pairs"] - t["read_project"],
+        "confirm (full vectors)": t["confirm"],
+        "exact path (small library)": 0.0 if indexed else t["close_pairs"] - t["read"],
         "grouping (components, photos, keeper, distances)": total
         - t["exact_copies"]
         - t["close_pairs"],

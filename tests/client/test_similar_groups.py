@@ -3,9 +3,16 @@ components, the keeper rule and the smart-album adds."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
+import pytest
 
+from photoark.optimize import neighbours
 from photoark.optimize.neighbours import ArraySource, IndexParams, Pair, close_pairs
 from photoark.optimize.similar import (
     Member,
@@ -47,6 +54,43 @@ def test_exact_and_indexed_paths_find_the_same_pairs() -> None:
     by_pair = {(p.a, p.b): p.distance for p in exact}
     for p in indexed:
         assert abs(by_pair[(p.a, p.b)] - p.distance) < 1e-3
+
+
+@pytest.mark.parametrize("dtype", ["f16", "bf16", "f32"])
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_indexed_path_spills_to_the_given_directory_and_cleans_up(
+    dtype: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # float32 vectors stay float32 in the spill; every index precision finds every pair;
+    # confirmed in several windows of held rows
+    monkeypatch.setattr(neighbours, "_HELD", 16)
+    vectors, truth = _planted(2000, 60, seed=3)
+    source = ArraySource(range(2000), vectors.astype(np.float32), page=512)
+    params = IndexParams(exact_below=0, threads=1, dtype=dtype)
+    seen: list[list[Path]] = []
+    spilled: list[str] = []
+    real_confirm = neighbours._confirm
+
+    def confirm(*args: Any) -> Any:
+        seen.append(list(tmp_path.iterdir()))
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own descriptor is gone
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if target.startswith(str(tmp_path)):
+                    spilled.append(target)
+        return real_confirm(*args)
+
+    neighbours._confirm = confirm  # type: ignore[assignment]
+    try:
+        pairs = close_pairs(source, 0.1, params, spill_dir=tmp_path)
+    finally:
+        neighbours._confirm = real_confirm  # type: ignore[assignment]
+    assert _pairs(pairs) == truth
+    exact = {(p.a, p.b): p.distance for p in close_pairs(source, 0.1, IndexParams(10**9))}
+    assert all(abs(exact[(p.a, p.b)] - p.distance) < 1e-6 for p in pairs)
+    # an unlinked temporary file in that directory, open while comparing, gone after
+    assert len(set(spilled)) == 1 and "deleted" in spilled[0]  # (the map holds a dup)
+    assert seen == [[]] and list(tmp_path.iterdir()) == []
 
 
 def test_pairs_use_ids_and_respect_the_threshold() -> None:

@@ -10,17 +10,23 @@ Embeddings are L2-normalised, so cosine distance ``d = 1 - xÂ·y`` and ``|x - y|Â
   within ``d`` stays within squared distance ``2d`` there and the candidate filter loses no
   true pair by itself; the approximate search does lose some, and each photo keeps at most
   ``neighbours`` candidates (``bench/similar_group.py``: 0.96 of planted close pairs at
-  100 000 synthetic photos, 0.99 at 20 000). The full vectors are read twice, a page at a time,
-  so memory holds the projection (``dims`` float32 per photo) and the index, not the 1280-d
-  vectors.
+  100 000 synthetic photos, 0.99 at 20 000). The full vectors are read once, a page at a time,
+  into a temporary file mapped back for the projection and the confirmation (the page cache
+  holds them, not the heap), so memory holds the projection (``dims`` float32 per photo) and
+  the index, not the 1280-d vectors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import mmap
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final, Protocol
+from pathlib import Path
+from typing import Any, BinaryIO, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +35,10 @@ __all__ = ["ArraySource", "IndexParams", "Pair", "VectorSource", "close_pairs"]
 
 _BLOCK: Final = 1024  # rows per block of the exact comparison (block x n float32 at once)
 _SAMPLE: Final = 8192  # rows the projection is fitted on
-_SLACK: Final = 4e-3  # half-precision rounding on the squared distances compared to 2d
+_UNIT_ROUNDOFF: Final = {"f16": 2.0**-11, "bf16": 2.0**-8, "f32": 2.0**-24, "f64": 2.0**-53}
 _REGIONS: Final = 16  # regions the candidates are confirmed in, one after another
 _HELD: Final = 16384  # distinct full vectors held while confirming (80 MiB float32 at 1280-d)
-_FETCH: Final = 4096  # vectors fetched at a time
+_FETCH: Final = 4096  # rows converted to float32 at a time
 _COMPARE: Final = 1024  # pairs compared at a time
 # float16 -> float32 by table: exact, and 3-4x faster than numpy's cast on embeddings (half
 # their values are zero, interleaved with the others: numpy's cast is 3x slower on such data)
@@ -68,6 +74,7 @@ class IndexParams:
     expansion_add: int = 64
     expansion_search: int = 64
     threads: int = 2
+    dtype: str = "auto"  # the index's: "auto" (bf16 where the CPU computes it, else f16) or any
 
 
 @dataclass(frozen=True)
@@ -78,16 +85,21 @@ class Pair:
 
 
 def close_pairs(
-    source: VectorSource, threshold: float, params: IndexParams = IndexParams()
+    source: VectorSource,
+    threshold: float,
+    params: IndexParams = IndexParams(),
+    spill_dir: Path | None = None,
 ) -> list[Pair]:
     """Every pair of distinct ids whose embeddings are within cosine ``threshold``.
-    (``source.count()`` only chooses the method: it may be an estimate.)"""
+    (``source.count()`` only chooses the method: it may be an estimate.) A large library's
+    vectors are read once and kept in a temporary file under ``spill_dir`` (default: the
+    system's temporary directory) while they are compared."""
     n = source.count()
     if n < 2:
         return []
     if n <= params.exact_below:
         return _exact_pairs(source, threshold)
-    return _indexed_pairs(source, n, threshold, params)
+    return _indexed_pairs(source, threshold, params, spill_dir)
 
 
 def _exact_pairs(source: VectorSource, threshold: float) -> list[Pair]:
@@ -110,51 +122,119 @@ def _exact_pairs(source: VectorSource, threshold: float) -> list[Pair]:
 
 
 def _indexed_pairs(
-    source: VectorSource, n: int, threshold: float, params: IndexParams
+    source: VectorSource,
+    threshold: float,
+    params: IndexParams,
+    spill_dir: Path | None,
 ) -> list[Pair]:
     from usearch.index import Index  # imported here: only large libraries need it
 
-    basis = _principal_axes(source, n, params.dims)
-    id_pages: list[npt.NDArray[np.int64]] = []
-    reduced_pages: list[npt.NDArray[np.float32]] = []
-    for page_ids, vectors in source.pages():
-        id_pages.append(page_ids)
-        reduced_pages.append(_single(vectors) @ basis)
-    ids = np.concatenate(id_pages)
-    reduced = np.concatenate(reduced_pages)
-    del reduced_pages
-    filled = len(ids)
-    index = Index(
-        ndim=reduced.shape[1],
-        metric="l2sq",
-        dtype="f16",
-        connectivity=params.connectivity,
-        expansion_add=params.expansion_add,
-        expansion_search=params.expansion_search,
-    )
-    positions = np.arange(filled, dtype=np.uint64)
-    index.add(positions, reduced, threads=params.threads)
-    found = index.search(reduced, params.neighbours + 1, threads=params.threads)
-    keys = np.asarray(found.keys, dtype=np.int64)
-    squared = np.asarray(found.distances, dtype=np.float32)
-    del index, found
-    # the projection never lengthens a difference: a true pair is within 2d here, give or take
-    # half-precision rounding (index entries of norm <= 1: |error| < 2^-9 * |x - y|; decoded
-    # float16 vectors are unit up to ~1e-3 each)
-    rows = np.broadcast_to(np.arange(filled, dtype=np.int64)[:, None], keys.shape)
-    near = (keys >= 0) & (keys < filled) & (keys != rows)
-    near &= squared <= 2.0 * threshold + _SLACK
-    a, b = rows[near], keys[near]
-    codes = np.unique(np.minimum(a, b) * filled + np.maximum(a, b))
-    del keys, squared, rows, near, a, b
-    candidates = np.stack(np.divmod(codes, filled), axis=1)
-    del codes
-    # confirmed a block of rows at a time: candidates of one region of the space share rows
-    order = np.argsort(_region_rank(reduced)[candidates].min(axis=1), kind="stable")
-    del reduced
-    pairs = _confirm(source, ids, candidates[order], threshold)
+    with _spilled(source, spill_dir) as spill:
+        if spill is None or len(spill.ids) < 2:
+            return []
+        filled = len(spill.ids)
+        basis = _principal_axes(spill.rows, params.dims)
+        reduced = np.empty((filled, basis.shape[1]), dtype=np.float32)
+        for start in range(0, filled, _FETCH):
+            reduced[start : start + _FETCH] = _single(spill.rows[start : start + _FETCH]) @ basis
+            spill.release()  # a block at a time: mapped pages count in the RSS
+        dtype = _index_dtype(params.dtype, reduced.shape[1])
+        index = Index(
+            ndim=reduced.shape[1],
+            metric="l2sq",
+            dtype=dtype,
+            connectivity=params.connectivity,
+            expansion_add=params.expansion_add,
+            expansion_search=params.expansion_search,
+        )
+        positions = np.arange(filled, dtype=np.uint64)
+        index.add(positions, reduced, threads=params.threads)
+        found = index.search(reduced, params.neighbours + 1, threads=params.threads)
+        keys = np.asarray(found.keys, dtype=np.int64)
+        squared = np.asarray(found.distances, dtype=np.float32)
+        del index, found
+        # the projection never lengthens a difference: a true pair is within 2d here, give or
+        # take the index's rounding (see _slack)
+        rows = np.broadcast_to(np.arange(filled, dtype=np.int64)[:, None], keys.shape)
+        near = (keys >= 0) & (keys < filled) & (keys != rows)
+        near &= squared <= 2.0 * threshold + _slack(threshold, dtype)
+        a, b = rows[near], keys[near]
+        codes = np.unique(np.minimum(a, b) * filled + np.maximum(a, b))
+        del keys, squared, rows, near, a, b
+        candidates = np.stack(np.divmod(codes, filled), axis=1)
+        del codes
+        # confirmed a block of rows at a time: candidates of one region of the space share rows
+        order = np.argsort(_region_rank(reduced)[candidates].min(axis=1), kind="stable")
+        del reduced
+        pairs = _confirm(spill, candidates[order], threshold)
     pairs.sort(key=lambda p: (p.a, p.b))
     return pairs
+
+
+class _Spill:
+    """Vectors written to an (unlinked) temporary file and mapped back read-only: the page
+    cache holds them, and :meth:`release` drops them from this process's mapping (its RSS)
+    once a phase is done with them; they are read back from the cache when next touched."""
+
+    def __init__(self, ids: npt.NDArray[np.int64], file: BinaryIO, dtype: np.dtype[Any], dim: int):
+        self.ids = ids
+        self._map = mmap.mmap(file.fileno(), len(ids) * dim * dtype.itemsize, prot=mmap.PROT_READ)
+        self.rows: Vectors = np.frombuffer(self._map, dtype=dtype).reshape(len(ids), dim)
+
+    def release(self) -> None:
+        self._map.madvise(mmap.MADV_DONTNEED)
+
+    def close(self) -> None:
+        self.rows = np.zeros((0, 0), dtype=np.float32)
+        with contextlib.suppress(BufferError):  # a view still alive: the map goes with it
+            self._map.close()
+
+
+@contextmanager
+def _spilled(source: VectorSource, spill_dir: Path | None) -> Iterator[_Spill | None]:
+    """One read of the source into a :class:`_Spill` under ``spill_dir`` (None when the source
+    is empty); the file is gone when the block ends."""
+    with tempfile.TemporaryFile(dir=spill_dir, prefix="photoark-vectors-") as file:
+        id_pages: list[npt.NDArray[np.int64]] = []
+        dtype: np.dtype[Any] | None = None
+        dim = 0
+        for page_ids, vectors in source.pages():
+            if not len(page_ids):
+                continue
+            if dtype is None:
+                dtype = np.dtype(np.float16 if vectors.dtype == np.float16 else np.float32)
+                dim = vectors.shape[1]
+            file.write(np.ascontiguousarray(vectors, dtype=dtype).data)
+            id_pages.append(np.asarray(page_ids, dtype=np.int64))
+        if dtype is None or not dim:
+            yield None
+            return
+        file.flush()
+        spill = _Spill(np.concatenate(id_pages), file, dtype, dim)
+        try:
+            yield spill
+        finally:
+            spill.close()
+
+
+def _index_dtype(requested: str, dims: int) -> str:
+    """``requested``, or for ``"auto"`` bfloat16 where this CPU computes it in hardware (a
+    third less time than float16 to build and search, same recall), else float16."""
+    if requested != "auto":
+        return requested
+    from usearch.index import Index
+
+    probe = Index(ndim=dims, metric="l2sq", dtype="bf16")
+    return "f16" if probe.hardware_acceleration in ("serial", "", None) else "bf16"
+
+
+def _slack(threshold: float, dtype: str) -> float:
+    """How much the index's squared distance may exceed the projection's true one, for a pair
+    within ``threshold``: entries of norm <= 1 rounded to ``dtype`` move by at most ``u`` (its
+    unit roundoff) each, so ``|x - y|`` by at most 2u and its square by 2u (2 sqrt(2d) + 2u);
+    plus 2e-3 for decoded float16 vectors being unit only to ~1e-3 each."""
+    unit = _UNIT_ROUNDOFF.get(dtype, 2.0**-8)
+    return 2.0 * unit * (2.0 * math.sqrt(2.0 * threshold) + 2.0 * unit) + 2e-3
 
 
 def _region_rank(reduced: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
@@ -174,16 +254,10 @@ def _region_rank(reduced: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
     return rank
 
 
-def _principal_axes(source: VectorSource, n: int, dims: int) -> npt.NDArray[np.float32]:
-    """The ``dims`` leading principal axes (columns) of an even sample of the vectors."""
-    step = max(1, math.ceil(n / _SAMPLE))
-    rows: list[Vectors] = []
-    seen = 0
-    for _, vectors in source.pages():
-        take = np.arange((-seen) % step, len(vectors), step)
-        rows.append(_single(vectors[take]))
-        seen += len(vectors)
-    sample = np.concatenate(rows)
+def _principal_axes(full: Vectors, dims: int) -> npt.NDArray[np.float32]:
+    """The ``dims`` leading principal axes (columns) of an even sample of the rows."""
+    step = max(1, math.ceil(len(full) / _SAMPLE))
+    sample = _single(np.asarray(full[::step]))
     centred = sample - sample.mean(axis=0)
     covariance = centred.T @ centred
     _, axes = np.linalg.eigh(covariance)  # ascending eigenvalues
@@ -191,15 +265,11 @@ def _principal_axes(source: VectorSource, n: int, dims: int) -> npt.NDArray[np.f
     return np.ascontiguousarray(axes[:, ::-1][:, :dims], dtype=np.float32)
 
 
-def _confirm(
-    source: VectorSource,
-    ids: npt.NDArray[np.int64],
-    candidates: npt.NDArray[np.int64],
-    threshold: float,
-) -> list[Pair]:
-    """The candidates (rows of position pairs into ``ids``) whose full vectors are within
-    ``threshold``. Consecutive candidates are taken while they touch at most ``_HELD`` distinct
-    rows; those are fetched once each, then the pairs compared ``_COMPARE`` at a time."""
+def _confirm(spill: _Spill, candidates: npt.NDArray[np.int64], threshold: float) -> list[Pair]:
+    """The candidates (pairs of row positions in ``spill``) within ``threshold``. Consecutive
+    candidates are taken while they touch at most ``_HELD`` distinct rows; those are converted
+    once each (and released from the mapping), then the pairs compared ``_COMPARE`` at a time."""
+    ids = spill.ids
     pairs: list[Pair] = []
     held = np.empty((0, 0), dtype=np.float32)  # reused: a fresh 80 MiB array costs page faults
     start = 0
@@ -212,18 +282,19 @@ def _confirm(
         start += end
         members = np.unique(chunk)
         for f in range(0, len(members), _FETCH):
-            piece = source.fetch([int(i) for i in ids[members[f : f + _FETCH]]])
+            piece = spill.rows[members[f : f + _FETCH]]
             if not f and (len(held) < len(members) or held.shape[1] != piece.shape[1]):
                 held = np.empty((max(len(members), len(held)), piece.shape[1]), np.float32)
             held[f : f + len(piece)] = _single(piece)  # once per row, not once per pair
-        full = held[: len(members)]
+            spill.release()
+        converted = held[: len(members)]
         where = np.searchsorted(members, chunk)
-        left = np.empty((_COMPARE, full.shape[1]), dtype=np.float32)
+        left = np.empty((_COMPARE, converted.shape[1]), dtype=np.float32)
         right = np.empty_like(left)
         for f in range(0, len(chunk), _COMPARE):
             m = len(where[f : f + _COMPARE])
-            np.take(full, where[f : f + m, 0], axis=0, out=left[:m])
-            np.take(full, where[f : f + m, 1], axis=0, out=right[:m])
+            np.take(converted, where[f : f + m, 0], axis=0, out=left[:m])
+            np.take(converted, where[f : f + m, 1], axis=0, out=right[:m])
             distances = 1.0 - np.einsum("ij,ij->i", left[:m], right[:m])
             for k in np.flatnonzero(distances <= threshold).tolist():
                 x, y = int(ids[chunk[f + k, 0]]), int(ids[chunk[f + k, 1]])

@@ -173,7 +173,10 @@ class CachedVectors:
 
     def fetch(self, ids: Sequence[int]) -> npt.NDArray[np.float16]:
         found = self._cache.vectors_of(self._model, ids)
-        return np.stack([decode_embedding(found[i], self._dim) for i in ids])
+        valid, vectors = decode_embeddings([found[i] for i in ids], self._dim)
+        if not valid.all():  # changed since it was read: one at a time, to say which and why
+            return np.stack([decode_embedding(found[i], self._dim) for i in ids])
+        return vectors
 
 
 def _photos(mirror: Mirror, ids: Sequence[int]) -> dict[int, Photo]:
@@ -233,7 +236,7 @@ def find_similar(
     local state: compute the missing embeddings first, see :mod:`photoark.client.embedder`)."""
     copies = _exact_copies(session_db)
     source = CachedVectors(session_db, model, dim, copies)
-    pairs = close_pairs(source, threshold, params)
+    pairs = close_pairs(source, threshold, params, spill_dir=session_db.path.parent)
     groups: list[SimilarGroup] = []
     for component in group_pairs(pairs):
         photos = _photos(mirror, component)
