@@ -39,6 +39,7 @@ _UNIT_ROUNDOFF: Final = {"f16": 2.0**-11, "bf16": 2.0**-8, "f32": 2.0**-24, "f64
 _REGIONS: Final = 16  # regions the candidates are confirmed in, one after another
 _HELD: Final = 16384  # distinct full vectors held while confirming (80 MiB float32 at 1280-d)
 _FETCH: Final = 4096  # rows converted to float32 at a time
+_SCATTERED: Final = 512  # scattered rows read from the spill file between releases
 _COMPARE: Final = 1024  # pairs compared at a time
 # float16 -> float32 by table: exact, and 3-4x faster than numpy's cast on embeddings (half
 # their values are zero, interleaved with the others: numpy's cast is 3x slower on such data)
@@ -133,7 +134,8 @@ def _indexed_pairs(
         if spill is None or len(spill.ids) < 2:
             return []
         filled = len(spill.ids)
-        basis = _principal_axes(spill.rows, params.dims)
+        step = max(1, math.ceil(filled / _SAMPLE))
+        basis = _principal_axes(spill.take(np.arange(0, filled, step)), params.dims)
         reduced = np.empty((filled, basis.shape[1]), dtype=np.float32)
         for start in range(0, filled, _FETCH):
             reduced[start : start + _FETCH] = _single(spill.rows[start : start + _FETCH]) @ basis
@@ -183,6 +185,20 @@ class _Spill:
 
     def release(self) -> None:
         self._map.madvise(mmap.MADV_DONTNEED)
+
+    def take(self, positions: npt.NDArray[np.int64]) -> Vectors:
+        """The rows at ``positions``, released as they are read: each page fault maps the
+        pages around it too, so scattered rows would map most of the file at once."""
+        out = np.empty((len(positions), self.rows.shape[1]), dtype=self.rows.dtype)
+        for start in range(0, len(positions), _SCATTERED):
+            np.take(
+                self.rows,
+                positions[start : start + _SCATTERED],
+                axis=0,
+                out=out[start : start + _SCATTERED],
+            )
+            self.release()
+        return out
 
     def close(self) -> None:
         self.rows = np.zeros((0, 0), dtype=np.float32)
@@ -254,10 +270,9 @@ def _region_rank(reduced: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
     return rank
 
 
-def _principal_axes(full: Vectors, dims: int) -> npt.NDArray[np.float32]:
-    """The ``dims`` leading principal axes (columns) of an even sample of the rows."""
-    step = max(1, math.ceil(len(full) / _SAMPLE))
-    sample = _single(np.asarray(full[::step]))
+def _principal_axes(rows: Vectors, dims: int) -> npt.NDArray[np.float32]:
+    """The ``dims`` leading principal axes (columns) of ``rows`` (an even sample)."""
+    sample = _single(rows)
     centred = sample - sample.mean(axis=0)
     covariance = centred.T @ centred
     _, axes = np.linalg.eigh(covariance)  # ascending eigenvalues
@@ -282,11 +297,10 @@ def _confirm(spill: _Spill, candidates: npt.NDArray[np.int64], threshold: float)
         start += end
         members = np.unique(chunk)
         for f in range(0, len(members), _FETCH):
-            piece = spill.rows[members[f : f + _FETCH]]
+            piece = spill.take(members[f : f + _FETCH])
             if not f and (len(held) < len(members) or held.shape[1] != piece.shape[1]):
                 held = np.empty((max(len(members), len(held)), piece.shape[1]), np.float32)
             held[f : f + len(piece)] = _single(piece)  # once per row, not once per pair
-            spill.release()
         converted = held[: len(members)]
         where = np.searchsorted(members, chunk)
         left = np.empty((_COMPARE, converted.shape[1]), dtype=np.float32)

@@ -52,6 +52,7 @@ __all__ = [
     "plan_json",
 ]
 
+_GROUP_PAGE: Final = 4096  # vectors fetched at a time for a group's distances
 _METADATA_FIELDS: Final = ("taken_at", "gps", "make", "model", "orientation", "width", "height")
 
 
@@ -224,6 +225,18 @@ def _exact_copies(db: StateDB) -> set[int]:
     return out
 
 
+def _distances_to_first(source: CachedVectors, ids: Sequence[int]) -> npt.NDArray[np.float32]:
+    """Cosine distance of each of ``ids`` to the first, fetched a page at a time (a chained
+    group can hold thousands of photos)."""
+    first = source.fetch(ids[:1]).astype(np.float32)[0]
+    out = np.empty(len(ids), dtype=np.float32)
+    for start in range(0, len(ids), _GROUP_PAGE):
+        page = source.fetch(ids[start : start + _GROUP_PAGE]).astype(np.float32)
+        out[start : start + len(page)] = np.maximum(0.0, 1.0 - page @ first)
+    out[0] = 0.0  # the keeper itself (float16 rounding would say ~1e-4)
+    return out
+
+
 def find_similar(
     session_db: StateDB,
     mirror: Mirror,
@@ -243,9 +256,7 @@ def find_similar(
         if len(photos) < 2:
             continue
         ordered = keeper_order(list(photos.values()))
-        vectors = source.fetch([p.id for p in ordered]).astype(np.float32)
-        distances = np.maximum(0.0, 1.0 - vectors @ vectors[0])
-        distances[0] = 0.0  # the keeper itself (float16 rounding would say ~1e-4)
+        distances = _distances_to_first(source, [p.id for p in ordered])
         members = [
             Member(p, round(float(d), 4), keep=i == 0)
             for i, (p, d) in enumerate(zip(ordered, distances.tolist(), strict=True))
