@@ -4,6 +4,8 @@ components, the keeper rule and the smart-album adds."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,18 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from photoark.client.state.db import StateDB
+from photoark.client.state.embeddings import EmbeddingCache
+from photoark.client.state.mirror import Album, LibraryFile, Mirror
+from photoark.ml.codec import encode_embedding
 from photoark.optimize import neighbours
 from photoark.optimize.neighbours import ArraySource, IndexParams, Pair, close_pairs
 from photoark.optimize.similar import (
     Member,
+    NoSpaceForScan,
     Photo,
     SimilarGroup,
+    find_similar,
     group_pairs,
     keeper_order,
     smart_adds,
@@ -140,3 +148,38 @@ def test_smart_adds_cover_every_album_of_a_removed_photo() -> None:
     assert smart_adds(group) == [(3, 1), (4, 1)]
     only = SimilarGroup((Member(keep, 0.0, True), Member(_photo(4, albums=(1,)), 0.1, False)))
     assert smart_adds(only) == []
+
+
+def test_a_full_disk_during_the_scan_says_so_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vectors, _ = _planted(40, 5)
+    db = StateDB(tmp_path / "state.db")
+    mirror = Mirror(db)
+    with db.transaction() as conn:
+        mirror.put_album(conn, Album(1, "Camera", b"\0" * 32, 1))
+        for i in range(1, 41):
+            mirror.put_file(
+                conn,
+                LibraryFile(
+                    id=i, hash=f"{i:064x}", name=f"IMG_{i}.jpg", size=10, type="image",
+                    taken_at=None, taken_at_utc=None, metadata={}, file_key=b"\1" * 32,
+                    content_size=10, thumbnail_size=1, created_at=1.7e9 + i,
+                ),
+            )  # fmt: skip
+            mirror.put_entry(conn, 1, i)
+        rows = [(i, encode_embedding(vectors[i - 1])) for i in range(1, 41)]
+        EmbeddingCache.put(conn, "m", rows, sent=True)
+    params = IndexParams(exact_below=0, threads=1)
+    assert len(find_similar(db, mirror, "m", 256, 0.1, params).groups) == 5
+
+    class FullDisk(io.BytesIO):
+        def write(self, data: Any) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(neighbours.tempfile, "TemporaryFile", lambda **kw: FullDisk())
+    with pytest.raises(NoSpaceForScan, match=str(tmp_path)) as caught:
+        find_similar(db, mirror, "m", 256, 0.1, params)
+    assert caught.value.hint
+    assert EmbeddingCache(db).counts("m")["embedded"] == 40
+    db.close()

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from photoark.client.session import Session
 from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
-from photoark.ml.codec import decode_embedding, decode_embeddings
+from photoark.ml.codec import decode_embedding, decode_embeddings, encoded_size
 from photoark.ml.identity import DEFAULT_THRESHOLD
 from photoark.optimize.cleanup import CleanupResult, Removal, add_then_trash
 from photoark.optimize.neighbours import IndexParams, Pair, close_pairs
@@ -41,6 +42,7 @@ __all__ = [
     "CachedVectors",
     "InvalidPlan",
     "Member",
+    "NoSpaceForScan",
     "Photo",
     "SimilarGroup",
     "SimilarScan",
@@ -58,6 +60,10 @@ _METADATA_FIELDS: Final = ("taken_at", "gps", "make", "model", "orientation", "w
 
 class InvalidPlan(ClientError):
     hint = "run `photoark similar --json` again for a fresh plan, edit only `keep`, retry"
+
+
+class NoSpaceForScan(ClientError):
+    hint = "free some space on that disk and run it again (nothing was changed)"
 
 
 @dataclass(frozen=True)
@@ -249,7 +255,17 @@ def find_similar(
     local state: compute the missing embeddings first, see :mod:`photoark.client.embedder`)."""
     copies = _exact_copies(session_db)
     source = CachedVectors(session_db, model, dim, copies)
-    pairs = close_pairs(source, threshold, params, spill_dir=session_db.path.parent)
+    spill_dir = session_db.path.parent
+    try:
+        pairs = close_pairs(source, threshold, params, spill_dir=spill_dir)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        needed = source.count() * encoded_size(dim)
+        raise NoSpaceForScan(
+            f"no space left in {spill_dir} for the comparison's temporary copy of the "
+            f"embeddings (~{needed / 1e6:.0f} MB)"
+        ) from err
     groups: list[SimilarGroup] = []
     for component in group_pairs(pairs):
         photos = _photos(mirror, component)
