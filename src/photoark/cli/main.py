@@ -1,65 +1,85 @@
-"""The ``photoark`` Typer application: registers one command per module."""
+"""The ``photoark`` Typer application: registers one command per module.
+
+Only the module of the command being run is imported (``photoark backup`` does not load the
+daemon, doctor or similar-photo code); ``photoark`` alone or ``--help`` loads them all to list
+them. Start-up is most of an unchanged re-run's second (bench/rescan_unchanged.py).
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Final
 
 import typer
 
-from photoark.cli.commands.account import login, logout, signup
-from photoark.cli.commands.albums import add_command, albums_app
-from photoark.cli.commands.backup import backup_command
-from photoark.cli.commands.config import config_app
-from photoark.cli.commands.daemon import daemon_command
-from photoark.cli.commands.dedup import dedup_command
-from photoark.cli.commands.doctor import doctor_command
-from photoark.cli.commands.export import export_command
-from photoark.cli.commands.freeup import free_up_command
-from photoark.cli.commands.library import ls, sync, usage
-from photoark.cli.commands.quickstart import quickstart
-from photoark.cli.commands.server import server
-from photoark.cli.commands.similar import similar_app
-from photoark.cli.commands.status import status_command
-from photoark.cli.commands.trash import delete_command, rm_command, trash_app
-from photoark.cli.commands.watch import watch_app
+__all__ = ["COMMANDS", "build_app", "main"]
 
-__all__ = ["app", "main"]
+# command name -> (module under photoark.cli.commands, the command function or Typer app)
+COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "server": ("server", "server"),
+    "quickstart": ("quickstart", "quickstart"),
+    "signup": ("account", "signup"),
+    "login": ("account", "login"),
+    "logout": ("account", "logout"),
+    "backup": ("backup", "backup_command"),
+    "sync": ("library", "sync"),
+    "albums": ("albums", "albums_app"),
+    "add": ("albums", "add_command"),
+    "ls": ("library", "ls"),
+    "export": ("export", "export_command"),
+    "usage": ("library", "usage"),
+    "watch": ("watch", "watch_app"),
+    "daemon": ("daemon", "daemon_command"),
+    "status": ("status", "status_command"),
+    "config": ("config", "config_app"),
+    "dedup": ("dedup", "dedup_command"),
+    "similar": ("similar", "similar_app"),
+    "free-up-space": ("freeup", "free_up_command"),
+    "trash": ("trash", "trash_app"),
+    "rm": ("trash", "rm_command"),
+    "delete": ("trash", "delete_command"),
+    "doctor": ("doctor", "doctor_command"),
+}
 
-app = typer.Typer(
-    name="photoark",
-    help="Self-hosted, end-to-end encrypted backup for photos and videos.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.command("server")(server)
-app.command("quickstart")(quickstart)
-app.command("signup")(signup)
-app.command("login")(login)
-app.command("logout")(logout)
-app.command("backup")(backup_command)
-app.command("sync")(sync)
-app.add_typer(albums_app, name="albums")
-app.command("add")(add_command)
-app.command("ls")(ls)
-app.command("export")(export_command)
-app.command("usage")(usage)
-app.add_typer(watch_app, name="watch")
-app.command("daemon")(daemon_command)
-app.command("status")(status_command)
-app.add_typer(config_app, name="config")
-app.command("dedup")(dedup_command)
-app.add_typer(similar_app, name="similar")
-app.command("free-up-space")(free_up_command)
-app.add_typer(trash_app, name="trash")
-app.command("rm")(rm_command)
-app.command("delete")(delete_command)
-app.command("doctor")(doctor_command)
+
+def build_app(names: Iterable[str] | None = None) -> typer.Typer:
+    """The application with the commands ``names`` (default: every command)."""
+    app = typer.Typer(
+        name="photoark",
+        help="Self-hosted, end-to-end encrypted backup for photos and videos.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _group() -> None:
+        """Self-hosted, end-to-end encrypted backup for photos and videos."""
+        # a group even with one command registered (Typer would run a lone command directly)
+
+    for name in COMMANDS if names is None else names:
+        module, attribute = COMMANDS[name]
+        target = getattr(importlib.import_module(f"photoark.cli.commands.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
+
+
+def _command_of(args: Sequence[str]) -> str | None:
+    """The command named on the command line (its first word), if it is one of ours."""
+    first = next((a for a in args if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    command = _command_of(sys.argv[1:])
+    build_app(None if command is None else [command])()
 
 
 if __name__ == "__main__":
