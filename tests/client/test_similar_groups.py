@@ -88,11 +88,8 @@ def test_indexed_path_spills_to_the_given_directory_and_cleans_up(
                     spilled.append(target)
         return real_confirm(*args)
 
-    neighbours._confirm = confirm  # type: ignore[assignment]
-    try:
-        pairs = close_pairs(source, 0.1, params, spill_dir=tmp_path)
-    finally:
-        neighbours._confirm = real_confirm  # type: ignore[assignment]
+    monkeypatch.setattr(neighbours, "_confirm", confirm)
+    pairs = close_pairs(source, 0.1, params, spill_dir=tmp_path)
     assert _pairs(pairs) == truth
     exact = {(p.a, p.b): p.distance for p in close_pairs(source, 0.1, IndexParams(10**9))}
     assert all(abs(exact[(p.a, p.b)] - p.distance) < 1e-6 for p in pairs)
