@@ -57,8 +57,9 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
 
     @app.callback()
     def _group() -> None:
-        """Self-hosted, end-to-end encrypted backup for photos and videos."""
-        # a group even with one command registered (Typer would run a lone command directly)
+        # a group even with one command registered (Typer would run a lone command directly);
+        # no docstring: the help is the app's
+        pass
 
     for name in COMMANDS if names is None else names:
         module, attribute = COMMANDS[name]

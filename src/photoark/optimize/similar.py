@@ -234,10 +234,12 @@ def _exact_copies(db: StateDB) -> set[int]:
 def _distances_to_first(source: CachedVectors, ids: Sequence[int]) -> npt.NDArray[np.float32]:
     """Cosine distance of each of ``ids`` to the first, fetched a page at a time (a chained
     group can hold thousands of photos)."""
-    first = source.fetch(ids[:1]).astype(np.float32)[0]
+    page = source.fetch(ids[:_GROUP_PAGE]).astype(np.float32)
+    first = page[0].copy()
     out = np.empty(len(ids), dtype=np.float32)
     for start in range(0, len(ids), _GROUP_PAGE):
-        page = source.fetch(ids[start : start + _GROUP_PAGE]).astype(np.float32)
+        if start:
+            page = source.fetch(ids[start : start + _GROUP_PAGE]).astype(np.float32)
         out[start : start + len(page)] = np.maximum(0.0, 1.0 - page @ first)
     out[0] = 0.0  # the keeper itself (float16 rounding would say ~1e-4)
     return out
