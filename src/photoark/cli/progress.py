@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -17,6 +18,7 @@ from rich.progress import (
 
 from photoark.cli.output import stderr
 from photoark.client.backup import BackupProgress
+from photoark.client.scanner import Found
 
 __all__ = ["Counter", "ItemBar", "RichBackupProgress", "wants_progress"]
 
@@ -130,6 +132,12 @@ class RichBackupProgress(BackupProgress):
         with self._lock:
             self._files_done += 1
             self._progress.update(self._task, description=self._label())
+
+    def files_done(self, files: Sequence[Found], outcome: str) -> None:
+        with self._lock:
+            self._files_done += len(files)
+            self._progress.update(self._task, description=self._label())
+        self._progress.advance(self._task, sum(item.stat.st_size for item in files))
 
     def thumbnails_planned(self, n: int) -> None:
         """The originals are safe; the label counts the thumbnails made after them."""

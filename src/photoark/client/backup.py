@@ -83,6 +83,13 @@ class BackupProgress:
         """A file finished: outcome is uploaded | skipped | added | ignored | failed |
         deleted_from_backup (the user deleted its content from the backup: not sent again)."""
 
+    def files_done(self, files: Sequence[Found], outcome: str) -> None:
+        """Many files finished at once with the same outcome (the fast pass over unchanged
+        files): by default one :meth:`file_done` each, then one :meth:`bytes_done` for all."""
+        for item in files:
+            self.file_done(item.path, item.stat.st_size, outcome)
+        self.bytes_done(sum(item.stat.st_size for item in files))
+
     def bytes_sent(self, n: int) -> None:
         """``n`` more content bytes went over the network."""
 
@@ -254,22 +261,37 @@ class _Run:
         lookups = self._lookups(roots)
         cache = lookups.cache
         queued = {bytes(r["path"]) for r in self.session.db.query("SELECT path FROM uploads")}
+        by_name = self.options.match == "name+hash"
+        contents, hashes = lookups.contents, lookups.hashes
         rest: list[Found] = []
         elsewhere: list[Found] = []  # unchanged, content maybe known in other albums
+        skipped: list[Found] = []
         for item in found:
             raw = os.fsencode(item.path)
             hit = cache.get(raw)
-            if hit is None or raw in queued or hit[0] != StatCache.key_of(item.stat):
+            if hit is None or hit[0] != StatCache.key_of(item.stat) or raw in queued:
                 rest.append(item)
                 continue
             _, fmt, content_hash = hit
             if not fmt:
                 self._count(item.path, item.stat.st_size, "ignored", "not a photo or video")
-            elif self._in_album(lookups, content_hash, item.path):
-                self._count(item.path, item.stat.st_size, "skipped")
+            elif (
+                (content_hash, display_name(item.path)["name"]) in contents
+                if by_name
+                else content_hash in hashes
+            ):
+                skipped.append(item)
             else:
                 elsewhere.append(item)
+        self._count_skipped(skipped)
         return rest + self._add_known(elsewhere, cache)
+
+    def _count_skipped(self, items: list[Found]) -> None:
+        """:meth:`_count` "skipped" for many files at once (one report update, one progress
+        call)."""
+        with self.lock:
+            self.report.skipped += len(items)
+        self.progress.files_done(items, "skipped")
 
     def live_pair_settled(self, roots: Sequence[str]) -> Callable[[Found, Found], bool]:
         """For :func:`pair_live_photos`: whether (still, video) are both unchanged in the stat

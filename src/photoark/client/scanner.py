@@ -14,34 +14,37 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 
 __all__ = ["SIDECAR_EXTENSIONS", "Found", "PassedOver", "scan", "scan_split"]
 
 SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     path: str
     stat: os.stat_result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PassedOver:
     path: str
     reason: str
     is_error: bool = False
 
 
-def _classify(path: str, st: os.stat_result) -> Found | PassedOver | None:
-    name = os.path.basename(path)
-    if name.startswith("."):
-        return None
+def _classify(path: str, name: str, st: os.stat_result) -> Found | PassedOver:
+    """A non-hidden entry that is not a folder: found, or passed over with the reason."""
     if not stat.S_ISREG(st.st_mode):
         return PassedOver(path, "not a regular file")
-    if os.path.splitext(name)[1].lower() in SIDECAR_EXTENSIONS:
+    if name.lower().endswith(_SIDECAR_ENDINGS):
         return PassedOver(path, "sidecar file (not a photo)")
     return Found(path, st)
+
+
+_SIDECAR_ENDINGS = tuple(SIDECAR_EXTENSIONS)
+_BY_NAME = attrgetter("name")
 
 
 def scan(roots: Iterable[str]) -> Iterator[Found | PassedOver]:
@@ -54,8 +57,8 @@ def scan(roots: Iterable[str]) -> Iterator[Found | PassedOver]:
             yield PassedOver(root, f"cannot read: {err.strerror or err}", is_error=True)
             continue
         if not stat.S_ISDIR(st.st_mode):
-            item = _classify(root, st) if not os.path.basename(root).startswith(".") else None
-            yield item if item is not None else PassedOver(root, "hidden file")
+            name = os.path.basename(root)
+            yield PassedOver(root, "hidden file") if name[:1] == "." else _classify(root, name, st)
             continue
         stack = [root]
         seen_dirs.add((st.st_dev, st.st_ino))
@@ -63,13 +66,14 @@ def scan(roots: Iterable[str]) -> Iterator[Found | PassedOver]:
             folder = stack.pop()
             try:
                 with os.scandir(folder) as it:
-                    entries = sorted(it, key=lambda e: e.name)
+                    entries = sorted(it, key=_BY_NAME)
             except OSError as err:
                 yield PassedOver(folder, f"cannot read folder: {err.strerror or err}", True)
                 continue
             subdirs: list[str] = []
             for entry in entries:
-                if entry.name.startswith("."):
+                name = entry.name
+                if name[:1] == ".":
                     continue
                 try:
                     st = entry.stat(follow_symlinks=True)
@@ -82,9 +86,7 @@ def scan(roots: Iterable[str]) -> Iterator[Found | PassedOver]:
                         seen_dirs.add(key)
                         subdirs.append(entry.path)
                     continue
-                item = _classify(entry.path, st)
-                if item is not None:
-                    yield item
+                yield _classify(entry.path, name, st)
             stack.extend(reversed(subdirs))
 
 

@@ -233,6 +233,12 @@ class StateDB:
             cur.row_factory = sqlite3.Row
             return list(cur.fetchall())
 
+    def query_tuples(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Like :meth:`query`, with plain tuples: for the passes that read a whole table's
+        worth of rows (a row object per row costs as much as the query)."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
     def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         with self._lock:
             cur = self._conn.execute(sql, params)

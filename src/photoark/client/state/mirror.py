@@ -188,12 +188,12 @@ class Mirror:
 
     def album_contents(self, album_id: int) -> set[tuple[str, str]]:
         """(hash, name) of every live file in an album: the fast skip test of a re-backup."""
-        rows = self._db.query(
+        rows = self._db.query_tuples(
             "SELECT f.hash, f.name FROM files f JOIN entries e ON e.file_id = f.id"
             " WHERE e.collection_id = ? AND f.is_trashed = 0",
             (album_id,),
         )
-        return {(r["hash"], r["name"]) for r in rows}
+        return set(rows)
 
     def duplicate_copies(self) -> list[sqlite3.Row]:
         """Every live file whose content hash another live file shares, with the albums it is

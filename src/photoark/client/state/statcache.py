@@ -61,14 +61,13 @@ class StatCache:
         raw path → ((size, mtime_ns, ctime_ns, inode), format, hash). One range query per root."""
         out: dict[bytes, tuple[tuple[int, ...], str, str]] = {}
         for root in roots:
-            rows = self._db.query(
+            rows = self._db.query_tuples(
                 "SELECT path, size, mtime_ns, ctime_ns, inode, format, hash FROM stat_cache"
                 f" WHERE {subtree()}",
                 subtree_bounds(root),
             )
-            for r in rows:
-                key = (r["size"], r["mtime_ns"], r["ctime_ns"], r["inode"])
-                out[bytes(r["path"])] = (key, str(r["format"]), str(r["hash"]))
+            for path, size, mtime_ns, ctime_ns, inode, fmt, content_hash in rows:
+                out[path] = ((size, mtime_ns, ctime_ns, inode), fmt, content_hash)
         return out
 
     @staticmethod
