@@ -261,8 +261,6 @@ class _Run:
         lookups = self._lookups(roots)
         cache = lookups.cache
         queued = {bytes(r["path"]) for r in self.session.db.query("SELECT path FROM uploads")}
-        by_name = self.options.match == "name+hash"
-        contents, hashes = lookups.contents, lookups.hashes
         rest: list[Found] = []
         elsewhere: list[Found] = []  # unchanged, content maybe known in other albums
         skipped: list[Found] = []
@@ -275,11 +273,7 @@ class _Run:
             _, fmt, content_hash = hit
             if not fmt:
                 self._count(item.path, item.stat.st_size, "ignored", "not a photo or video")
-            elif (
-                (content_hash, display_name(item.path)["name"]) in contents
-                if by_name
-                else content_hash in hashes
-            ):
+            elif self._in_album(lookups, content_hash, item.path):
                 skipped.append(item)
             else:
                 elsewhere.append(item)
