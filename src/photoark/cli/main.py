@@ -7,6 +7,7 @@ them. Start-up is most of an unchanged re-run's second (bench/rescan_unchanged.p
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -92,7 +93,12 @@ def main() -> None:
     _skip_unused_optional_imports()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = _command_of(sys.argv[1:])
-    build_app(None if command is None else [command])()
+    app = build_app(None if command is None else [command])
+    # what the imports made lives as long as the process: out of the cycle collector's sight,
+    # its full passes walk only what the command makes (an unchanged re-run of 20 000 files
+    # builds ~30 000 objects on top of ~45 000 from imports)
+    gc.freeze()
+    app()
 
 
 if __name__ == "__main__":
