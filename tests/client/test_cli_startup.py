@@ -50,6 +50,7 @@ def test_a_command_loads_its_own_module_only() -> None:
     # nor what only other commands use: the ML stack, the daemon, the server
     assert not {"photoark.optimize", "photoark.client.daemon", "photoark.server"} & loaded
     assert "onnxruntime" not in loaded
+    assert "PIL" not in loaded  # the decoders load when a file is described, not at start-up
 
 
 def test_optional_modules_our_dependencies_probe_for_are_not_loaded() -> None:

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from photoark.media import MediaFormat, extract_metadata, render_thumbnail
+from photoark.media import MediaFormat, extract_metadata
 
 __all__ = ["Description", "describe", "display_name", "restore_name", "thumbnail_of"]
 
@@ -83,6 +83,8 @@ def describe(
 
 def thumbnail_of(path: str, fmt: MediaFormat) -> tuple[bytes | None, str | None]:
     """The thumbnail's bytes, or ``None`` and why; never raises for the file's content."""
+    from photoark.media import render_thumbnail  # here: loads Pillow, which a re-run never needs
+
     try:
         result = render_thumbnail(path, fmt)
     except Exception as err:  # a decoder crash must not stop the backup of the original
