@@ -128,16 +128,17 @@ class RichBackupProgress(BackupProgress):
     def bytes_done(self, n: int) -> None:
         self._progress.advance(self._task, n)
 
-    def file_done(self, path: str, size: int, outcome: str) -> None:
+    def _finished(self, n: int) -> None:
         with self._lock:
-            self._files_done += 1
+            self._files_done += n
             self._progress.update(self._task, description=self._label())
 
+    def file_done(self, path: str, size: int, outcome: str) -> None:
+        self._finished(1)
+
     def files_done(self, files: Sequence[Found], outcome: str) -> None:
-        with self._lock:
-            self._files_done += len(files)
-            self._progress.update(self._task, description=self._label())
-        self._progress.advance(self._task, sum(item.stat.st_size for item in files))
+        self._finished(len(files))
+        self.bytes_done(sum(item.stat.st_size for item in files))
 
     def thumbnails_planned(self, n: int) -> None:
         """The originals are safe; the label counts the thumbnails made after them."""

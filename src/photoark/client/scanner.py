@@ -19,6 +19,8 @@ from operator import attrgetter
 __all__ = ["SIDECAR_EXTENSIONS", "Found", "PassedOver", "scan", "scan_split"]
 
 SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae"})
+_SIDECAR_ENDINGS = tuple(SIDECAR_EXTENSIONS)
+_BY_NAME = attrgetter("name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,6 @@ def _classify(path: str, name: str, st: os.stat_result) -> Found | PassedOver:
     if name.lower().endswith(_SIDECAR_ENDINGS):
         return PassedOver(path, "sidecar file (not a photo)")
     return Found(path, st)
-
-
-_SIDECAR_ENDINGS = tuple(SIDECAR_EXTENSIONS)
-_BY_NAME = attrgetter("name")
 
 
 def scan(roots: Iterable[str]) -> Iterator[Found | PassedOver]:
