@@ -4,8 +4,9 @@ mirror (SQLite, indexed on (hash, name)); its cost per file must stay flat from 
 
 Fills a fresh mirror with N synthetic files (random hashes, names, a few albums), then times
 the exact calls a backup makes per file — ``find_by_hash`` under both profiles and
-``albums_of_file`` for the matches, through :func:`photoark.client.dedup.decide` — for a mix
-of hits and misses. No server: this isolates the lookup.
+``albums_of_file`` for the matches, through
+:func:`photoark.client.pipeline.decide.decide` — for a mix of hits and misses.
+No server: this isolates the lookup.
 
     python bench/dedup_lookup.py [--sizes 1000,10000,100000] [--lookups 20000] [--json-out FILE]
 """
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Table, write_json
 
-from photoark.client.dedup import decide
+from photoark.client.pipeline.decide import decide
 from photoark.client.state.db import StateDB
 from photoark.client.state.mirror import Album, LibraryFile, Mirror
 

@@ -6,7 +6,7 @@ them up once (timed for information), then times the second backup of the unchan
   - the whole CLI command (``photoark backup DIR --json``: interpreter start-up + work),
     ``--repeat`` times (the median is the figure: start-up on a shared VM varies by ±20 %),
     with photoark's bytecode compiled first as an install has it;
-  - the in-process call (``Session.open`` + ``photoark.client.backup.backup``), with
+  - the in-process call (``Session.open`` + ``photoark.client.pipeline.backup.backup``), with
     ``builtins.open``/``io.open``/``os.open`` counting opens of files inside the folder;
   - the CLI again under ``strace -f -e trace=open,openat`` (if strace is installed), counting
     opens of paths inside the folder (not timed: strace slows everything down).
@@ -113,8 +113,8 @@ def main() -> None:
     ap.add_argument("--json-out")
     args = ap.parse_args()
 
-    from photoark.client.backup import BackupOptions, backup
     from photoark.client.home import resolve_home
+    from photoark.client.pipeline.backup import BackupOptions, backup
     from photoark.client.session import Session
 
     table = Table(f"re-scan of an unchanged folder of {args.files} small photos")

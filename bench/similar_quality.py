@@ -24,7 +24,7 @@ of two distractors count only overall). Methods:
   distance ``1 - a.b``. With ``--input thumbnail`` (the default: the production path) each image
   is first rendered as the thumbnail a backup makes (``render_thumbnail``: upright, <= 720 px,
   JPEG quality 80) and the embedding is made from that (``load_image_bytes``), as
-  ``photoark.client.embedder`` does; ``--input original`` embeds the file itself
+  ``photoark.client.library.embedder`` does; ``--input original`` embeds the file itself
   (``load_image``: draft decode, EXIF orientation applied);
 - ``embedding-raw``: the same with ``orientation_invariant=False``;
 - ``phash``: imagehash pHash (64 bits, as Czkawka and imagededup use it) of the upright image,
@@ -179,8 +179,8 @@ class Item:
 
 
 def thumbnail(path: Path) -> tuple[bytes | None, str]:
-    """The thumbnail a backup makes of ``path`` (as ``photoark.client.describe.thumbnail_of``),
-    or ``None`` and why."""
+    """The thumbnail a backup makes of ``path`` (as
+    ``photoark.client.pipeline.describe.thumbnail_of``), or ``None`` and why."""
     fmt = sniff(path)
     if fmt is None:
         return None, "not a media file"

@@ -18,7 +18,7 @@ in the machine's load hits them alike; median of ``--runs``):
     the model;
 (b) the production path in its two parts: thumbnail rendering (``render_thumbnail``, what a
     backup does for every photo anyway; 1 and 2 threads) and thumbnail → embedding
-    (``load_image_bytes`` + ``embed`` in rounds of 32, as ``photoark.client.embedder`` does
+    (``load_image_bytes`` + ``embed`` in rounds of 32, as ``photoark.client.library.embedder`` does
     after download + decryption, which are left out: what ``photoark similar`` / the daemon
     add);
 (c) end to end, ORIGINAL → thumbnail → embedding in a pipeline: thumbnails rendered and decoded
@@ -67,7 +67,7 @@ from photoark.ml.preprocess import load_image, load_image_bytes  # noqa: E402
 CORPUS = REPO.parent / "shared" / "corpus"
 CACHE = BENCH_ROOT / "ml-cache"
 TARGET = 40.0  # images/s, 12 MP JPEGs, 2 cores (issue 6; Czkawka publishes about 40/s)
-ROUND = 32  # photoark.client.embedder's batch: thumbnails decoded, then embedded
+ROUND = 32  # photoark.client.library.embedder's batch: thumbnails decoded, then embedded
 PIPE_BATCH = 8  # the model's own batch (DEFAULT_BATCH): what the pipelines hand over
 SIZE = (4032, 3024)
 DATASET_VERSION = "1"
@@ -148,7 +148,7 @@ def dataset(root: Path, n: int) -> tuple[list[Path], str]:
 
 
 def thumbnail(path: Path) -> bytes:
-    """What the backup makes (``photoark.client.describe.thumbnail_of``)."""
+    """What the backup makes (``photoark.client.pipeline.describe.thumbnail_of``)."""
     fmt = sniff(path)
     assert fmt is not None, path
     result = render_thumbnail(path, fmt)

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from photoark.cli.progress import RichBackupProgress
-from photoark.client.backup import BackupProgress
-from photoark.client.scanner import Found
+from photoark.client.pipeline.backup import BackupProgress
+from photoark.client.pipeline.scanner import Found
 
 
 class _Recorder(BackupProgress):

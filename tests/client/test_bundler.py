@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from photoark.client.bundler import BundleLimits, Bundler
+from photoark.client.pipeline.bundler import BundleLimits, Bundler
 
 
 def test_items_are_grouped_and_results_come_back_in_order() -> None:

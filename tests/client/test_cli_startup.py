@@ -48,7 +48,7 @@ def test_a_command_loads_its_own_module_only() -> None:
     others = {f"photoark.cli.commands.{module}" for module, _ in COMMANDS.values()}
     assert loaded & others == {"photoark.cli.commands.backup"}
     # nor what only other commands use: the ML stack, the daemon, the server
-    assert not {"photoark.optimize", "photoark.client.daemon", "photoark.server"} & loaded
+    assert not {"photoark.optimize", "photoark.client.daemon.daemon", "photoark.server"} & loaded
     assert "onnxruntime" not in loaded
     assert "PIL" not in loaded  # the decoders load when a file is described, not at start-up
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from photoark.client.dedup import Action, decide
+from photoark.client.pipeline.decide import Action, decide
 from photoark.client.state.mirror import LibraryFile
 
 

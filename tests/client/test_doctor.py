@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from photoark.client.daemon.policy import Conditions
 from photoark.client.doctor import Finding, run_checks
 from photoark.client.home import resolve_home
-from photoark.client.policy import Conditions
 from photoark.client.state import StateDB
-from photoark.client.watches import WatchList
+from photoark.client.state.watches import WatchList
 
 
 class Probe:

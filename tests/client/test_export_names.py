@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from photoark.client.exporter import safe_component, target_names
+from photoark.client.library.export import safe_component, target_names
 from photoark.client.state.mirror import LibraryFile
 
 

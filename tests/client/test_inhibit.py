@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client.inhibit import SleepInhibitor
+from photoark.client.daemon.inhibit import SleepInhibitor
 from tests.builders import fake_command
 
 FAKE = """#!/bin/sh
@@ -60,7 +60,7 @@ def test_no_logind_is_said_once_and_backups_go_on(
 ) -> None:
     _fake(tmp_path, monkeypatch, REFUSING)
     inhibitor = SleepInhibitor(min_files=0)
-    with caplog.at_level(logging.WARNING, "photoark.client.inhibit"):
+    with caplog.at_level(logging.WARNING, "photoark.client.daemon.inhibit"):
         for _ in range(3):
             with inhibitor.while_busy(1, 0, "x"):
                 assert not inhibitor.held
@@ -76,7 +76,7 @@ def test_the_holder_dies_with_its_owner(tmp_path: Path, monkeypatch: pytest.Monk
     _fake(tmp_path, monkeypatch, FAKE)
     code = (
         "import time, os\n"
-        "from photoark.client.inhibit import SleepInhibitor\n"
+        "from photoark.client.daemon.inhibit import SleepInhibitor\n"
         "i = SleepInhibitor(min_files=0)\n"
         "i.acquire('x')\n"
         "print(i._process.pid, flush=True)\n"

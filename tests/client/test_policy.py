@@ -20,7 +20,7 @@ from jeepney import HeaderFields, MessageType, new_error, new_method_return
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from photoark.client.policy import (
+from photoark.client.daemon.policy import (
     Conditions,
     FileProbe,
     SystemProbe,
@@ -361,7 +361,7 @@ def test_hanging_nmcli_is_cut_short(tmp_path: Path, bindir: Path) -> None:
 def test_nothing_available_is_unmetered_on_mains(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="photoark.client.policy")
+    caplog.set_level(logging.DEBUG, logger="photoark.client.daemon.policy")
     with SystemProbe(tmp_path / "no-sysfs") as probe:
         for _ in range(3):
             assert probe.read() == Conditions()

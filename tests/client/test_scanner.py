@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client.scanner import Found, PassedOver, scan
+from photoark.client.pipeline.scanner import Found, PassedOver, scan
 from tests.builders import make_tree
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from photoark.client.service import UNIT_NAME, write_user_unit
+from photoark.client.daemon.service import UNIT_NAME, write_user_unit
 
 
 def test_unit_runs_this_python_with_this_home(tmp_path: Path) -> None:

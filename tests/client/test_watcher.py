@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client.watcher import FolderWatcher, Settler, wanted
+from photoark.client.daemon.watcher import FolderWatcher, Settler, wanted
 
 
 @pytest.mark.parametrize(

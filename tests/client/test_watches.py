@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from photoark.client.state import StateDB
-from photoark.client.watches import Watch, WatchError, WatchList
+from photoark.client.state.watches import Watch, WatchError, WatchList
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client.backup import BackupOptions, BackupProgress, backup
-from photoark.client.inhibit import SleepInhibitor
+from photoark.client.daemon.inhibit import SleepInhibitor
+from photoark.client.pipeline.backup import BackupOptions, BackupProgress, backup
 from photoark.client.session import Session
 from tests.builders import fake_command, jpeg_bytes, make_tree
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from photoark.client import backup as backup_mod
-from photoark.client.backup import BackupOptions, backup
+from photoark.client.pipeline import backup as backup_mod
+from photoark.client.pipeline.backup import BackupOptions, backup
 from photoark.client.session import Session
 from tests.builders import Client, jpeg_bytes, make_tree, running_server
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from photoark.client.backup import BackupOptions, backup
 from photoark.client.errors import ServerUnreachable
+from photoark.client.pipeline.backup import BackupOptions, backup
 from photoark.client.session import Session
 from photoark.client.state.thumbqueue import ThumbnailQueue
 from photoark.protocol.models import Bundle, FileRecord
@@ -93,8 +93,8 @@ def test_resume_small_recommits_a_saved_upload_id(
     """Without a sync first, the saved upload id alone settles the item: recommitted, no send."""
     import os
 
-    from photoark.client.albums import ensure_album
-    from photoark.client.smallfiles import resume_small
+    from photoark.client.library.albums import ensure_album
+    from photoark.client.pipeline.smallfiles import resume_small
     from photoark.crypto.hashing import hash_file
 
     photos(tmp_path / "p", 1)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client.daemon import Daemon, DaemonTiming
-from photoark.client.policy import Conditions
+from photoark.client.daemon.daemon import Daemon, DaemonTiming
+from photoark.client.daemon.policy import Conditions
 from photoark.client.session import Session
+from photoark.client.state.watches import WatchList
 from photoark.client.status import status_report
-from photoark.client.watches import WatchList
 from tests.builders import jpeg_bytes, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -13,14 +13,14 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from photoark.client import sync
-from photoark.client.backup import BackupOptions, backup_found
-from photoark.client.embedder import embed_missing
 from photoark.client.errors import ServerUnreachable
-from photoark.client.scanner import scan_split
+from photoark.client.library import sync
+from photoark.client.library.embedder import embed_missing
+from photoark.client.pipeline.backup import BackupOptions, backup_found
+from photoark.client.pipeline.scanner import scan_split
+from photoark.client.pipeline.thumbnailer import make_thumbnails
 from photoark.client.session import Session
 from photoark.client.state.embeddings import NO_THUMBNAIL, EmbeddingCache
-from photoark.client.thumbnailer import make_thumbnails
 from photoark.crypto.boxes import new_key, open_box, seal
 from photoark.ml.codec import decode_embedding, encode_embedding
 from photoark.protocol.models import EmbeddingItem

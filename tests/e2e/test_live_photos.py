@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client import livephotos
-from photoark.client.backup import BackupOptions, backup
+from photoark.client.pipeline import livephotos
+from photoark.client.pipeline.backup import BackupOptions, backup
 from photoark.client.session import Session
 from photoark.crypto.hashing import hash_file
 from tests.builders import CORPUS, Client, ServerProcess, jpeg_bytes

@@ -17,8 +17,8 @@ from rich.progress import (
 )
 
 from photoark.cli.output import stderr
-from photoark.client.backup import BackupProgress
-from photoark.client.scanner import Found
+from photoark.client.pipeline.backup import BackupProgress
+from photoark.client.pipeline.scanner import Found
 
 __all__ = ["Counter", "ItemBar", "RichBackupProgress", "wants_progress"]
 

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import photoark
 from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.daemon.policy import Probe, UploadPolicy, pause_reason
 from photoark.client.errors import AuthFailed, ClientError
 from photoark.client.home import ClientHome
-from photoark.client.policy import Probe, UploadPolicy, pause_reason
 from photoark.client.settings import Settings
 from photoark.client.state.account import AccountStore
 from photoark.client.state.daemonstate import StatusBoard
 from photoark.client.state.db import StateDB
+from photoark.client.state.watches import WatchList
 from photoark.client.status import daemon_running
-from photoark.client.watches import WatchList
 
 __all__ = ["Finding", "run_checks"]
 

@@ -22,7 +22,7 @@ from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
 from photoark.client.state.thumbqueue import ThumbnailQueue
-from photoark.client.watches import WatchList
+from photoark.client.state.watches import WatchList
 from photoark.crypto.marks import deletion_mark, marks_key
 from photoark.ml.identity import model_name
 

@@ -23,7 +23,7 @@ from typing import Any
 from photoark.client.errors import ClientError
 from photoark.client.session import Session
 from photoark.client.state.mirror import Mirror
-from photoark.optimize.cleanup import CleanupResult, Removal, add_then_trash
+from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 
 __all__ = [
     "Copy",

@@ -25,20 +25,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from photoark.client import sync
 from photoark.client.batches import in_batches
 from photoark.client.errors import ApiError, ClientError, IntegrityFailure
-from photoark.client.exporter import verify_server_copy
-from photoark.client.identify import content_hash as identify
-from photoark.client.identify import hash_unchanged
-from photoark.client.scanner import scan_split
+from photoark.client.library import sync
+from photoark.client.library.export import verify_server_copy
+from photoark.client.pipeline.identify import content_hash as identify
+from photoark.client.pipeline.identify import hash_unchanged
+from photoark.client.pipeline.scanner import scan_split
+from photoark.client.pipeline.uploader import FileChangedError
 from photoark.client.session import Session
 from photoark.client.state.daemonstate import DaemonQueue
 from photoark.client.state.mirror import LibraryFile
+from photoark.client.state.pathversions import PathVersions
 from photoark.client.state.statcache import StatCache
-from photoark.client.state.versions import PathVersions
-from photoark.client.uploader import FileChangedError
-from photoark.client.watches import WatchList
+from photoark.client.state.watches import WatchList
 from photoark.protocol.models import VerifiedFile
 
 __all__ = [

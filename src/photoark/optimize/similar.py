@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import errno
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,14 +28,16 @@ import numpy as np
 import numpy.typing as npt
 
 from photoark.client.errors import ClientError
+from photoark.client.library import sync
+from photoark.client.library.embedder import EmbedReport, embed_library
 from photoark.client.session import Session
 from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
 from photoark.ml.codec import decode_embedding, decode_embeddings, encoded_size
-from photoark.ml.identity import DEFAULT_THRESHOLD
-from photoark.optimize.cleanup import CleanupResult, Removal, add_then_trash
+from photoark.ml.identity import DEFAULT_THRESHOLD, EMBEDDING_DIM, model_name
 from photoark.optimize.neighbours import IndexParams, Pair, close_pairs
+from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -52,6 +54,7 @@ __all__ = [
     "keeper_order",
     "plan_from_json",
     "plan_json",
+    "scan_similar",
 ]
 
 _GROUP_PAGE: Final = 4096  # vectors fetched at a time for a group's distances
@@ -254,7 +257,8 @@ def find_similar(
     params: IndexParams = IndexParams(),
 ) -> SimilarScan:
     """Groups of similar photos among those with an embedding of ``model`` (reads only the
-    local state: compute the missing embeddings first, see :mod:`photoark.client.embedder`)."""
+    local state: compute the missing embeddings first, see
+    :mod:`photoark.client.library.embedder`)."""
     copies = _exact_copies(session_db)
     source = CachedVectors(session_db, model, dim, copies)
     spill_dir = session_db.path.parent
@@ -396,3 +400,18 @@ def apply_similar(session: Session, groups: Sequence[SimilarGroup]) -> CleanupRe
             if g.removed
         ],
     )
+
+
+def scan_similar(
+    session: Session,
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    on_total: Callable[[int], None] = lambda n: None,
+    on_done: Callable[[int], None] = lambda n: None,
+    params: IndexParams = IndexParams(),
+) -> tuple[SimilarScan, EmbedReport]:
+    """Sync, make the missing embeddings, then group the whole library."""
+    sync.pull(session)
+    report = embed_library(session, on_total=on_total, on_done=on_done)
+    scan = find_similar(session.db, session.mirror, model_name(), EMBEDDING_DIM, threshold, params)
+    return scan, report

@@ -9,8 +9,8 @@ from rich.table import Table
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors
-from photoark.client import sync as sync_mod
-from photoark.client.organize import add_to_album, create_album, delete_album, rename_album
+from photoark.client.library import sync as sync_mod
+from photoark.client.library.organize import add_to_album, create_album, delete_album, rename_album
 from photoark.client.session import Session
 
 __all__ = ["add_command", "albums_app"]

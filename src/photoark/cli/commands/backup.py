@@ -10,8 +10,8 @@ import typer
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors, stderr
 from photoark.cli.progress import RichBackupProgress, wants_progress
-from photoark.client.backup import BackupOptions, BackupProgress, BackupReport, backup
-from photoark.client.inhibit import SleepInhibitor
+from photoark.client.daemon.inhibit import SleepInhibitor
+from photoark.client.pipeline.backup import BackupOptions, BackupProgress, BackupReport, backup
 from photoark.client.session import Session
 from photoark.client.settings import Settings
 

@@ -12,9 +12,9 @@ import typer
 
 from photoark.cli.options import HomeOption, home_of
 from photoark.cli.output import console, handle_errors
-from photoark.client.daemon import Daemon, DaemonTiming
-from photoark.client.policy import FileProbe, Probe, SystemProbe
-from photoark.client.service import write_user_unit
+from photoark.client.daemon.daemon import Daemon, DaemonTiming
+from photoark.client.daemon.policy import FileProbe, Probe, SystemProbe
+from photoark.client.daemon.service import write_user_unit
 from photoark.client.session import Session
 from photoark.tuning import limit_arenas
 

@@ -10,7 +10,7 @@ import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, fail, handle_errors
-from photoark.client import sync
+from photoark.client.library import sync
 from photoark.client.session import Session
 from photoark.optimize.duplicates import apply_plan, find_duplicates, plan_from_json, plan_json
 

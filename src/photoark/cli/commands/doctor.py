@@ -9,8 +9,8 @@ import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json
+from photoark.client.daemon.policy import FileProbe, Probe, SystemProbe
 from photoark.client.doctor import run_checks
-from photoark.client.policy import FileProbe, Probe, SystemProbe
 
 __all__ = ["doctor_command"]
 

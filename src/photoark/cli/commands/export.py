@@ -9,7 +9,7 @@ import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors, stderr
-from photoark.client.exporter import export
+from photoark.client.library.export import export
 from photoark.client.session import Session
 
 __all__ = ["export_command"]

@@ -10,8 +10,8 @@ import typer
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors, stderr
 from photoark.cli.progress import Counter, wants_progress
+from photoark.client.library.trash import trashed_hashes
 from photoark.client.session import Session
-from photoark.client.trash import trashed_hashes
 from photoark.optimize.freeup import apply_free_up, plan_free_up
 
 __all__ = ["free_up_command"]

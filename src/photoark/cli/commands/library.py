@@ -9,7 +9,7 @@ from rich.table import Table
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, fail, handle_errors
-from photoark.client import sync as sync_mod
+from photoark.client.library import sync as sync_mod
 from photoark.client.session import Session
 
 __all__ = ["ls", "sync", "usage"]

@@ -14,8 +14,8 @@ from photoark.cli.commands.backup import print_report, run_backup
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors
 from photoark.client import auth
-from photoark.client.backup import BackupOptions
-from photoark.client.localserver import start_local_server
+from photoark.client.local.server import start_local_server
+from photoark.client.pipeline.backup import BackupOptions
 from photoark.client.session import Session
 from photoark.client.state import StateDB
 from photoark.client.state.account import AccountStore

@@ -11,12 +11,12 @@ import typer
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, fail, handle_errors
 from photoark.cli.progress import ItemBar, wants_progress
-from photoark.client import sync
+from photoark.client.library import sync
 from photoark.client.session import Session
 from photoark.ml.identity import DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:  # numpy and the model's modules load only when the command runs
-    from photoark.client.embedder import EmbedReport
+    from photoark.client.library.embedder import EmbedReport
     from photoark.optimize.similar import SimilarScan
 
 __all__ = ["similar_app"]
@@ -39,7 +39,7 @@ Threshold = Annotated[
 
 
 def _scan(session: Session, threshold: float, json_output: bool) -> tuple[SimilarScan, EmbedReport]:
-    from photoark.client.similarity import scan_similar
+    from photoark.optimize.similar import scan_similar
 
     with ItemBar("embedding photos", wants_progress(json_output)) as bar:
         return scan_similar(session, threshold, on_total=bar.set_total, on_done=bar.advance)

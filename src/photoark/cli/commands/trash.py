@@ -10,11 +10,10 @@ import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors
-from photoark.client import sync
-from photoark.client.albums import album_named, files_in_album_by_ref
 from photoark.client.errors import ClientError
-from photoark.client.session import Session
-from photoark.client.trash import (
+from photoark.client.library import sync
+from photoark.client.library.albums import album_named, files_in_album_by_ref
+from photoark.client.library.trash import (
     UNCATEGORIZED,
     delete_files,
     delete_forever,
@@ -23,6 +22,7 @@ from photoark.client.trash import (
     remove_from_album,
     restore_files,
 )
+from photoark.client.session import Session
 
 __all__ = ["delete_command", "rm_command", "trash_app"]
 

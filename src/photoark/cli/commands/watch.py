@@ -9,9 +9,9 @@ import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of, state_of
 from photoark.cli.output import console, emit_json, handle_errors
-from photoark.client.marks import reupload
+from photoark.client.daemon.reupload import reupload
 from photoark.client.session import Session
-from photoark.client.watches import WatchList
+from photoark.client.state.watches import WatchList
 
 __all__ = ["watch_app"]
 

@@ -4,7 +4,7 @@ backup has replaced but not yet retired on the server.
 A path whose content changes is backed up as a new file; the file it used to be is its
 *previous version*. :meth:`PathVersions.record` writes the new mapping and, in the same local
 transaction, queues the previous version for retirement (``retire_queue``); the backup then
-retires it on the server (:mod:`photoark.client.versions`) and only then drops it from the
+retires it on the server (:mod:`photoark.client.pipeline.retire`) and only then drops it from the
 queue. A kill between the two leaves the old version in the album, never a lost photo, and the
 next run retires it.
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import blake3
 
-from photoark.client.bundler import BundleLimits, Bundler
-from photoark.client.describe import thumbnail_of
+from photoark.client.pipeline.bundler import BundleLimits, Bundler
+from photoark.client.pipeline.describe import thumbnail_of
 from photoark.client.session import Session
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.crypto.stream import encrypt_bytes

@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from photoark.client import sync
-from photoark.client.albums import add_many_by_reference, ensure_album
 from photoark.client.batches import in_batches
 from photoark.client.errors import ApiError, ClientError
-from photoark.client.library import file_from_entry
-from photoark.client.marks import DeletionMarks
+from photoark.client.library import sync
+from photoark.client.library.albums import add_many_by_reference, ensure_album
+from photoark.client.library.marks import DeletionMarks
+from photoark.client.library.metadata import file_from_entry
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.boxes import unwrap_key

@@ -16,8 +16,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from photoark.client.dedup import MatchProfile
 from photoark.client.errors import ClientError
+from photoark.client.pipeline.decide import MatchProfile
 from photoark.client.state.db import StateDB
 
 __all__ = ["Watch", "WatchError", "WatchList"]

@@ -7,15 +7,15 @@ backed up, byte for byte, with what could be read and the warnings.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from photoark.client.library.metadata import display_name
 from photoark.media import MediaFormat, extract_metadata
 
-__all__ = ["Description", "describe", "display_name", "restore_name", "thumbnail_of"]
+__all__ = ["Description", "describe", "thumbnail_of"]
 
 log = logging.getLogger(__name__)
 
@@ -25,27 +25,6 @@ class Description:
     metadata: dict[str, Any]
     thumbnail: bytes | None
     warnings: list[str] = field(default_factory=list)
-
-
-def display_name(path: str) -> dict[str, str]:
-    """``{"name": ...}``, plus ``name_bytes`` (base64) when the name is not valid UTF-8."""
-    name = os.path.basename(path)
-    try:
-        name.encode("utf-8")
-        return {"name": name}
-    except UnicodeEncodeError:
-        raw = os.fsencode(name)
-        return {
-            "name": raw.decode("utf-8", "replace"),
-            "name_bytes": base64.b64encode(raw).decode("ascii"),
-        }
-
-
-def restore_name(metadata: dict[str, Any]) -> str:
-    """The original filename as the OS spells it (the inverse of :func:`display_name`)."""
-    if "name_bytes" in metadata:
-        return os.fsdecode(base64.b64decode(metadata["name_bytes"]))
-    return str(metadata["name"])
 
 
 def describe(

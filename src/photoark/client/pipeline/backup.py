@@ -24,22 +24,22 @@ from typing import Any
 
 import blake3
 
-from photoark.client import sync
-from photoark.client.albums import add_many_by_reference, ensure_album
 from photoark.client.batches import in_batches
-from photoark.client.bundler import BundleLimits, Bundler
-from photoark.client.dedup import Action, Decision, MatchProfile, decide
-from photoark.client.describe import describe, display_name
+from photoark.client.daemon.inhibit import SleepInhibitor
 from photoark.client.errors import ApiError, ClientError, ServerUnreachable
-from photoark.client.identify import hash_unchanged
-from photoark.client.inhibit import SleepInhibitor
-from photoark.client.library import seal_metadata
-from photoark.client.livephotos import LivePair, live_parts, pair_live_photos
+from photoark.client.library import sync
+from photoark.client.library.albums import add_many_by_reference, ensure_album
+from photoark.client.library.marks import DeletionMarks
+from photoark.client.library.metadata import display_name, seal_metadata
 from photoark.client.lock import exclusive
-from photoark.client.marks import DeletionMarks
-from photoark.client.scanner import Found, PassedOver, scan_split
-from photoark.client.session import Session
-from photoark.client.smallfiles import (
+from photoark.client.pipeline.bundler import BundleLimits, Bundler
+from photoark.client.pipeline.decide import Action, Decision, MatchProfile, decide
+from photoark.client.pipeline.describe import describe
+from photoark.client.pipeline.identify import hash_unchanged
+from photoark.client.pipeline.livephotos import LivePair, live_parts, pair_live_photos
+from photoark.client.pipeline.retire import RetireReport, retire_previous_versions
+from photoark.client.pipeline.scanner import Found, PassedOver, scan_split
+from photoark.client.pipeline.smallfiles import (
     BundleSender,
     SmallFile,
     read_small,
@@ -47,21 +47,21 @@ from photoark.client.smallfiles import (
     resume_small,
     seal_small,
 )
-from photoark.client.sources import ContentSource, file_source
-from photoark.client.state.mirror import Album, LibraryFile
-from photoark.client.state.queue import UploadQueue
-from photoark.client.state.statcache import BufferedStatCache, StatCache
-from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
-from photoark.client.state.versions import PathVersions
-from photoark.client.thumbnailer import ThumbnailReport, make_thumbnails
-from photoark.client.uploader import (
+from photoark.client.pipeline.sources import ContentSource, file_source
+from photoark.client.pipeline.thumbnailer import ThumbnailReport, make_thumbnails
+from photoark.client.pipeline.uploader import (
     PART_SIZE,
     ContentUploader,
     FileChangedError,
     UploadStopped,
     content_size,
 )
-from photoark.client.versions import RetireReport, retire_previous_versions
+from photoark.client.session import Session
+from photoark.client.state.mirror import Album, LibraryFile
+from photoark.client.state.pathversions import PathVersions
+from photoark.client.state.queue import UploadQueue
+from photoark.client.state.statcache import BufferedStatCache, StatCache
+from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.crypto.boxes import wrap_key
 from photoark.crypto.hashing import hash_into
 from photoark.media import MediaFormat, sniff, sniff_content

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from photoark.client.library import album_from_collection, file_from_entry
+from photoark.client.library.metadata import album_from_collection, file_from_entry
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album
 from photoark.crypto.errors import CryptoError
@@ -118,7 +118,7 @@ def pull(session: Session, page_size: int = 1000) -> SyncResult:
             known.update({a.id: a for a in session.mirror.albums()})
             for e in diff.entries:
                 _apply_entry(session, conn, e, known, result)
-            # deletion marks (photoark.client.marks): contents deleted from the backup
+            # deletion marks (photoark.client.library.marks): contents deleted from the backup
             for m in diff.marks:  # in version order: a mark may come and go in one page
                 if m.is_deleted:
                     session.mirror.remove_marks(conn, [m.mark])

@@ -26,7 +26,7 @@ import blake3
 
 from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, ClientError
-from photoark.client.sources import ContentSource
+from photoark.client.pipeline.sources import ContentSource
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.crypto.boxes import new_key
 from photoark.crypto.hashing import hash_into

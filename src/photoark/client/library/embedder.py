@@ -28,7 +28,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from photoark.client.batches import in_batches
-from photoark.client.errors import ApiError, ClientError
+from photoark.client.errors import ApiError, ClientError, ModelUnavailable
 from photoark.client.session import Session
 from photoark.client.state.embeddings import NO_THUMBNAIL, EmbeddingCache, Missing
 from photoark.crypto.boxes import open_box, seal
@@ -36,10 +36,11 @@ from photoark.crypto.errors import CryptoError
 from photoark.crypto.stream import decrypt_bytes
 from photoark.ml.codec import decode_embedding, encode_embedding
 from photoark.ml.errors import ModelError
+from photoark.ml.identity import EMBEDDING_DIM, model_name
 from photoark.ml.preprocess import load_image_bytes
 from photoark.protocol.models import MAX_EMBEDDING_QUERY, EmbeddingItem
 
-__all__ = ["EmbedReport", "ImageEmbedder", "embed_missing", "send_unsent"]
+__all__ = ["EmbedReport", "ImageEmbedder", "embed_library", "embed_missing", "send_unsent"]
 
 _BATCH: Final = 32  # thumbnails decoded and embedded per round (a cancel is seen between rounds)
 # embeddings per PUT: ~3.5 KB of JSON each, so ~450 KB, well under the server's 1 MiB body limit
@@ -272,3 +273,28 @@ def _thumbnail_image(session: Session, m: Missing) -> Image.Image | str:
         if err.status == 404:
             return NO_THUMBNAIL
         raise
+
+
+def embed_library(
+    session: Session,
+    *,
+    threads: int = 2,
+    on_total: Callable[[int], None] = lambda n: None,
+    on_done: Callable[[int], None] = lambda n: None,
+    cancel: Callable[[], bool] = lambda: False,
+) -> EmbedReport:
+    """Give every live photo of the (already synced) library an embedding (see
+    :func:`embed_missing`); the model is built or loaded from ``<home>/models`` only if needed."""
+    name, dim = model_name(), EMBEDDING_DIM
+
+    def load() -> ImageEmbedder:
+        from photoark.ml.model import EmbeddingModel
+
+        try:
+            return EmbeddingModel(session.home.models_dir, threads=threads)
+        except ModelError as err:
+            raise ModelUnavailable(f"the image model cannot be loaded: {err}") from err
+
+    return embed_missing(
+        session, name, dim, load, on_total=on_total, on_done=on_done, cancel=cancel
+    )

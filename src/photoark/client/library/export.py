@@ -20,10 +20,9 @@ from typing import Any
 
 import blake3
 
-from photoark.client import sync
-from photoark.client.describe import restore_name
 from photoark.client.errors import ClientError, IntegrityFailure, ServerUnreachable
-from photoark.client.library import header_of
+from photoark.client.library import sync
+from photoark.client.library.metadata import header_of, restore_name
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.errors import IntegrityError

@@ -3,7 +3,7 @@
 Most photos are a few MB; one request per file (open a session, put its part, commit) cost
 more server time than the bytes did. A :class:`SmallFile` is read in one exact-size read
 (re-hashed, and the stat checked before and after: a torn file is never sent), encrypted with
-a fresh key, and handed to a :class:`~photoark.client.bundler.Bundler` whose ``send`` is
+a fresh key, and handed to a :class:`~photoark.client.pipeline.bundler.Bundler` whose ``send`` is
 :meth:`BundleSender.send`: one ``POST /files/bundle`` for up to 128 files or 16 MiB.
 
 Resuming: before a bundle is sent, each item's queue row (file key, header, the upload id the
@@ -25,13 +25,13 @@ from typing import Any
 import blake3
 
 from photoark.client.errors import ApiError
-from photoark.client.library import library_file, seal_metadata
+from photoark.client.library.metadata import library_file, seal_metadata
+from photoark.client.pipeline.uploader import FileChangedError
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album
+from photoark.client.state.pathversions import PathVersions
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
-from photoark.client.state.versions import PathVersions
-from photoark.client.uploader import FileChangedError
 from photoark.crypto.boxes import new_key, open_json, wrap_key
 from photoark.crypto.stream import encrypt_chunks
 from photoark.protocol.models import Bundle, BundleItem, FileCommit, FileRecord
@@ -130,7 +130,7 @@ def record_commit(
 
 
 class BundleSender:
-    """``send`` for the small-file :class:`~photoark.client.bundler.Bundler` of one album."""
+    """``send`` for the small-file :class:`~.bundler.Bundler` of one album."""
 
     def __init__(
         self, session: Session, album: Album, on_sent: Callable[[int], None] = lambda n: None

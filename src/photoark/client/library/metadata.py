@@ -10,6 +10,7 @@ client's metadata survives an older one.
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any
 
 from photoark.client.state.mirror import Album, LibraryFile
@@ -27,10 +28,12 @@ from photoark.protocol.models import Collection, CollectionCreate, Entry, FileRe
 
 __all__ = [
     "album_from_collection",
+    "display_name",
     "encrypt_album",
     "file_from_entry",
     "header_of",
     "library_file",
+    "restore_name",
     "seal_album_name",
     "seal_metadata",
 ]
@@ -98,3 +101,24 @@ def library_file(record: FileRecord, meta: dict[str, Any], file_key: bytes) -> L
         created_at=record.created_at,
         is_trashed=record.is_trashed,
     )
+
+
+def display_name(path: str) -> dict[str, str]:
+    """``{"name": ...}``, plus ``name_bytes`` (base64) when the name is not valid UTF-8."""
+    name = os.path.basename(path)
+    try:
+        name.encode("utf-8")
+        return {"name": name}
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return {
+            "name": raw.decode("utf-8", "replace"),
+            "name_bytes": base64.b64encode(raw).decode("ascii"),
+        }
+
+
+def restore_name(metadata: dict[str, Any]) -> str:
+    """The original filename as the OS spells it (the inverse of :func:`display_name`)."""
+    if "name_bytes" in metadata:
+        return os.fsdecode(base64.b64decode(metadata["name_bytes"]))
+    return str(metadata["name"])

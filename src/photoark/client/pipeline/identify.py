@@ -8,8 +8,8 @@ import os
 
 import blake3
 
+from photoark.client.pipeline.uploader import FileChangedError
 from photoark.client.state.statcache import StatCache
-from photoark.client.uploader import FileChangedError
 from photoark.crypto.hashing import hash_into
 from photoark.media import sniff
 

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from photoark.client import sync
-from photoark.client.albums import add_many_by_reference
 from photoark.client.batches import in_batches
 from photoark.client.errors import ClientError
-from photoark.client.marks import DeletionMarks
+from photoark.client.library import sync
+from photoark.client.library.albums import add_many_by_reference
+from photoark.client.library.marks import DeletionMarks
 from photoark.client.session import Session
 
 __all__ = ["CleanupResult", "Removal", "add_then_trash"]

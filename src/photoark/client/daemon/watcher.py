@@ -36,8 +36,8 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from photoark.client.livephotos import pair_key
-from photoark.client.scanner import SIDECAR_EXTENSIONS
+from photoark.client.pipeline.livephotos import pair_key
+from photoark.client.pipeline.scanner import SIDECAR_EXTENSIONS
 
 __all__ = ["FolderWatcher", "Settler", "wanted"]
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from photoark.client.describe import display_name
-from photoark.client.scanner import Found
+from photoark.client.library.metadata import display_name
+from photoark.client.pipeline.scanner import Found
 from photoark.media import extract_metadata, sniff
 
 __all__ = [

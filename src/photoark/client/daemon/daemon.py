@@ -27,23 +27,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from photoark.client import sync
 from photoark.client.api import ApiClient
-from photoark.client.backup import BackupOptions, BackupProgress, backup_found
+from photoark.client.daemon.inhibit import SleepInhibitor
+from photoark.client.daemon.policy import Probe, UploadPolicy, pause_reason
+from photoark.client.daemon.watcher import FolderWatcher, Settler, wanted
 from photoark.client.errors import ClientError, ModelUnavailable, ServerUnreachable
-from photoark.client.inhibit import SleepInhibitor
-from photoark.client.livephotos import pair_key
+from photoark.client.library import sync
 from photoark.client.lock import exclusive
-from photoark.client.policy import Probe, UploadPolicy, pause_reason
-from photoark.client.scanner import Found, PassedOver, scan, scan_split
+from photoark.client.pipeline.backup import BackupOptions, BackupProgress, backup_found
+from photoark.client.pipeline.livephotos import pair_key
+from photoark.client.pipeline.scanner import Found, PassedOver, scan, scan_split
+from photoark.client.pipeline.thumbnailer import make_thumbnails
 from photoark.client.session import Session
 from photoark.client.settings import Settings
 from photoark.client.state.daemonstate import DaemonQueue, Failures, StatusBoard
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.thumbqueue import ThumbnailQueue
-from photoark.client.thumbnailer import make_thumbnails
-from photoark.client.watcher import FolderWatcher, Settler, wanted
-from photoark.client.watches import Watch, WatchList
+from photoark.client.state.watches import Watch, WatchList
 
 __all__ = ["Daemon", "DaemonTiming"]
 
@@ -398,7 +398,7 @@ class Daemon:
         """Embeddings of new photos for ``photoark similar``, once originals and thumbnails are
         done, on one core; stopped between batches as soon as other work arrives. True when
         every photo has one (or a recorded reason why not)."""
-        from photoark.client.similarity import embed_library  # numpy and the model: when used
+        from photoark.client.library.embedder import embed_library  # numpy and the model: when used
 
         self._publish(state="embeddings")
 

@@ -8,7 +8,7 @@ The rule for an old version in album A:
 - otherwise → it goes to the trash (recoverable until the trash expires), never deleted.
 
 Retirements are queued durably with the commit that replaced them
-(:class:`~photoark.client.state.versions.PathVersions`), so an interrupted run retires them on
+(:class:`~photoark.client.state.pathversions.PathVersions`), so an interrupted run retires them on
 the next one.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from photoark.client.errors import ApiError, ServerUnreachable
 from photoark.client.session import Session
-from photoark.client.state.versions import PathVersions, Retirement
+from photoark.client.state.pathversions import PathVersions, Retirement
 
 __all__ = ["RetireReport", "retire_previous_versions"]
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from photoark.client import sync
-from photoark.client.albums import NotInAlbum, add_many_by_reference, album_named, ensure_album
 from photoark.client.errors import ClientError
-from photoark.client.library import seal_album_name
+from photoark.client.library import sync
+from photoark.client.library.albums import (
+    NotInAlbum,
+    add_many_by_reference,
+    album_named,
+    ensure_album,
+)
+from photoark.client.library.metadata import seal_album_name
+from photoark.client.library.trash import UNCATEGORIZED, delete_files
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
-from photoark.client.trash import UNCATEGORIZED, delete_files
 from photoark.protocol.models import CollectionRename
 
 __all__ = [

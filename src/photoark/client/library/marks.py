@@ -5,22 +5,18 @@ photos, similar-image cleanup), its content is *marked* (:mod:`photoark.crypto.m
 opaque keyed hash the server cannot read), in the user's synced state, so every device's
 backup skips that content instead of silently undoing the cleanup (``deleted_from_backup``).
 Changed content is a new photo (another hash, no mark). Restoring from the trash, or
-``photoark watch reupload PATH``, removes the mark.
+``photoark watch reupload PATH`` (:mod:`photoark.client.daemon.reupload`), removes the mark.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from photoark.client.identify import content_hash
-from photoark.client.scanner import scan_split
 from photoark.client.session import Session
-from photoark.client.state.daemonstate import DaemonQueue
 from photoark.client.state.mirror import LibraryFile
-from photoark.client.state.statcache import StatCache
 from photoark.crypto.marks import deletion_mark, marks_key
 
-__all__ = ["DeletionMarks", "reupload"]
+__all__ = ["DeletionMarks"]
 
 
 class DeletionMarks:
@@ -53,20 +49,3 @@ class DeletionMarks:
 
     def mark_files(self, files: Iterable[LibraryFile]) -> None:
         self.mark(f.hash for f in files)
-
-
-def reupload(session: Session, paths: Sequence[str]) -> list[str]:
-    """Lift the deletion mark of these files' contents (files, or folders walked) and queue
-    them for the daemon: the user deliberately wants them backed up again. Returns the
-    files whose mark was lifted."""
-    cache = StatCache(session.db)
-    marks = DeletionMarks(session)
-    found, _ = scan_split(paths)
-    lifted: dict[str, str] = {}
-    for item in found:
-        digest = content_hash(cache, item.path, item.stat)
-        if digest is not None and marks.is_deleted(digest):
-            lifted[item.path] = digest
-    marks.unmark(lifted.values())
-    DaemonQueue(session.db).put(lifted)
-    return sorted(lifted)
