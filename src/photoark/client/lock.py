@@ -12,14 +12,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from photoark.client.errors import ClientError
+from photoark.client.errors import HomeBusy
 from photoark.client.home import ClientHome
 
 __all__ = ["HomeBusy", "exclusive"]
-
-
-class HomeBusy(ClientError):
-    hint = "wait for it to finish, or give this run another --home"
 
 
 @contextmanager

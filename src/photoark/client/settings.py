@@ -11,14 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from photoark.client.errors import ClientError
+from photoark.client.errors import ClientError, UnknownSetting
 from photoark.client.state.db import StateDB
 
 __all__ = ["SETTINGS", "Setting", "Settings", "UnknownSetting"]
-
-
-class UnknownSetting(ClientError):
-    hint = "run `photoark config ls` to see the settings and their values"
 
 
 def _bool(text: str) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from photoark.client.errors import ClientError
+from photoark.client.errors import InvalidDedupPlan
 from photoark.client.session import Session
 from photoark.client.state.mirror import Mirror
 from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
@@ -28,16 +28,12 @@ from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 __all__ = [
     "Copy",
     "DuplicateGroup",
-    "InvalidPlan",
+    "InvalidDedupPlan",
     "apply_plan",
     "find_duplicates",
     "plan_from_json",
     "plan_json",
 ]
-
-
-class InvalidPlan(ClientError):
-    hint = "run `photoark dedup --json` again for a fresh plan, edit only keep/remove, retry"
 
 
 @dataclass(frozen=True)
@@ -120,7 +116,7 @@ def plan_from_json(document: Any, mirror: Mirror) -> list[DuplicateGroup]:
     """Groups from a (possibly edited) plan, checked against the library as it is now: each
     group names live files of one content; ``keep`` is one of them; none appears twice."""
     if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
-        raise InvalidPlan('a plan is a JSON object with a "groups" list')
+        raise InvalidDedupPlan('a plan is a JSON object with a "groups" list')
     library = _copies(mirror)
     copies = {c.id: (h, c) for h, (_, cs) in library.items() for c in cs}
     sizes = {h: size for h, (size, _) in library.items()}
@@ -131,19 +127,21 @@ def plan_from_json(document: Any, mirror: Mirror) -> list[DuplicateGroup]:
             keep_id = int(group["keep"])
             remove_ids = [int(i) for i in group.get("remove", [])]
         except (KeyError, TypeError, ValueError) as err:
-            raise InvalidPlan(f"group {n}: needs an integer keep and a list of remove ids") from err
+            raise InvalidDedupPlan(
+                f"group {n}: needs an integer keep and a list of remove ids"
+            ) from err
         ids = [keep_id, *remove_ids]
         if len(set(ids)) != len(ids) or seen & set(ids):
-            raise InvalidPlan(f"group {n}: a file appears twice in the plan")
+            raise InvalidDedupPlan(f"group {n}: a file appears twice in the plan")
         seen.update(ids)
         missing = [i for i in ids if i not in copies]
         if missing:
-            raise InvalidPlan(
+            raise InvalidDedupPlan(
                 f"group {n}: file(s) {missing} are not live duplicates in the library (any more)"
             )
         hashes = {copies[i][0] for i in ids}
         if len(hashes) != 1:
-            raise InvalidPlan(f"group {n}: its files do not have the same content")
+            raise InvalidDedupPlan(f"group {n}: its files do not have the same content")
         if remove_ids:
             content_hash = hashes.pop()
             out.append(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photoark.client.batches import in_batches
-from photoark.client.errors import ApiError, ClientError, IntegrityFailure
+from photoark.client.errors import ApiError, IntegrityFailure, NothingToScan
 from photoark.client.library import sync
 from photoark.client.library.export import verify_server_copy
 from photoark.client.pipeline.identify import content_hash as identify
@@ -50,10 +50,6 @@ __all__ = [
     "apply_free_up",
     "plan_free_up",
 ]
-
-
-class NothingToScan(ClientError):
-    hint = "give the folders to free up, or watch some with `photoark watch add`"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from photoark.client.errors import ClientError
+from photoark.client.errors import InvalidSimilarPlan, NoSpaceForScan
 from photoark.client.library import sync
 from photoark.client.library.embedder import EmbedReport, embed_library
 from photoark.client.session import Session
@@ -42,7 +42,7 @@ from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 __all__ = [
     "DEFAULT_THRESHOLD",
     "CachedVectors",
-    "InvalidPlan",
+    "InvalidSimilarPlan",
     "Member",
     "NoSpaceForScan",
     "Photo",
@@ -59,14 +59,6 @@ __all__ = [
 
 _GROUP_PAGE: Final = 4096  # vectors fetched at a time for a group's distances
 _METADATA_FIELDS: Final = ("taken_at", "gps", "make", "model", "orientation", "width", "height")
-
-
-class InvalidPlan(ClientError):
-    hint = "run `photoark similar --json` again for a fresh plan, edit only `keep`, retry"
-
-
-class NoSpaceForScan(ClientError):
-    hint = "free some space on that disk and run it again (nothing was changed)"
 
 
 @dataclass(frozen=True)
@@ -322,23 +314,23 @@ def plan_from_json(document: Any, mirror: Mirror) -> list[SimilarGroup]:
     """Groups from a (possibly edited) plan, checked against the library as it is now: live
     files, none twice, each group keeping at least one."""
     if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
-        raise InvalidPlan('a plan is a JSON object with a "groups" list')
+        raise InvalidSimilarPlan('a plan is a JSON object with a "groups" list')
     seen: set[int] = set()
     out: list[SimilarGroup] = []
     for n, group in enumerate(document["groups"], 1):
         files = group.get("files") if isinstance(group, dict) else None
         if not isinstance(files, list) or not files:
-            raise InvalidPlan(f'group {n}: needs a "files" list')
+            raise InvalidSimilarPlan(f'group {n}: needs a "files" list')
         chosen: list[tuple[int, bool, float]] = []
         for item in files:
             if not isinstance(item, dict) or not isinstance(item.get("keep"), bool):
-                raise InvalidPlan(
+                raise InvalidSimilarPlan(
                     f'group {n}: each file needs an integer "id" and "keep": true/false'
                 )
             try:
                 file_id = int(item["id"])
             except (KeyError, TypeError, ValueError) as err:
-                raise InvalidPlan(f'group {n}: each file needs an integer "id"') from err
+                raise InvalidSimilarPlan(f'group {n}: each file needs an integer "id"') from err
             distance = item.get("distance", 0.0)
             chosen.append(
                 (
@@ -349,17 +341,17 @@ def plan_from_json(document: Any, mirror: Mirror) -> list[SimilarGroup]:
             )
         ids = [i for i, _, _ in chosen]
         if len(set(ids)) != len(ids) or seen & set(ids):
-            raise InvalidPlan(f"group {n}: a file appears twice in the plan")
+            raise InvalidSimilarPlan(f"group {n}: a file appears twice in the plan")
         seen.update(ids)
         if not any(keep for _, keep, _ in chosen):
-            raise InvalidPlan(
+            raise InvalidSimilarPlan(
                 f"group {n}: keeps no photo; keep at least one (to delete them all, use "
                 "`photoark delete`)"
             )
         photos = _photos(mirror, ids)
         gone = [i for i in ids if i not in photos or _trashed(mirror, i)]
         if gone:
-            raise InvalidPlan(
+            raise InvalidSimilarPlan(
                 f"group {n}: file(s) {gone} are not live photos in the library (any more)"
             )
         members = [Member(photos[i], d, keep) for i, keep, d in chosen]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from photoark.client.batches import in_batches
-from photoark.client.errors import ClientError
+from photoark.client.errors import NotInAlbum
 from photoark.client.library.metadata import album_from_collection, encrypt_album
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
@@ -66,10 +66,6 @@ def add_by_reference(session: Session, album: Album, f: LibraryFile) -> None:
     )
     with session.db.transaction() as conn:
         session.mirror.put_entry(conn, album.id, f.id)
-
-
-class NotInAlbum(ClientError):
-    hint = "see `photoark ls ALBUM` for the names and ids"
 
 
 def album_named(session: Session, name: str) -> Album:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import blake3
 
 from photoark.client.api import ApiClient
-from photoark.client.errors import ApiError, ClientError
+from photoark.client.errors import ApiError, FileChangedError, UploadStopped
 from photoark.client.pipeline.sources import ContentSource
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.crypto.boxes import new_key
@@ -50,14 +50,6 @@ __all__ = [
 
 PART_CHUNKS = 2
 PART_SIZE = PART_CHUNKS * CIPHER_CHUNK_SIZE
-
-
-class FileChangedError(ClientError):
-    hint = "the file was being written while it was read; it will be backed up on the next run"
-
-
-class UploadStopped(ClientError):
-    """The run was asked to stop (the daemon pausing) between two parts; nothing is lost."""
 
 
 def content_size(plain_size: int) -> int:

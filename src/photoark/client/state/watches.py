@@ -16,15 +16,11 @@ import os
 import time
 from dataclasses import dataclass
 
-from photoark.client.errors import ClientError
+from photoark.client.errors import WatchError
 from photoark.client.pipeline.decide import MatchProfile
 from photoark.client.state.db import StateDB
 
 __all__ = ["Watch", "WatchError", "WatchList"]
-
-
-class WatchError(ClientError):
-    hint = "see `photoark watch ls`"
 
 
 @dataclass(frozen=True)
