@@ -6,13 +6,13 @@ is set, so a typo is refused at the prompt rather than discovered by the daemon 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from photoark.client.errors import ClientError, UnknownSetting
 from photoark.client.state.db import StateDB
+from photoark.client.state.settings import SettingsTable
 
 __all__ = ["SETTINGS", "Setting", "Settings", "UnknownSetting"]
 
@@ -92,12 +92,11 @@ SETTINGS: dict[str, Setting] = {
 
 class Settings:
     def __init__(self, db: StateDB) -> None:
-        self._db = db
+        self._table = SettingsTable(db)
 
     def get(self, key: str) -> Any:
         setting = self._setting(key)
-        row = self._db.query_one("SELECT value FROM settings WHERE key = ?", (key,))
-        return setting.default if row is None else json.loads(row["value"])
+        return self._table.get(key, setting.default)
 
     def set(self, key: str, text: str) -> Any:
         """Parse ``text`` for ``key`` and store it; returns the value stored."""
@@ -106,14 +105,12 @@ class Settings:
             value = setting.parse(text)
         except ValueError as err:
             raise ClientError(f"{key}: {err}") from err
-        self._db.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value))
-        )
+        self._table.put(key, value)
         return value
 
     def reset(self, key: str) -> None:
         self._setting(key)
-        self._db.execute("DELETE FROM settings WHERE key = ?", (key,))
+        self._table.delete(key)
 
     def all(self) -> dict[str, Any]:
         return {key: self.get(key) for key in SETTINGS}

@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photoark.client.batches import in_batches
-from photoark.client.errors import ApiError, IntegrityFailure, NothingToScan
+from photoark.client.errors import ApiError, FileChangedError, IntegrityFailure, NothingToScan
 from photoark.client.library import sync
 from photoark.client.library.export import verify_server_copy
 from photoark.client.pipeline.identify import content_hash as identify
 from photoark.client.pipeline.identify import hash_unchanged
 from photoark.client.pipeline.scanner import scan_split
-from photoark.client.pipeline.uploader import FileChangedError
 from photoark.client.session import Session
 from photoark.client.state.daemonstate import DaemonQueue
 from photoark.client.state.mirror import LibraryFile
 from photoark.client.state.pathversions import PathVersions
+from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.watches import WatchList
 from photoark.protocol.models import VerifiedFile
@@ -144,7 +144,7 @@ def plan_free_up(
     library = _Library(session)
     cache = StatCache(session.db)
     versions = PathVersions(session.db)
-    busy = {os.fsdecode(bytes(r["path"])) for r in session.db.query("SELECT path FROM uploads")}
+    busy = {os.fsdecode(p) for p in UploadQueue(session.db).paths()}
     busy |= DaemonQueue(session.db).paths()
     trash: set[str] | None = None
     plan = FreeUpPlan()

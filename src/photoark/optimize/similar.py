@@ -206,26 +206,6 @@ def _photos(mirror: Mirror, ids: Sequence[int]) -> dict[int, Photo]:
     return out
 
 
-def _exact_copies(db: StateDB) -> set[int]:
-    """Live photos that are a second copy of another's content: all but the one dedup keeps
-    (the one in the most albums, then the oldest upload)."""
-    rows = db.query(
-        "SELECT f.id, f.hash, f.created_at,"
-        " (SELECT count(*) FROM entries e WHERE e.file_id = f.id) AS albums"
-        " FROM files f WHERE f.is_trashed = 0 AND f.type IN ('image', 'live') AND f.hash IN ("
-        "  SELECT hash FROM files WHERE is_trashed = 0 AND type IN ('image', 'live')"
-        "  GROUP BY hash HAVING count(*) > 1)"
-        " ORDER BY f.hash, -albums, f.created_at, f.id"
-    )
-    out: set[int] = set()
-    previous = None
-    for r in rows:
-        if r["hash"] == previous:
-            out.add(r["id"])
-        previous = r["hash"]
-    return out
-
-
 def _distances_to_first(source: CachedVectors, ids: Sequence[int]) -> npt.NDArray[np.float32]:
     """Cosine distance of each of ``ids`` to the first, fetched a page at a time (a chained
     group can hold thousands of photos)."""
@@ -251,7 +231,7 @@ def find_similar(
     """Groups of similar photos among those with an embedding of ``model`` (reads only the
     local state: compute the missing embeddings first, see
     :mod:`photoark.client.library.embedder`)."""
-    copies = _exact_copies(session_db)
+    copies = Mirror(session_db).extra_photo_copies()
     source = CachedVectors(session_db, model, dim, copies)
     spill_dir = session_db.path.parent
     try:

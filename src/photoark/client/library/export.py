@@ -226,9 +226,9 @@ def export(
                 f"no album named {album_name!r}", "list albums with `photoark albums`"
             )
     album_ids = {a.id for a in albums}
-    for row in session.db.query("SELECT collection_id, file_id, error FROM broken_entries"):
-        if row["collection_id"] in album_ids or album_name is None:
-            report.failed.append({"file_id": str(row["file_id"]), "error": row["error"]})
+    for album_id, file_id, error in session.mirror.broken_entries():
+        if album_id in album_ids or album_name is None:
+            report.failed.append({"file_id": str(file_id), "error": error})
             report.integrity_failures += 1
     for album in albums:
         folder = dest / safe_component(album.name)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from photoark.client.library.metadata import album_from_collection, file_from_entry
 from photoark.client.session import Session
-from photoark.client.state.mirror import Album
+from photoark.client.state.mirror import Album, Mirror
 from photoark.crypto.errors import CryptoError
 from photoark.protocol.models import Collection, Entry
 
@@ -40,7 +40,7 @@ def _apply_collection(
     except CryptoError as err:
         _record_broken(conn, result, c.id, 0, f"album {c.id}: {err}")
         return
-    conn.execute("DELETE FROM broken_entries WHERE collection_id = ? AND file_id = 0", (c.id,))
+    session.mirror.clear_broken(conn, c.id, 0)
     session.mirror.put_album(conn, album)
 
 
@@ -49,10 +49,7 @@ def _record_broken(
 ) -> None:
     """Remember an item that failed authentication, so ``export`` reports it on every run."""
     result.broken.append((album_id, file_id, message))
-    conn.execute(
-        "INSERT OR REPLACE INTO broken_entries (collection_id, file_id, error) VALUES (?, ?, ?)",
-        (album_id, file_id, message),
-    )
+    Mirror.put_broken(conn, album_id, file_id, message)
 
 
 def _apply_entry(
@@ -63,19 +60,11 @@ def _apply_entry(
     result: SyncResult,
 ) -> None:
     result.entries_changed += 1
-    conn.execute(
-        "DELETE FROM broken_entries WHERE collection_id = ? AND file_id = ?",
-        (e.collection_id, e.file_id),
-    )
+    session.mirror.clear_broken(conn, e.collection_id, e.file_id)
     if e.is_deleted or e.file is None:
         session.mirror.remove_entry(conn, e.collection_id, e.file_id)
         return
-    known = conn.execute(
-        "SELECT 1 FROM entries e JOIN files f ON f.id = e.file_id"
-        " WHERE e.collection_id = ? AND e.file_id = ?",
-        (e.collection_id, e.file_id),
-    ).fetchone()
-    if known is not None:
+    if session.mirror.has_entry(conn, e.collection_id, e.file_id):
         # our own commit (or add) already put it in the mirror; file metadata is immutable in
         # this protocol, so there is nothing to decrypt again, only sizes to take (a thumbnail
         # sent after the original bumps the entry)

@@ -260,7 +260,7 @@ class _Run:
         return the others for the workers."""
         lookups = self._lookups(roots)
         cache = lookups.cache
-        queued = {bytes(r["path"]) for r in self.session.db.query("SELECT path FROM uploads")}
+        queued = self.queue.paths()
         rest: list[Found] = []
         elsewhere: list[Found] = []  # unchanged, content maybe known in other albums
         skipped: list[Found] = []

@@ -8,7 +8,7 @@ import os
 
 import blake3
 
-from photoark.client.pipeline.uploader import FileChangedError
+from photoark.client.errors import FileChangedError
 from photoark.client.state.statcache import StatCache
 from photoark.crypto.hashing import hash_into
 from photoark.media import sniff

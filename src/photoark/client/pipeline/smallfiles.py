@@ -24,9 +24,8 @@ from typing import Any
 
 import blake3
 
-from photoark.client.errors import ApiError
+from photoark.client.errors import ApiError, FileChangedError
 from photoark.client.library.metadata import library_file, seal_metadata
-from photoark.client.pipeline.uploader import FileChangedError
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album
 from photoark.client.state.pathversions import PathVersions

@@ -232,6 +232,60 @@ class Mirror:
     def marks(self) -> set[str]:
         return {str(r["mark"]) for r in self._db.query("SELECT mark FROM deletion_marks")}
 
+    # -- entries that failed authentication (reported by sync and export on every run)
+
+    @staticmethod
+    def put_broken(conn: sqlite3.Connection, album_id: int, file_id: int, error: str) -> None:
+        """Remember an album (``file_id`` 0) or entry whose key or metadata failed
+        authentication; replaces an earlier record of the same item."""
+        conn.execute(
+            "INSERT OR REPLACE INTO broken_entries (collection_id, file_id, error)"
+            " VALUES (?, ?, ?)",
+            (album_id, file_id, error),
+        )
+
+    @staticmethod
+    def clear_broken(conn: sqlite3.Connection, album_id: int, file_id: int) -> None:
+        """Forget a broken record (the item came again and may now be fine)."""
+        conn.execute(
+            "DELETE FROM broken_entries WHERE collection_id = ? AND file_id = ?",
+            (album_id, file_id),
+        )
+
+    def broken_entries(self) -> list[tuple[int, int, str]]:
+        """``(album id, file id, error)`` of every item that failed authentication."""
+        rows = self._db.query("SELECT collection_id, file_id, error FROM broken_entries")
+        return [(r["collection_id"], r["file_id"], r["error"]) for r in rows]
+
+    @staticmethod
+    def has_entry(conn: sqlite3.Connection, album_id: int, file_id: int) -> bool:
+        """Whether the mirror already holds this file in this album (with its file row)."""
+        row = conn.execute(
+            "SELECT 1 FROM entries e JOIN files f ON f.id = e.file_id"
+            " WHERE e.collection_id = ? AND e.file_id = ?",
+            (album_id, file_id),
+        ).fetchone()
+        return row is not None
+
+    def extra_photo_copies(self) -> set[int]:
+        """Live photos (``image``/``live``) that are a second copy of another's content: all
+        but the one dedup keeps (the one in the most albums, then the oldest upload)."""
+        rows = self._db.query(
+            "SELECT f.id, f.hash, f.created_at,"
+            " (SELECT count(*) FROM entries e WHERE e.file_id = f.id) AS albums"
+            " FROM files f WHERE f.is_trashed = 0 AND f.type IN ('image', 'live') AND f.hash IN ("
+            "  SELECT hash FROM files WHERE is_trashed = 0 AND type IN ('image', 'live')"
+            "  GROUP BY hash HAVING count(*) > 1)"
+            " ORDER BY f.hash, -albums, f.created_at, f.id"
+        )
+        out: set[int] = set()
+        previous = None
+        for r in rows:
+            if r["hash"] == previous:
+                out.add(r["id"])
+            previous = r["hash"]
+        return out
+
     def sync_version(self) -> int:
         value = self._db.get_meta("sync_version")
         return int(value) if value else 0

@@ -80,6 +80,10 @@ class UploadQueue:
         """:meth:`remove` inside the caller's transaction."""
         conn.execute(*_remove(path))
 
+    def paths(self) -> set[bytes]:
+        """The paths (as bytes) of every upload in progress."""
+        return {bytes(r["path"]) for r in self._db.query("SELECT path FROM uploads")}
+
     def count(self) -> int:
         row = self._db.query_one("SELECT COUNT(*) AS n FROM uploads")
         return 0 if row is None else int(row["n"])
