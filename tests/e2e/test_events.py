@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
+from photoark.client.transport import RetryPolicy
 from photoark.crypto.boxes import new_key, seal, wrap_key
 from photoark.crypto.keys import ARGON2_MIN, create_account_keys
 from photoark.protocol.models import (

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
+from photoark.client.transport import RetryPolicy
 
 from .conftest import Account, Api
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, AuthFailed, ServerUnreachable
+from photoark.client.transport import RetryPolicy
 from photoark.crypto.boxes import new_key, seal, wrap_key
 from photoark.server.runner import build_server
 from photoark.server.services.events import ChangeFeed

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 from sqlalchemy import inspect, select, text
 
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError
+from photoark.client.transport import RetryPolicy
 from photoark.crypto.boxes import new_key, wrap_key
 from photoark.protocol.models import MAX_BUNDLE_FILES
 from photoark.server.store import create_db_engine, migrate

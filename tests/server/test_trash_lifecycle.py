@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError
+from photoark.client.transport import RetryPolicy
 from photoark.crypto.boxes import open_json, unwrap_key
 from photoark.protocol.models import MAX_TRASH_PAGE
 from photoark.server import __main__ as server_main

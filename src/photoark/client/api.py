@@ -1,30 +1,26 @@
-"""HTTP client for the photoark API: one typed method per endpoint.
+"""The photoark API as typed methods: one per endpoint (:class:`ApiClient`).
 
-Transport failures (connection refused, timeouts, 502/503/504) are retried with exponential
-backoff up to ``RetryPolicy.attempts``; then :class:`ServerUnreachable`. A problem body from the
-server becomes an :class:`ApiError` (or a subclass chosen by its ``code``), never a raw
-``httpx`` exception. Every request here is safe to retry: part PUTs overwrite, commits and
-album adds are idempotent on the server.
+The HTTP plumbing (token, retries, problem bodies → :class:`ApiError`) is
+:mod:`~photoark.client.transport`. Each method's docstring says whether the request is
+idempotent; the few that are not (signup, login) are sent with ``Retry.UNSENT``, and album
+creation and upload sessions carry an idempotency key chosen by the caller, so a retry after
+a lost answer returns the first result instead of making a second album or session.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from photoark.client.errors import (
     ApiError,
-    AuthFailed,
     IntegrityFailure,
-    QuotaExceeded,
     ServerUnreachable,
 )
+from photoark.client.transport import RETRY_STATUS, HttpTransport, Retry, problem_of
 from photoark.protocol.frames import encode_frames
 from photoark.protocol.models import (
     EVENTS_HEARTBEAT_SECONDS,
@@ -63,124 +59,13 @@ from photoark.protocol.models import (
     VerifiedFile,
 )
 
-__all__ = ["ApiClient", "RetryPolicy"]
+__all__ = ["ApiClient"]
 
-M = TypeVar("M", bound=BaseModel)
-_RETRY_STATUS = {502, 503, 504}
 EVENTS_READ_TIMEOUT = 3 * EVENTS_HEARTBEAT_SECONDS  # 45 s: a heartbeat may be late, not lost
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6
-    initial_delay: float = 0.25
-    max_delay: float = 8.0
-    sleep: Callable[[float], None] = time.sleep
-
-
-class ApiClient:
-    """A connection to one server, optionally authenticated with a token."""
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 60.0,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.token = token
-        self.retry = retry or RetryPolicy()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            # plain http (a server on this machine or LAN) needs no TLS context; building one
-            # loads the CA bundle, a tenth of a second on every command
-            verify=not self.base_url.startswith("http://"),
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            transport=transport,
-            headers={"User-Agent": "photoark-client"},
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = dict(extra or {})
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        return headers
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        content: bytes | Sequence[bytes] | None = None,
-        params: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        delay = self.retry.initial_delay
-        last: Exception | None = None
-        for attempt in range(self.retry.attempts):
-            request_headers = self._headers(headers)
-            body: Iterator[bytes] | None = None
-            if content is not None:
-                # httpx keeps the request (and its body) in reference cycles until the cycle
-                # collector runs; a one-shot iterator hands the bytes over and then lets go,
-                # so sent 8 MiB parts are freed at once (bounded memory for huge files). A
-                # sequence of pieces (a framed bundle) is sent as it is, never joined.
-                pieces = (content,) if isinstance(content, bytes) else tuple(content)
-                request_headers["Content-Length"] = str(sum(len(p) for p in pieces))
-                body = iter(pieces)
-            try:
-                response = self._http.request(
-                    method,
-                    path,
-                    json=json,
-                    content=body,
-                    params=params,
-                    headers=request_headers,
-                )
-            except httpx.TransportError as err:
-                last = err
-            else:
-                if response.status_code not in _RETRY_STATUS:
-                    if response.status_code >= 400:
-                        raise _problem(response)
-                    return response
-                last = _problem(response)
-            if attempt + 1 < self.retry.attempts:
-                self.retry.sleep(delay)
-                delay = min(delay * 2, self.retry.max_delay)
-        raise ServerUnreachable(
-            f"cannot reach the photoark server at {self.base_url} "
-            f"after {self.retry.attempts} attempts: {last}"
-        ) from last
-
-    def _model(self, model: type[M], method: str, path: str, **kw: Any) -> M:
-        response = self._send(method, path, **kw)
-        try:
-            return model.model_validate_json(response.content)
-        except ValidationError as err:
-            raise ApiError(
-                "bad_response",
-                f"{self.base_url}{path} did not answer like a photoark server",
-                response.status_code,
-            ) from err
-
-    @staticmethod
-    def _body(model: BaseModel) -> Any:
-        return model.model_dump(mode="json")
+class ApiClient(HttpTransport):
+    """One typed method per endpoint of the photoark API."""
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -191,10 +76,18 @@ class ApiClient:
         return self._model(KeyParams, "GET", "/auth/params", params={"email": email})
 
     def signup(self, request: SignupRequest) -> LoginResponse:
-        return self._model(LoginResponse, "POST", "/auth/signup", json=self._body(request))
+        """Create an account (``POST /auth/signup``). Not idempotent (a second signup of the
+        email is a 409 ``conflict``): retried only when the request was never sent."""
+        return self._model(
+            LoginResponse, "POST", "/auth/signup", json=self._body(request), retry=Retry.UNSENT
+        )
 
     def login(self, request: LoginRequest) -> LoginResponse:
-        return self._model(LoginResponse, "POST", "/auth/login", json=self._body(request))
+        """Log in (``POST /auth/login``): each call issues a new token, so it is retried only
+        when the request was never sent."""
+        return self._model(
+            LoginResponse, "POST", "/auth/login", json=self._body(request), retry=Retry.UNSENT
+        )
 
     def logout(self) -> None:
         self._send("POST", "/auth/logout")
@@ -435,9 +328,9 @@ class ApiClient:
             ) as response:
                 if response.status_code >= 400:
                     response.read()
-                    if response.status_code in _RETRY_STATUS:  # busy or restarting
-                        raise ServerUnreachable(f"the event stream: {_problem(response)}")
-                    raise _problem(response)
+                    if response.status_code in RETRY_STATUS:  # busy or restarting
+                        raise ServerUnreachable(f"the event stream: {problem_of(response)}")
+                    raise problem_of(response)
                 yield from _change_versions(response.iter_lines())
         except httpx.TransportError as err:
             raise ServerUnreachable(f"the event stream from {self.base_url}: {err}") from err
@@ -465,9 +358,9 @@ class ApiClient:
                 ) as response:
                     if response.status_code >= 400:
                         response.read()
-                        if response.status_code in _RETRY_STATUS:
+                        if response.status_code in RETRY_STATUS:
                             raise httpx.TransportError(f"server answered {response.status_code}")
-                        raise _problem(response)
+                        raise problem_of(response)
                     if offset and response.status_code != 206:
                         raise ApiError("bad_response", "the server ignored a range request", 200)
                     answered = True
@@ -517,19 +410,3 @@ def _change_versions(lines: Iterator[str]) -> Iterator[int]:
             event = value
         elif name == "data":
             data.append(value)
-
-
-def _problem(response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()
-        code = str(body.get("code", "http_error"))
-        message = str(body.get("message", response.reason_phrase))
-        details = body.get("details") or {}
-    except (ValueError, AttributeError):
-        code, message, details = "http_error", f"HTTP {response.status_code}", {}
-    cls: type[ApiError] = ApiError
-    if code in ("invalid_credentials", "unauthorized"):
-        cls = AuthFailed
-    elif code == "quota_exceeded":
-        cls = QuotaExceeded
-    return cls(code, message, response.status_code, details if isinstance(details, dict) else {})

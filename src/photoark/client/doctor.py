@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import photoark
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
 from photoark.client.daemon.policy import Probe, UploadPolicy, pause_reason
 from photoark.client.errors import AuthFailed, ClientError
 from photoark.client.home import ClientHome
@@ -26,6 +26,7 @@ from photoark.client.state.daemonstate import StatusBoard
 from photoark.client.state.db import StateDB
 from photoark.client.state.watches import WatchList
 from photoark.client.status import daemon_running
+from photoark.client.transport import RetryPolicy
 
 __all__ = ["Finding", "run_checks"]
 

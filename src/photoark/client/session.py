@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
 from photoark.client.errors import NotLoggedIn
 from photoark.client.home import ClientHome
 from photoark.client.state import StateDB
 from photoark.client.state.account import Account, AccountStore
 from photoark.client.state.mirror import Mirror
+from photoark.client.transport import RetryPolicy
 
 __all__ = ["Session"]
 

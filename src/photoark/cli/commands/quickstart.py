@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import shlex
 from pathlib import Path
 from typing import Annotated
@@ -13,16 +11,11 @@ import typer
 from photoark.cli.commands.backup import print_report, run_backup
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors
-from photoark.client import auth
-from photoark.client.local.server import start_local_server
+from photoark.client.local.account import set_up_local
 from photoark.client.pipeline.backup import BackupOptions
 from photoark.client.session import Session
-from photoark.client.state import StateDB
-from photoark.client.state.account import AccountStore
 
 __all__ = ["quickstart"]
-
-LOCAL_EMAIL = "me@photoark.local"
 
 
 def quickstart(
@@ -36,23 +29,8 @@ def quickstart(
     """Start a local server if none is configured, create a local account, back up PATH."""
     client_home = home_of(home).ensure()
     with handle_errors():
-        db = StateDB(client_home.state_db)
-        account = AccountStore(db).load()
-        db.close()
-        server = None
-        if account is None or account.server.startswith("http://127.0.0.1"):
-            server = start_local_server(client_home)
-        credentials = client_home.root / "local-account.txt"
-        if account is None:
-            password = secrets.token_urlsafe(24)
-            _, recovery = auth.signup(
-                client_home, server.url if server else "", LOCAL_EMAIL, password
-            )
-            credentials.write_text(
-                f"server: {server.url if server else ''}\nemail: {LOCAL_EMAIL}\n"
-                f"password: {password}\nrecovery key: {recovery.hex()}\n"
-            )
-            os.chmod(credentials, 0o600)
+        local = set_up_local(client_home)
+        server, credentials = local.server, local.credentials
         album_name = album or paths[0].expanduser().resolve().name or "Backup"
         with Session.open(client_home) as session:
             report = run_backup(session, paths, album_name, BackupOptions(), json_output)
@@ -63,7 +41,7 @@ def quickstart(
         "server_log": str(server.log) if server else None,
         "server_pid": server.pid if server else None,
         "client_home": str(client_home.root),
-        "credentials": str(credentials) if credentials.exists() else None,
+        "credentials": str(credentials) if credentials else None,
         "album": album_name,
         "backup": report.as_json(),
     }
@@ -75,7 +53,7 @@ def quickstart(
     if server:
         console.print(f"Server data:   {server.data_dir}  (log: {server.log}, pid {server.pid})")
     console.print(f"Client state:  {client_home.root}")
-    if credentials.exists():
+    if credentials:
         console.print(f"Account:       {credentials}  (password and recovery key; keep it safe)")
     console.print("Restore with:  photoark export DEST")
     console.print(

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from photoark.client.api import ApiClient, RetryPolicy
+from photoark.client.api import ApiClient
 from photoark.client.errors import ClientError, ServerUnreachable
 from photoark.client.home import ClientHome
+from photoark.client.transport import RetryPolicy
 
 __all__ = ["LocalServer", "free_port", "is_up", "start_local_server"]
 
