@@ -1,7 +1,8 @@
 """Server settings, in one frozen value passed to :func:`photoark.server.app.create_app`.
 
-The CLI and ``python -m photoark.server`` both build a :class:`ServerSettings`; nothing in the
-server reads the environment or global state. :func:`parse_size` turns ``"10GiB"`` into bytes for
+``photoark server`` and ``python -m photoark.server`` both build a :class:`ServerSettings` from
+the one option table in :mod:`photoark.server.options`; nothing in the server reads the
+environment or global state. :func:`parse_size` turns ``"10GiB"`` into bytes for
 the quota options.
 """
 

@@ -4,6 +4,10 @@ Shutdown (SIGINT/SIGTERM): uvicorn stops accepting, waits for open requests, and
 the app's lifespan. A ``GET /events`` stream never ends by itself, so :class:`_Server` closes
 the change feed (every stream ends at once, cleanly) as shutdown BEGINS; other requests get
 :data:`GRACEFUL_SHUTDOWN_SECONDS` to finish before uvicorn cancels them.
+
+A start that fails for a reason the user can fix (the data directory cannot be written, the
+database cannot be opened or reached) raises :class:`ServerStartError` with a message; the
+entry points print it without a traceback and exit with :data:`STARTUP_FAILURE`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import socket
 import sys
 
+import sqlalchemy.exc
 import uvicorn
 from fastapi import FastAPI
 
@@ -20,10 +25,20 @@ from photoark.server.config import ServerSettings
 from photoark.server.services import Services
 from photoark.tuning import tune_allocator
 
-__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "build_server", "serve"]
+__all__ = [
+    "GRACEFUL_SHUTDOWN_SECONDS",
+    "STARTUP_FAILURE",
+    "ServerStartError",
+    "build_server",
+    "serve",
+]
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start
+
+
+class ServerStartError(Exception):
+    """The server could not start for a reason the message names (not a bug)."""
 
 
 class _Server(uvicorn.Server):
@@ -56,8 +71,18 @@ def serve(settings: ServerSettings, log_level: str = "info") -> None:
     """Serve the API on ``settings.host:settings.port`` until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     tune_allocator()
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except OSError as err:
+        raise ServerStartError(f"cannot create or open the server's files: {err}") from err
+    except (ValueError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError) as err:
+        raise ServerStartError(f"cannot open the database: {_first_line(err)}") from err
     server = build_server(app, settings.host, settings.port, log_level)
     server.run()
     if not server.started:  # e.g. the port is taken: fail as uvicorn.run does
         sys.exit(STARTUP_FAILURE)
+
+
+def _first_line(err: Exception) -> str:
+    """SQLAlchemy appends the statement and a documentation link on further lines."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
