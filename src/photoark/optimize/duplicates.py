@@ -23,12 +23,14 @@ from typing import Any
 from photoark.client.errors import InvalidDedupPlan
 from photoark.client.session import Session
 from photoark.client.state.mirror import Mirror
+from photoark.optimize.reasons import KeepRule
 from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 
 __all__ = [
     "Copy",
     "DuplicateGroup",
     "InvalidDedupPlan",
+    "KeepRule",
     "apply_plan",
     "find_duplicates",
     "plan_from_json",
@@ -63,7 +65,8 @@ class DuplicateGroup:
 
 
 def keep_first(copies: Sequence[Copy]) -> list[Copy]:
-    """The default keep rule, best first: the most albums, then the oldest upload."""
+    """The default keep rule (:attr:`KeepRule.MOST_ALBUMS_THEN_OLDEST`), best first: the most
+    albums, then the oldest upload."""
     return sorted(copies, key=lambda c: (-len(c.albums), c.created_at, c.id))
 
 
@@ -104,7 +107,7 @@ def plan_json(groups: Sequence[DuplicateGroup], mirror: Mirror) -> dict[str, Any
                     }
                     for c in (g.keep, *g.remove)
                 ],
-                "why": "in the most albums, then the oldest upload",
+                "why": KeepRule.MOST_ALBUMS_THEN_OLDEST.value,
             }
             for g in groups
         ],
@@ -157,7 +160,7 @@ def plan_from_json(document: Any, mirror: Mirror) -> list[DuplicateGroup]:
 
 def apply_plan(session: Session, groups: Sequence[DuplicateGroup]) -> CleanupResult:
     """Add each kept copy to every album that held a copy, then trash the other copies (see
-    :mod:`.cleanup`)."""
+    :mod:`.removal`)."""
     return add_then_trash(
         session,
         [

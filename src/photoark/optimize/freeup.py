@@ -9,10 +9,11 @@ A local media file is a **candidate** only when all of these hold:
    (``POST /files/verify``); with ``verify_download``, the server copy is also downloaded,
    decrypted and its BLAKE3 checked.
 
-Every other media file is **kept**, with its reason. Applying re-hashes each candidate right
-before deleting it (it may have changed since the listing) and moves it to the desktop trash
-(freedesktop.org trash, through send2trash) or, with ``permanent``, unlinks it. The daemon
-sees these as ordinary local deletions: nothing is re-uploaded, nothing deleted remotely.
+Every other media file is **kept**, with its reason (:class:`~.reasons.KeptReason`). Applying
+re-hashes each candidate right before deleting it (it may have changed since the listing) and
+moves it to the desktop trash (freedesktop.org trash, through send2trash) or, with
+``permanent``, unlinks it. The daemon sees these as ordinary local deletions: nothing is
+re-uploaded, nothing deleted remotely.
 
 A Live Photo's still and video are each a candidate when the library holds their live item
 (its ``parts`` record each part's hash) or the file alone.
@@ -39,6 +40,7 @@ from photoark.client.state.pathversions import PathVersions
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.watches import WatchList
+from photoark.optimize.reasons import KeptReason
 from photoark.protocol.models import VerifiedFile
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "FreeUpPlan",
     "FreeUpResult",
     "Kept",
+    "KeptReason",
     "NothingToScan",
     "apply_free_up",
     "plan_free_up",
@@ -63,8 +66,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Kept:
     path: str
-    reason: str  # not_backed_up | modified_since_backup | only_in_trash | upload_in_progress |
-    # server_copy_missing | server_copy_corrupt | unreadable | changed_while_checked
+    reason: KeptReason
 
 
 @dataclass
@@ -82,7 +84,7 @@ class FreeUpPlan:
                 {"path": c.path, "size": c.size, "file_id": c.file_id} for c in self.candidates
             ],
             "bytes": self.bytes,
-            "kept": [{"path": k.path, "reason": k.reason} for k in self.kept],
+            "kept": [{"path": k.path, "reason": k.reason.value} for k in self.kept],
         }
 
 
@@ -103,7 +105,7 @@ class FreeUpResult:
                 {"path": c.path, "size": c.size, "file_id": c.file_id} for c in self.deleted
             ],
             "bytes_freed": self.bytes_freed,
-            "kept": [{"path": k.path, "reason": k.reason} for k in self.kept],
+            "kept": [{"path": k.path, "reason": k.reason.value} for k in self.kept],
             "failed": self.failed,
             "to": "deleted" if self.permanent else "desktop trash",
         }
@@ -155,12 +157,12 @@ def plan_free_up(
         try:
             content_hash = identify(cache, item.path, item.stat)
         except (OSError, FileChangedError):
-            plan.kept.append(Kept(item.path, "unreadable"))
+            plan.kept.append(Kept(item.path, KeptReason.UNREADABLE))
             continue
         if content_hash is None:
             continue  # not a photo or video
         if item.path in busy:
-            plan.kept.append(Kept(item.path, "upload_in_progress"))
+            plan.kept.append(Kept(item.path, KeptReason.UPLOAD_IN_PROGRESS))
             continue
         held = library.holding(content_hash)
         if held is not None:
@@ -169,11 +171,11 @@ def plan_free_up(
         if trash is None:
             trash = trashed_hashes()
         if content_hash in trash:
-            reason = "only_in_trash"
+            reason = KeptReason.ONLY_IN_TRASH
         elif versions.backed_up_as(item.path):
-            reason = "modified_since_backup"
+            reason = KeptReason.MODIFIED_SINCE_BACKUP
         else:
-            reason = "not_backed_up"
+            reason = KeptReason.NOT_BACKED_UP
         plan.kept.append(Kept(item.path, reason))
     _confirm_on_server(session, pending, plan, verify_download)
     return plan
@@ -208,11 +210,11 @@ def _confirm_on_server(
                 corrupt.add(file_id)
     for c in pending:
         if c.file_id in corrupt:
-            plan.kept.append(Kept(c.path, "server_copy_corrupt"))
+            plan.kept.append(Kept(c.path, KeptReason.SERVER_COPY_CORRUPT))
         elif c.file_id in sound:
             plan.candidates.append(c)
         else:
-            plan.kept.append(Kept(c.path, "server_copy_missing"))
+            plan.kept.append(Kept(c.path, KeptReason.SERVER_COPY_MISSING))
 
 
 def _verify(session: Session, ids: list[int]) -> list[VerifiedFile]:
@@ -242,7 +244,8 @@ def apply_free_up(
     remove: Callable[[str], None] | None = None,
 ) -> FreeUpResult:
     """Delete the candidates, each re-hashed right before: a file whose content is no longer
-    the one the plan checked is kept (``changed_while_checked``)."""
+    the one the plan checked is kept (:attr:`~KeptReason.CHANGED_WHILE_CHECKED`), one no longer
+    there too (:attr:`~KeptReason.GONE`)."""
     result = FreeUpResult(permanent=permanent)
     remove = remove or (os.unlink if permanent else _send_to_trash)
     cache = StatCache(session.db)
@@ -250,11 +253,11 @@ def apply_free_up(
         try:
             st = os.stat(c.path)
             if st.st_size != c.size or hash_unchanged(c.path, st) != c.hash:
-                result.kept.append(Kept(c.path, "changed_while_checked"))
+                result.kept.append(Kept(c.path, KeptReason.CHANGED_WHILE_CHECKED))
                 continue
             remove(c.path)
         except FileNotFoundError:
-            result.kept.append(Kept(c.path, "gone"))
+            result.kept.append(Kept(c.path, KeptReason.GONE))
             continue
         except (OSError, FileChangedError) as err:
             result.failed.append({"path": c.path, "error": str(err)})

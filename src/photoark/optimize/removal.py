@@ -1,9 +1,10 @@
 """Removing photos from the backup without emptying an album: add first, then trash.
 
-Both clean-ups (exact duplicates, similar photos) end the same way: some kept photo is added to
-the albums that would otherwise lose the picture (by reference: no bytes), then the others go
-to the trash, and their contents are marked deleted (so no device's backup brings them back).
-A group whose adds fail is not trashed: nothing is removed before its keeper is in place.
+Both removals from the library (exact duplicates, :mod:`.duplicates`; similar photos,
+:mod:`.similar`) end the same way: some kept photo is added to the albums that would otherwise
+lose the picture (by reference: no bytes), then the others go to the trash, and their contents
+are marked deleted (so no device's backup brings them back). A group whose adds fail is not
+trashed: nothing is removed before its keeper is in place.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["CleanupResult", "Removal", "add_then_trash"]
 
 @dataclass(frozen=True)
 class Removal:
-    """One group's clean-up: the adds that come first, then the files to trash."""
+    """One group's removal: the adds that come first, then the files to trash."""
 
     adds: tuple[tuple[int, int], ...]  # (album id, kept file id)
     trash: tuple[int, ...]  # file ids
@@ -34,6 +35,9 @@ class Removal:
 
 @dataclass
 class CleanupResult:
+    """What :func:`add_then_trash` did: the groups removed, the adds, the files trashed, the
+    failures."""
+
     groups: int = 0
     added_to_albums: int = 0
     trashed: int = 0

@@ -16,18 +16,6 @@ from photoark.optimize.freeup import apply_free_up, plan_free_up
 
 __all__ = ["free_up_command"]
 
-_REASONS = {
-    "not_backed_up": "not backed up",
-    "modified_since_backup": "changed since its backup",
-    "only_in_trash": "its backup is only in the trash",
-    "upload_in_progress": "upload in progress",
-    "server_copy_missing": "the server copy is missing or incomplete",
-    "server_copy_corrupt": "the server copy does not decrypt to this photo",
-    "unreadable": "cannot be read",
-    "changed_while_checked": "changed while being checked",
-    "gone": "no longer there",
-}
-
 
 def free_up_command(
     paths: Annotated[
@@ -66,7 +54,7 @@ def free_up_command(
         return
     kept = plan.kept + (result.kept if result else [])
     for k in kept:
-        console.print(f"kept {k.path!r}: {_REASONS.get(k.reason, k.reason)}", highlight=False)
+        console.print(f"kept {k.path!r}: {k.reason.text}", highlight=False)
     if result is None:
         for c in plan.candidates:
             console.print(f"can delete {c.path!r} ({c.size:,} bytes)", highlight=False)
