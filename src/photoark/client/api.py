@@ -10,6 +10,7 @@ a lost answer returns the first result instead of making a second album or sessi
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator, Sequence
 
 import httpx
@@ -99,8 +100,20 @@ class ApiClient(HttpTransport):
         except (ValidationError, ValueError, TypeError) as err:
             raise ApiError("bad_response", "bad answer to /collections", 200) from err
 
-    def create_collection(self, request: CollectionCreate) -> Collection:
-        return self._model(Collection, "POST", "/collections", json=self._body(request))
+    def create_collection(
+        self, request: CollectionCreate, idempotency_key: str | None = None
+    ) -> Collection:
+        """Create an album (``POST /collections``). Idempotent through its idempotency key:
+        ``idempotency_key``, else the request's, else a fresh random one, shared by every
+        retry of this call, so a retry after a lost answer gets the same album. A caller that
+        may repeat the call later (after a crash) passes a key it saved with the request."""
+        key = _idempotency_key(idempotency_key, request.idempotency_key)
+        body = CollectionCreate(
+            encrypted_key=request.encrypted_key,
+            encrypted_name=request.encrypted_name,
+            idempotency_key=key,
+        )
+        return self._model(Collection, "POST", "/collections", json=self._body(body))
 
     def rename_collection(self, collection_id: int, request: CollectionRename) -> Collection:
         return self._model(
@@ -176,9 +189,17 @@ class ApiClient(HttpTransport):
             raise ApiError("bad_response", "/embeddings/query answered other files", 200)
         return items
 
-    def open_upload(self, size: int, part_size: int) -> UploadSession:
-        body = self._body(UploadCreate(size=size, part_size=part_size))
-        return self._model(UploadSession, "POST", "/uploads", json=body)
+    def open_upload(
+        self, size: int, part_size: int, idempotency_key: str | None = None
+    ) -> UploadSession:
+        """Open an upload session (``POST /uploads``). Idempotent through its idempotency
+        key: ``idempotency_key``, else a fresh random one, shared by every retry of this call,
+        so a retry after a lost answer gets the same session (not a second one holding quota).
+        """
+        request = UploadCreate(
+            size=size, part_size=part_size, idempotency_key=_idempotency_key(idempotency_key)
+        )
+        return self._model(UploadSession, "POST", "/uploads", json=self._body(request))
 
     def upload_status(self, upload_id: str) -> UploadSession:
         return self._model(UploadSession, "GET", f"/uploads/{upload_id}")
@@ -383,6 +404,14 @@ class ApiClient(HttpTransport):
                     ) from err
                 self.retry.sleep(delay)
                 delay = min(delay * 2, self.retry.max_delay)
+
+
+def _idempotency_key(*given: str | None) -> str:
+    """The first key given (all those given must agree), else a fresh random one (128 bits)."""
+    keys = {key for key in given if key is not None}
+    if len(keys) > 1:
+        raise ValueError("two different idempotency keys were given for one request")
+    return keys.pop() if keys else secrets.token_hex(16)
 
 
 def _change_versions(lines: Iterator[str]) -> Iterator[int]:

@@ -16,7 +16,10 @@ POST     /auth/login                          LoginRequest                LoginR
 POST     /auth/logout                         -                           204 (revokes this token)
 POST     /auth/revoke-all                     -                           204 (all tokens of user)
 GET      /collections                         -                           list[Collection]
-POST     /collections                         CollectionCreate            Collection (201)
+POST     /collections                         CollectionCreate            Collection (201; with an
+                                                                          idempotency_key, a
+                                                                          repeat answers the
+                                                                          same album, 201)
 PATCH    /collections/{id}                    CollectionRename            Collection
 DELETE   /collections/{id}                    -                           204 (idempotent; its
                                                                           entries become
@@ -25,7 +28,11 @@ POST     /collections/{id}/files              AddToCollection             Entry 
 POST     /collections/{id}/files/batch        AddManyToCollection         list[Entry] (201; all
                                                                           or none)
 DELETE   /collections/{id}/files/{file_id}    -                           204 (leaves a tombstone)
-POST     /uploads                             UploadCreate                UploadSession (201)
+POST     /uploads                             UploadCreate                UploadSession (201;
+                                                                          with an
+                                                                          idempotency_key, a
+                                                                          repeat answers the
+                                                                          same session, 201)
 GET      /uploads/{id}                        -                           UploadSession
 PUT      /uploads/{id}/parts/{n}              raw bytes, header           PartInfo
                                               X-Content-SHA256 (hex)
@@ -337,8 +344,21 @@ class LoginResponse(_Model):
 
 
 class CollectionCreate(_Model):
+    """Create an album (``POST /collections``).
+
+    ``idempotency_key`` (optional, chosen by the client: 16 to 64 characters of
+    ``[A-Za-z0-9_-]``, so a UUID, with or without dashes, or 32 random hex digits) makes the
+    request safe to retry: the server keeps it with the album (unique per user), and a later
+    request of the same user with the same key creates nothing and answers that album as it is
+    now (same id; 201, as the first answer; ``is_deleted`` if it was deleted since). The same
+    key with a different body (``encrypted_key`` or ``encrypted_name``) is a 409 ``conflict``
+    with ``details.reason == "idempotency_key_reused"``. Keys of different users are
+    independent. Without a key every request creates an album.
+    """
+
     encrypted_key: B64Key  # collection key wrapped by the master key
     encrypted_name: B64Name  # secretbox(collection key, name)
+    idempotency_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,64}$")
 
 
 class CollectionRename(_Model):
@@ -354,8 +374,22 @@ class Collection(_Model):
 
 
 class UploadCreate(_Model):
+    """Open a resumable upload session (``POST /uploads``).
+
+    ``idempotency_key`` (optional, chosen by the client; the format of
+    :attr:`CollectionCreate.idempotency_key`) makes the request safe to retry: the server keeps
+    it with the session (unique per user), and a later request of the same user with the same
+    key opens nothing (nor counts its size against the quota again) and answers that session as
+    it is now (same id and parts; 201, as the first answer; ``state`` may be ``committed``). The
+    same key with a different ``size`` or ``part_size`` is a 409 ``conflict`` with
+    ``details.reason == "idempotency_key_reused"``. Once the session is gone (aborted, or
+    expired) the key opens a new one. Keys of different users are independent. Without a key
+    every request opens a session.
+    """
+
     size: int = Field(gt=0, le=MAX_INT)  # exact ciphertext size
     part_size: int = Field(ge=MIN_PART_SIZE, le=MAX_PART_SIZE)
+    idempotency_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,64}$")
 
 
 class PartInfo(_Model):

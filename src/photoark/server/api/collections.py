@@ -27,6 +27,8 @@ def list_collections(auth: CurrentUser, services: Svc) -> list[Collection]:
 
 @router.post("", status_code=201)
 def create_collection(request: CollectionCreate, auth: CurrentUser, services: Svc) -> Collection:
+    """Create an album; a repeat with the same ``idempotency_key`` answers the same album, also
+    with 201 (a retry cannot tell whether its first attempt got through)."""
     return services.collections.create(auth.user_id, request)
 
 

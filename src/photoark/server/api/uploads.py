@@ -22,6 +22,8 @@ router = APIRouter(prefix="/uploads", tags=["uploads"])
 
 @router.post("", status_code=201)
 def open_upload(request: UploadCreate, auth: CurrentUser, services: Svc) -> UploadSession:
+    """Open a session; a repeat with the same ``idempotency_key`` answers the same session,
+    also with 201 (a retry cannot tell whether its first attempt got through)."""
     return services.uploads.open(auth.user_id, request)
 
 

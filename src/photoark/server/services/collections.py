@@ -28,7 +28,12 @@ class CollectionService:
         self._store = store
 
     def create(self, user_id: int, request: CollectionCreate) -> Collection:
-        return self._store.create(user_id, request.encrypted_key, request.encrypted_name)
+        """A new album. With ``request.idempotency_key``, at most one per key and user: a
+        repeat answers the album the key made (a retry after a lost answer); the key with
+        another body is a :class:`~photoark.server.errors.Conflict`."""
+        return self._store.create(
+            user_id, request.encrypted_key, request.encrypted_name, request.idempotency_key
+        )
 
     def rename(self, user_id: int, collection_id: int, encrypted_name: bytes) -> Collection:
         return self._store.rename(user_id, collection_id, encrypted_name)

@@ -72,8 +72,21 @@ class UploadService:
         self._clock = clock
 
     def open(self, user_id: int, request: UploadCreate) -> UploadSession:
+        """A new session, admitted by the quota. With ``request.idempotency_key``, at most one
+        per key and user: a repeat answers the session the key opened (a retry after a lost
+        answer; no second quota charge), unless that one has expired: it is then discarded, as
+        the collector would, and the key opens a new one. The key with another size or part
+        size is a :class:`Conflict`."""
+        admit = admit_quota(request.size)
+        row, created = self._store.create(self._new_row(user_id, request), admit)
+        if not created and row.state == OPEN and row.expires_at < self._clock():
+            self._discard(user_id, row.id)
+            row, created = self._store.create(self._new_row(user_id, request), admit)
+        return session_model(row)
+
+    def _new_row(self, user_id: int, request: UploadCreate) -> UploadRow:
         now = self._clock()
-        row = UploadRow(
+        return UploadRow(
             id=secrets.token_hex(16),
             owner_id=user_id,
             size=request.size,
@@ -84,8 +97,16 @@ class UploadService:
             file_id=None,
             created_at=now,
             expires_at=now + self._expiry,
+            idempotency_key=request.idempotency_key,
         )
-        return session_model(self._store.create(row, admit_quota(request.size)))
+
+    def _discard(self, user_id: int, upload_id: str) -> None:
+        """Abort an expired open session, unless the collector (or anything) took it first."""
+        try:
+            row = self._store.delete_open(user_id, upload_id)
+        except (NotFound, Conflict):
+            return
+        self._drop_blobs(row)
 
     def now(self) -> float:
         """The service's clock: what expiry is measured against."""

@@ -6,13 +6,15 @@ Another user's collection or file is reported as :class:`NotFound`, exactly like
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from photoark.protocol.models import Collection, Entry
-from photoark.server.errors import NotFound
+from photoark.server.errors import Conflict, NotFound
 from photoark.server.store.db import read_transaction
+from photoark.server.store.idempotency import create_once
 from photoark.server.store.rows import (
     collection_model,
     entry_model,
@@ -29,12 +31,48 @@ from photoark.server.store.versions import lock_user, next_version, next_version
 __all__ = ["CollectionStore"]
 
 
+def _request_digest(encrypted_key: bytes, encrypted_name: bytes) -> str:
+    """SHA-256 (hex) of a creation request's body, kept with its idempotency key."""
+    digest = hashlib.sha256()
+    for value in (encrypted_key, encrypted_name):
+        digest.update(len(value).to_bytes(8, "big"))
+        digest.update(value)
+    return digest.hexdigest()
+
+
 class CollectionStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, owner_id: int, encrypted_key: bytes, encrypted_name: bytes) -> Collection:
-        with self._engine.begin() as conn:
+    def create(
+        self,
+        owner_id: int,
+        encrypted_key: bytes,
+        encrypted_name: bytes,
+        idempotency_key: str | None = None,
+    ) -> Collection:
+        """A new album; or, for an ``idempotency_key`` of the owner's used before, the album
+        it made, as it is now (nothing created). That key with another key or name is a
+        :class:`Conflict`. Race-safe: see :func:`create_once`."""
+        digest = _request_digest(encrypted_key, encrypted_name)
+
+        def find(conn: Connection) -> Collection | None:
+            row = conn.execute(
+                select(collections).where(
+                    collections.c.owner_id == owner_id,
+                    collections.c.idempotency_key == idempotency_key,
+                )
+            ).first()
+            if row is None:
+                return None
+            if row.idempotency_digest != digest:
+                raise Conflict(
+                    "this idempotency key was used to create another album",
+                    {"reason": "idempotency_key_reused"},
+                )
+            return collection_model(row)
+
+        def create(conn: Connection) -> Collection:
             version = next_version(conn, owner_id)
             new_id = conn.execute(
                 insert(collections)
@@ -44,12 +82,17 @@ class CollectionStore:
                     encrypted_name=encrypted_name,
                     version=version,
                     is_deleted=False,
+                    idempotency_key=idempotency_key,
+                    idempotency_digest=None if idempotency_key is None else digest,
                 )
                 .returning(collections.c.id)
             ).scalar_one()
             return collection_model(
                 conn.execute(select(collections).where(collections.c.id == new_id)).one()
             )
+
+        collection, _ = create_once(self._engine, owner_id, idempotency_key, find, create)
+        return collection
 
     def rename(self, owner_id: int, collection_id: int, encrypted_name: bytes) -> Collection:
         with self._engine.begin() as conn:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+from sqlalchemy import Column, Connection, Engine, func, insert, inspect, select, text
 from sqlalchemy.schema import CreateColumn
 
 from photoark.server.store import schema
@@ -79,6 +80,32 @@ def _v6_embeddings(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.file_embeddings], checkfirst=True)
 
 
+def _v7_idempotency_keys(conn: Connection) -> None:
+    """The client's idempotency keys of album creation and upload sessions: the nullable
+    columns ``collections.idempotency_key``, ``collections.idempotency_digest`` and
+    ``uploads.idempotency_key`` (existing rows have none), each table with its partial unique
+    index on ``(owner_id, idempotency_key)``. A fresh database has them already (hence the
+    checks)."""
+    wanted = [
+        (schema.collections, ("idempotency_key", "idempotency_digest")),
+        (schema.uploads, ("idempotency_key",)),
+    ]
+    for table, names in wanted:
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        for name in names:
+            if name not in present:
+                _add_column(conn, table.name, table.c[name])
+        for index in table.indexes:
+            if index.name and index.name.endswith("_idempotency"):
+                index.create(conn, checkfirst=True)
+
+
+def _add_column(conn: Connection, table_name: str, column: Column[Any]) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` as the latest schema declares it (both databases)."""
+    ddl = CreateColumn(column).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {ddl}"))
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_initial),
     (2, _v2_usage_index),
@@ -86,6 +113,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (4, _v4_trash_expiry),
     (5, _v5_deletion_marks),
     (6, _v6_embeddings),
+    (7, _v7_idempotency_keys),
 ]
 
 

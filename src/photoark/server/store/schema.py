@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     false,
+    text,
 )
 
 __all__ = [
@@ -43,6 +44,21 @@ metadata = MetaData()
 
 # Integer primary keys: SQLite makes them rowid aliases; PostgreSQL an identity column.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _idempotency_index(name: str) -> Index:
+    """A partial unique index on ``(owner_id, idempotency_key)`` of the rows that have a key:
+    one row per key and user, whatever the races (the store re-reads on its violation)."""
+    where = text("idempotency_key IS NOT NULL")
+    return Index(
+        name,
+        "owner_id",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=where,
+        postgresql_where=where,
+    )
+
 
 schema_version = Table(
     "schema_version",
@@ -95,7 +111,12 @@ collections = Table(
     Column("encrypted_name", LargeBinary, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("is_deleted", Boolean, nullable=False, default=False),
+    # The client's idempotency key of the creating request (``CollectionCreate``) and the
+    # SHA-256 of that request's body, so a repeat with another body is told apart (migration 7).
+    Column("idempotency_key", String(64), nullable=True),
+    Column("idempotency_digest", String(64), nullable=True),
     Index("ix_collections_owner_version", "owner_id", "version"),
+    _idempotency_index("ix_collections_owner_idempotency"),
 )
 
 files = Table(
@@ -211,8 +232,11 @@ uploads = Table(
     Column("file_id", _Id, ForeignKey("files.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    # The client's idempotency key of the opening request (``UploadCreate``; migration 7).
+    Column("idempotency_key", String(64), nullable=True),
     Index("ix_uploads_owner_state", "owner_id", "state"),
     Index("ix_uploads_state_expires", "state", "expires_at"),
+    _idempotency_index("ix_uploads_owner_idempotency"),
 )
 
 upload_parts = Table(

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from photoark.protocol.models import PartInfo
 from photoark.server.errors import Conflict, NotFound
 from photoark.server.store.db import read_transaction
+from photoark.server.store.idempotency import create_once
 from photoark.server.store.schema import files, upload_parts, uploads, users
 
 __all__ = ["UploadRow", "UploadStore", "quota_and_use"]
@@ -33,19 +34,43 @@ class UploadRow:
     created_at: float
     expires_at: float
     parts: tuple[PartInfo, ...] = ()
+    idempotency_key: str | None = None  # the client's, from the opening request
 
 
 class UploadStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, row: UploadRow, admit: Callable[[int, int], None]) -> UploadRow:
-        """Insert a session after ``admit(quota_bytes, used_bytes)`` accepted it.
+    def create(self, row: UploadRow, admit: Callable[[int, int], None]) -> tuple[UploadRow, bool]:
+        """Insert a session after ``admit(quota_bytes, used_bytes)`` accepted it; return it and
+        ``True``.
 
         ``used_bytes`` counts stored files, trash and the owner's other open sessions; the
         owner's row is locked meanwhile so two sessions cannot both squeeze under the quota.
+        With ``row.idempotency_key`` the owner used before, nothing is inserted nor admitted:
+        the session that key opened (with its parts, as it is now) and ``False``; that key
+        with another size or part size is a :class:`Conflict`. Race-safe: see
+        :func:`create_once`.
         """
-        with self._engine.begin() as conn:
+
+        def find(conn: Connection) -> UploadRow | None:
+            found = conn.execute(
+                select(uploads.c.id, uploads.c.size, uploads.c.part_size).where(
+                    uploads.c.owner_id == row.owner_id,
+                    uploads.c.idempotency_key == row.idempotency_key,
+                )
+            ).first()
+            if found is None:
+                return None
+            if (found.size, found.part_size) != (row.size, row.part_size):
+                raise Conflict(
+                    "this idempotency key was used to open another upload "
+                    f"({found.size} bytes in parts of {found.part_size})",
+                    {"reason": "idempotency_key_reused"},
+                )
+            return _get(conn, row.owner_id, found.id)
+
+        def create(conn: Connection) -> UploadRow:
             quota, used = quota_and_use(conn, row.owner_id)
             admit(quota, used)
             conn.execute(
@@ -60,9 +85,12 @@ class UploadStore:
                     file_id=None,
                     created_at=row.created_at,
                     expires_at=row.expires_at,
+                    idempotency_key=row.idempotency_key,
                 )
             )
-        return row
+            return row
+
+        return create_once(self._engine, row.owner_id, row.idempotency_key, find, create)
 
     def get(self, owner_id: int, upload_id: str) -> UploadRow:
         """The owner's session with its parts, or :class:`NotFound`."""
@@ -162,6 +190,7 @@ def _upload_row(row: Any, parts: tuple[PartInfo, ...] = ()) -> UploadRow:
         created_at=float(row.created_at),
         expires_at=float(row.expires_at),
         parts=parts,
+        idempotency_key=row.idempotency_key,
     )
 
 
