@@ -7,6 +7,7 @@ from pathlib import Path
 
 from photoark.cli.progress import RichBackupProgress
 from photoark.client.pipeline.backup import BackupProgress
+from photoark.client.pipeline.outcome import Outcome
 from photoark.client.pipeline.scanner import Found
 
 
@@ -34,7 +35,7 @@ def _found(tmp_path: Path, sizes: list[int]) -> list[Found]:
 def test_files_done_defaults_to_one_file_done_each_and_one_bytes_done(tmp_path: Path) -> None:
     files = _found(tmp_path, [3, 5, 7])
     progress = _Recorder()
-    progress.files_done(files, "skipped")
+    progress.files_done(files, Outcome.SKIPPED)
     assert progress.files == [(f.path, f.stat.st_size, "skipped") for f in files]
     assert progress.bytes == [15]  # what bytes_done sums to over a run is unchanged
 
@@ -43,7 +44,7 @@ def test_the_terminal_bar_counts_a_batch_in_one_update(tmp_path: Path) -> None:
     files = _found(tmp_path, [3, 5, 7])
     progress = RichBackupProgress()
     progress.planned(4, 20)
-    progress.files_done(files, "skipped")
+    progress.files_done(files, Outcome.SKIPPED)
     assert progress._label() == "3/4 files"
     task = progress._progress.tasks[0]
     assert task.completed == 15

@@ -18,6 +18,7 @@ from rich.progress import (
 
 from photoark.cli.output import stderr
 from photoark.client.pipeline.backup import BackupProgress
+from photoark.client.pipeline.outcome import Outcome
 from photoark.client.pipeline.scanner import Found
 
 __all__ = ["Counter", "ItemBar", "RichBackupProgress", "wants_progress"]
@@ -133,10 +134,10 @@ class RichBackupProgress(BackupProgress):
             self._files_done += n
             self._progress.update(self._task, description=self._label())
 
-    def file_done(self, path: str, size: int, outcome: str) -> None:
+    def file_done(self, path: str, size: int, outcome: Outcome) -> None:
         self._finished(1)
 
-    def files_done(self, files: Sequence[Found], outcome: str) -> None:
+    def files_done(self, files: Sequence[Found], outcome: Outcome) -> None:
         self._finished(len(files))
         self.bytes_done(sum(item.stat.st_size for item in files))
 

@@ -7,6 +7,14 @@ ones) → commit → retire a changed file's old version (:mod:`.retire`) → th
 (:mod:`.thumbnailer`). :mod:`.describe` makes a file's metadata, :mod:`.livephotos` pairs Live
 Photos, :mod:`.sources` reads a file (or a pair) as one stream.
 
+How :mod:`.backup` runs those steps: :mod:`.report` holds what a caller passes in and gets
+back (options, progress callbacks, report); :mod:`.settle` settles unchanged files without
+reading them (the whole of an unchanged re-run); the rest go one by one through a worker in
+:mod:`.backup` (identify, take the content's claim (:mod:`.claims`), decide against the
+library (:mod:`.known`), hand over (:mod:`.handover`: add by reference, bundle, or upload
+part by part); :mod:`.tally` counts each file under an :class:`.outcome.Outcome`, turns
+failures into messages and holds the run's stop flag.
+
 Imports: ``client.state``, ``client.library`` (sync, albums, metadata, marks), the client's
 top-level modules, ``crypto``, ``protocol``, ``media``. Never ``client.daemon``.
 """

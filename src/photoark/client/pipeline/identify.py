@@ -9,11 +9,13 @@ import os
 import blake3
 
 from photoark.client.errors import FileChangedError
+from photoark.client.pipeline.smallfiles import read_small
 from photoark.client.state.statcache import StatCache
 from photoark.crypto.hashing import hash_into
-from photoark.media import sniff
+from photoark.media import MediaFormat, sniff, sniff_content
+from photoark.media.formats import get_format
 
-__all__ = ["content_hash", "hash_unchanged"]
+__all__ = ["content_hash", "hash_unchanged", "identify"]
 
 
 def hash_unchanged(path: str, st: os.stat_result) -> str:
@@ -44,3 +46,30 @@ def content_hash(cache: StatCache, path: str, st: os.stat_result) -> str | None:
     digest = hash_unchanged(path, st)
     cache.store(path, st, fmt_now.name, digest)
     return digest
+
+
+def identify(
+    cache: StatCache, path: str, st: os.stat_result, small: bool
+) -> tuple[MediaFormat | None, str, bytes | None]:
+    """Format and content hash, from the stat cache when the file is unchanged (``None`` and
+    ``""`` for a non-media file); a ``small`` file read to hash it is returned whole, so it is
+    not read twice. Raises OSError or :class:`FileChangedError`."""
+    cached = cache.lookup(path, st)
+    if cached is not None:
+        fmt_name, digest = cached
+        return (get_format(fmt_name) if fmt_name else None), digest, None
+    data: bytes | None = None
+    if small:
+        # one read: the format from the bytes in memory, not a separate header read (on a
+        # cold cache that is a second disk round trip per file)
+        data, digest = read_small(path, st)
+        fmt = sniff_content(data, os.path.splitext(path)[1])
+    else:
+        fmt = sniff(path)
+    if fmt is None:
+        cache.store(path, st, "", "")
+        return None, "", None
+    if not small:
+        digest = hash_unchanged(path, st)
+    cache.store(path, st, fmt.name, digest)
+    return fmt, digest, data
