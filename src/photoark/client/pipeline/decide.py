@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
 
 from photoark.client.state.mirror import LibraryFile
+from photoark.client.state.watches import MatchProfile
 
 __all__ = ["Action", "Decision", "MatchProfile", "decide"]
-
-MatchProfile = Literal["name+hash", "hash"]
 
 
 class Action(Enum):

@@ -15,12 +15,16 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from photoark.client.errors import WatchError
-from photoark.client.pipeline.decide import MatchProfile
 from photoark.client.state.db import StateDB
 
-__all__ = ["Watch", "WatchError", "WatchList"]
+__all__ = ["MatchProfile", "Watch", "WatchError", "WatchList"]
+
+# How a backup recognises a file it already has (see photoark.client.pipeline.decide): the
+# same content under the same name (folders), or the same content whatever the name (phones).
+MatchProfile = Literal["name+hash", "hash"]
 
 
 @dataclass(frozen=True)
