@@ -214,6 +214,20 @@ def wait_for(predicate: Any, timeout: float = 20, every: float = 0.05) -> Any:
         time.sleep(every)
 
 
+def at_rest(status: dict[str, Any]) -> bool:
+    """Whether ``photoark status --json`` shows the daemon idle with nothing settling or
+    queued: every change it had seen when it last chose what to do was dealt with. Wait for it
+    with, or after, a sign that the daemon took the change in (the file counted as seen, backed
+    up or deleted from the backup): a rest published before the change says nothing of it."""
+    daemon, watches = status["daemon"], status["watches"]
+    return bool(
+        daemon["state"] == "idle"
+        and daemon["settling"] == 0
+        and daemon["queued"] == 0
+        and all(w["queued"] == 0 for w in watches)
+    )
+
+
 @dataclass
 class DaemonProcess:
     """``photoark daemon`` of one client home, in a subprocess, with simulated battery and

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
 
 from photoark.client.pipeline.bundler import BundleLimits, Bundler
+from tests.builders import wait_for
 
 
 def test_items_are_grouped_and_results_come_back_in_order() -> None:
@@ -72,6 +73,17 @@ def test_a_failed_send_fails_every_item_of_its_bundle_only() -> None:
     assert [f.result() for f in futures[2:]] == [2, 3]
 
 
+def _waiting_for_room(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is parked in :meth:`Bundler.submit`, waiting on its condition for
+    the backlog to shrink (read from the thread's stack: the bundler publishes no such fact)."""
+    frame = sys._current_frames().get(thread.ident) if thread.ident is not None else None
+    codes = set()
+    while frame is not None:
+        codes.add(frame.f_code)
+        frame = frame.f_back
+    return Bundler.submit.__code__ in codes and threading.Condition.wait.__code__ in codes
+
+
 def test_submit_blocks_while_the_backlog_is_full() -> None:
     release = threading.Event()
 
@@ -91,7 +103,7 @@ def test_submit_blocks_while_the_backlog_is_full() -> None:
 
         thread = threading.Thread(target=third)
         thread.start()
-        time.sleep(0.2)
+        wait_for(lambda: third_in.is_set() or _waiting_for_room(thread))
         assert not third_in.is_set()
         release.set()
         assert third_in.wait(5)

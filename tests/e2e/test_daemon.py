@@ -17,6 +17,7 @@ from tests.builders import (
     CORPUS,
     Client,
     ServerProcess,
+    at_rest,
     jpeg_bytes,
     make_tree,
     running_daemon,
@@ -35,6 +36,12 @@ def _watch_status(client: Client) -> dict[str, Any]:
     status = client.json("status")
     assert len(status["watches"]) == 1
     return dict(status["watches"][0])
+
+
+def _held_back(client: Client) -> tuple[str | None, int | None]:
+    """(why the daemon is paused, how many paths it had queued when it chose to wait)."""
+    daemon = client.json("status")["daemon"]
+    return daemon["paused"], daemon["queued"]
 
 
 def _mirror_ids(client: Client) -> set[int]:
@@ -96,7 +103,11 @@ def test_new_modified_deleted_renamed_and_per_folder_albums(
 
         # deleted locally: the backup keeps it
         (pics / "Trips" / "Paris" / "c.jpg").unlink()
-        time.sleep(1.5)
+        # the daemon took the deletion in (3 files seen, not 4) and has nothing left to do
+        wait_for(
+            lambda: (s := alice.json("status"))["watches"][0]["seen"] == 3 and at_rest(s),
+            timeout=60,
+        )
         assert ("Trips/Paris", "c.jpg") in _library(alice)
         watch = wait_for(lambda: (w := _watch_status(alice))["queued"] == 0 and w)
         assert watch["seen"] == watch["backed_up"] == 3  # a, d-renamed, Trips/Paris/b
@@ -169,7 +180,7 @@ def test_metered_and_battery_pause_then_resume(
         wait_for(lambda: alice.json("status")["daemon"]["paused"] == "metered")
         (pics / "a.jpg").write_bytes(jpeg_bytes(1))
         wait_for(lambda: _watch_status(alice)["queued"] == 1)
-        time.sleep(1.0)
+        wait_for(lambda: _held_back(alice) == ("metered", 1))  # it chose to wait
         assert _library(alice) == {}
         daemon.conditions(metered=False)
         wait_for(lambda: ("pics", "a.jpg") in _library(alice))
@@ -178,6 +189,7 @@ def test_metered_and_battery_pause_then_resume(
         wait_for(lambda: alice.json("status")["daemon"]["paused"] == "battery")
         (pics / "b.jpg").write_bytes(jpeg_bytes(2))
         wait_for(lambda: _watch_status(alice)["queued"] == 1)
+        wait_for(lambda: _held_back(alice) == ("battery", 1))
         assert ("pics", "b.jpg") not in _library(alice)
         alice.run("config", "set", "upload.min_battery", "0")
         wait_for(lambda: ("pics", "b.jpg") in _library(alice))
@@ -312,7 +324,8 @@ def test_free_up_space_under_a_running_daemon(
         assert list(pics.iterdir()) == []
         (pics / "new.jpg").write_bytes(jpeg_bytes(9))
         wait_for(lambda: ("pics", "new.jpg") in _library(alice))
-        time.sleep(1.5)
+        # it dealt with every change it saw (the files freed, the new one) and rests
+        wait_for(lambda: at_rest(alice.json("status")), timeout=60)
         after = alice.json("usage")
         assert after["files"] == before["files"] + 1
         assert after["trash_bytes"] == 0

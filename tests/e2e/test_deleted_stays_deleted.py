@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.builders import Client, ServerProcess, jpeg_bytes, make_tree, running_daemon, wait_for
+from tests.builders import (
+    Client,
+    ServerProcess,
+    at_rest,
+    jpeg_bytes,
+    make_tree,
+    running_daemon,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -25,8 +32,8 @@ def _watch(client: Client) -> dict[str, Any]:
 
 
 def _idle(client: Client) -> bool:
-    status = client.json("status")
-    return bool(status["daemon"]["state"] == "idle" and status["watches"][0]["queued"] == 0)
+    """Idle with nothing settling or queued (read after the files were counted: see at_rest)."""
+    return at_rest(client.json("status"))
 
 
 def test_deleted_stays_deleted_here_and_on_another_device(
@@ -45,7 +52,6 @@ def test_deleted_stays_deleted_here_and_on_another_device(
         (pics / "a-copy.jpg").write_bytes((pics / "a.jpg").read_bytes())
         wait_for(lambda: _watch(alice)["deleted_from_backup"] == 2)
         wait_for(lambda: _idle(alice))
-        time.sleep(1.5)
         assert set(_names(alice)) == {"b.jpg"}
         assert alice.json("usage")["files"] == 1
         assert sorted(_watch(alice)["deleted_from_backup_paths"]) == [

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.builders import Client, ServerProcess, running_daemon, wait_for
+from tests.builders import Client, ServerProcess, at_rest, running_daemon, wait_for
 from tests.media.builders import corpus_dir
 
 pytestmark = pytest.mark.e2e
@@ -208,8 +207,8 @@ def test_the_daemon_makes_embeddings_when_idle(
     alice.json("watch", "add", str(pics), "--album", "Camera")
     with running_daemon(alice):
         wait_for(lambda: alice.json("status")["watches"][0]["backed_up"] == 2)
-        wait_for(lambda: alice.json("status")["daemon"]["state"] == "idle")
-        time.sleep(1.5)
+        # idle with nothing settling: it went past embeddings, the last of its idle work
+        wait_for(lambda: at_rest(alice.json("status")), timeout=60)
         assert alice.json("status")["embeddings"]["embedded"] == 0  # switched off
     alice.json("config", "set", "similar.embed_in_daemon", "true")
     with running_daemon(alice):

@@ -1,7 +1,7 @@
 """What ``photoark status`` reports: per watched folder, files seen, backed up, queued,
 failed (with reasons) and deleted from the backup (so not uploaded again); the daemon's state,
-why it is paused, the current batch's progress and the last sync. Read from the state DB, so
-it works from another process while the daemon runs.
+why it is paused, the current batch's progress, what it has settling and queued, and the last
+sync. Read from the state DB, so it works from another process while the daemon runs.
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ def status_report(db: StateDB) -> dict[str, Any]:
             "pid": board.get("pid") if running else None,
             "paused": board.get("paused") if running else None,
             "current": board.get("current") if running else None,
+            # what the daemon had waiting when it last chose what to do (see its status board)
+            "settling": board.get("settling") if running else None,
+            "queued": board.get("queued") if running else None,
             "updated_at": board.get("updated_at"),
         },
         "thumbnails_pending": ThumbnailQueue(db).count(),

@@ -38,6 +38,8 @@ def status_command(home: HomeOption = None, json_output: JsonOption = False) -> 
         line = f"daemon: {daemon['state']} (pid {daemon['pid']})"
         if daemon["paused"]:
             line += f"; paused: {_PAUSES.get(daemon['paused'], daemon['paused'])}"
+        if daemon.get("settling"):
+            line += f"; {daemon['settling']} files being written (taken once they hold still)"
         console.print(line, highlight=False)
         current = daemon["current"]
         if current:

@@ -86,7 +86,8 @@ class Failures:
 
 
 class StatusBoard:
-    """A small JSON document the daemon rewrites as things happen (``meta`` key)."""
+    """A small JSON document the daemon rewrites as things happen (``meta`` key); its facts
+    are listed in :mod:`photoark.client.daemon.status`."""
 
     KEY = "daemon_status"
 
