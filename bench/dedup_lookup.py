@@ -29,8 +29,10 @@ from _common import Table, write_json
 from photoark.client.pipeline.decide import decide
 from photoark.client.state.db import StateDB
 from photoark.client.state.mirror import Album, LibraryFile, Mirror
+from photoark.protocol.metadata import FileMetadata
 
 ALBUMS = 20
+HEADER = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"  # base64 of a 24-byte secretstream header
 
 
 def fill(mirror: Mirror, db: StateDB, n: int, rnd: random.Random) -> list[tuple[str, str]]:
@@ -42,7 +44,9 @@ def fill(mirror: Mirror, db: StateDB, n: int, rnd: random.Random) -> list[tuple[
             content_hash = rnd.randbytes(32).hex()
             name = f"IMG_{i:06d}.JPG"
             keys.append((content_hash, name))
-            meta = {"name": name, "hash": content_hash, "size": 1000, "type": "image"}
+            meta = FileMetadata(
+                name=name, hash=content_hash, size=1000, type="image", header=HEADER
+            )
             mirror.put_file(
                 conn,
                 LibraryFile(

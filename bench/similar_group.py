@@ -62,6 +62,7 @@ from photoark.ml.codec import encode_embedding  # noqa: E402
 from photoark.ml.identity import EMBEDDING_DIM, model_name  # noqa: E402
 from photoark.optimize.neighbours import IndexParams  # noqa: E402
 from photoark.optimize.similar import DEFAULT_THRESHOLD  # noqa: E402
+from photoark.protocol.metadata import FileMetadata  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 CACHE = BENCH_ROOT / "ml-cache"
@@ -252,7 +253,15 @@ def build_db(path: Path, lib: Library) -> None:
                     type="image",
                     taken_at=None,
                     taken_at_utc=None,
-                    metadata={"width": width, "height": height},
+                    metadata=FileMetadata(
+                        name=f"IMG_{file_id:06d}.jpg",
+                        hash=f"{source:064x}",
+                        size=2_000_000 + rnd % 3_000_000,
+                        type="image",
+                        header="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                        width=width,
+                        height=height,
+                    ),
                     file_key=b"\1" * 32,
                     content_size=2_000_100 + rnd % 3_000_000,
                     thumbnail_size=30_000 + rnd % 20_000,

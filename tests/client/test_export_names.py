@@ -4,11 +4,12 @@ import dataclasses
 
 from photoark.client.library.export import safe_component, target_names
 from photoark.client.state.mirror import LibraryFile
+from tests.optimize.builders import file_metadata
 
 
 def _f(file_id: int, name: str) -> LibraryFile:
     return LibraryFile(
-        file_id, "h", name, 1, "image", None, None, {"name": name}, b"k" * 32, 1, 0, 0.0
+        file_id, "h", name, 1, "image", None, None, file_metadata(name=name), b"k" * 32, 1, 0, 0.0
     )
 
 
@@ -29,9 +30,11 @@ def test_names_from_metadata_cannot_escape_the_album_folder() -> None:
 def test_a_live_photos_video_name_is_reserved_too() -> None:
     """A standalone ``IMG_1.MOV`` and a live item ``IMG_1.JPG`` (whose video exports as
     ``IMG_1.MOV``) never write to the same file, whichever came first."""
-    parts = [{"name": "IMG_1.JPG"}, {"name": "IMG_1.MOV"}]
+    parts = [{"name": n, "size": 1, "hash": "h"} for n in ("IMG_1.JPG", "IMG_1.MOV")]
     still = _f(9, "IMG_1.JPG")
-    live = dataclasses.replace(still, type="live", metadata={**still.metadata, "parts": parts})
+    live = dataclasses.replace(
+        still, type="live", metadata=file_metadata(name="IMG_1.JPG", type="live", parts=parts)
+    )
     for files in ([_f(5, "IMG_1.MOV"), live], [live, _f(12, "img_1.mov")]):
         names = target_names(files)
         video = names[9].rsplit(".", 1)[0] + ".MOV"

@@ -30,6 +30,7 @@ from photoark.optimize.similar import (
     keeper_order,
     smart_adds,
 )
+from tests.optimize.builders import file_metadata
 
 
 def _planted(
@@ -160,7 +161,8 @@ def test_a_full_disk_during_the_scan_says_so_and_changes_nothing(
                 conn,
                 LibraryFile(
                     id=i, hash=f"{i:064x}", name=f"IMG_{i}.jpg", size=10, type="image",
-                    taken_at=None, taken_at_utc=None, metadata={}, file_key=b"\1" * 32,
+                    taken_at=None, taken_at_utc=None, file_key=b"\1" * 32,
+                    metadata=file_metadata(name=f"IMG_{i}.jpg", hash=f"{i:064x}", size=10),
                     content_size=10, thumbnail_size=1, created_at=1.7e9 + i,
                 ),
             )  # fmt: skip
@@ -174,7 +176,10 @@ def test_a_full_disk_during_the_scan_says_so_and_changes_nothing(
         def write(self, data: Any) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(neighbours.tempfile, "TemporaryFile", lambda **kw: FullDisk())
+    # the tempfile module neighbours spills to (the global one: patched for this test only)
+    monkeypatch.setattr(
+        "photoark.optimize.neighbours.tempfile.TemporaryFile", lambda **kw: FullDisk()
+    )
     with pytest.raises(NoSpaceForScan, match=str(tmp_path)) as caught:
         find_similar(db, mirror, "m", 256, 0.1, params)
     assert caught.value.hint

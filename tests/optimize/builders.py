@@ -20,6 +20,7 @@ from photoark.client.state.account import Account
 from photoark.client.state.db import StateDB
 from photoark.client.state.mirror import Album, LibraryFile, Mirror
 from photoark.crypto.boxes import new_key
+from photoark.protocol.metadata import FileMetadata
 from photoark.protocol.models import (
     AddManyToCollection,
     Diff,
@@ -29,12 +30,24 @@ from photoark.protocol.models import (
     VerifiedFile,
 )
 
-__all__ = ["FakeApi", "Library", "blake3_hex"]
+__all__ = ["FakeApi", "Library", "blake3_hex", "file_metadata"]
 
 
 def blake3_hex(data: bytes) -> str:
     """A content hash as the client computes it (BLAKE3 of the file's bytes)."""
     return str(blake3.blake3(data).hexdigest())
+
+
+def file_metadata(**fields: Any) -> FileMetadata:
+    """A file's (complete) metadata: a plain image unless ``fields`` say otherwise."""
+    base: dict[str, Any] = {
+        "name": "IMG_0001.jpg",
+        "hash": "00" * 32,
+        "size": 1000,
+        "type": "image",
+        "header": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",  # base64 of 24 zero bytes
+    }
+    return FileMetadata.model_validate({**base, **fields})
 
 
 @dataclass
@@ -175,7 +188,7 @@ class Library:
         content_size: int | None = None,
         thumbnail_size: int = 100,
         type: str = "image",
-        metadata: dict[str, Any] | None = None,
+        metadata: FileMetadata | None = None,
         trashed: bool = False,
     ) -> LibraryFile:
         """A committed library file of content ``data`` (or of content hash ``hash``) in
@@ -193,7 +206,13 @@ class Library:
             type=type,
             taken_at=None,
             taken_at_utc=None,
-            metadata=metadata or {},
+            metadata=metadata
+            or file_metadata(
+                name=name,
+                hash=blake3_hex(data) if data is not None else str(hash),
+                size=size,
+                type=type,
+            ),
             file_key=new_key(),
             content_size=content_size if content_size is not None else size + 40,
             thumbnail_size=thumbnail_size,

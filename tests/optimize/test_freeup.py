@@ -20,7 +20,7 @@ from photoark.optimize import freeup
 from photoark.optimize.freeup import Candidate, apply_free_up, plan_free_up
 from photoark.optimize.reasons import KeptReason
 from tests.builders import jpeg_bytes
-from tests.optimize.builders import Library, blake3_hex
+from tests.optimize.builders import Library, blake3_hex, file_metadata
 
 
 class Photos:
@@ -76,7 +76,15 @@ def test_each_file_is_a_candidate_or_kept_with_its_reason(library: Library, tmp_
         "IMG_7.live",
         hash="cd" * 32,
         type="live",
-        metadata={"parts": [{"hash": blake3_hex(still_data)}, {"hash": video_hash}]},
+        metadata=file_metadata(
+            name="IMG_7.live",
+            hash="cd" * 32,
+            type="live",
+            parts=[
+                {"name": "IMG_7.jpg", "size": len(still_data), "hash": blake3_hex(still_data)},
+                {"name": "IMG_7.mov", "size": 1000, "hash": video_hash},
+            ],
+        ),
         albums=[camera],
     )
 

@@ -118,8 +118,8 @@ class _Library:
         self._mirror = session.mirror
         self._parts: dict[str, LibraryFile] = {}
         for f in self._mirror.files_of_type("live"):
-            for part in f.metadata.get("parts", []):
-                self._parts.setdefault(str(part.get("hash")), f)
+            for part_hash in f.metadata.part_hashes():
+                self._parts.setdefault(part_hash, f)
 
     def holding(self, content_hash: str) -> LibraryFile | None:
         """A live library file holding this content (alone, or as a Live Photo part)."""

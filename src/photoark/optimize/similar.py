@@ -13,7 +13,7 @@
   twice, at least one kept per group.
 - **Apply** (:func:`apply_similar`): *smart albums*: when removing a photo would leave one of
   its albums with no photo of the group, the first kept photo is added there first; then the
-  others go to the trash (:mod:`.cleanup`).
+  others go to the trash (:mod:`.removal`).
 """
 
 from __future__ import annotations
@@ -188,17 +188,17 @@ def _photos(mirror: Mirror, ids: Sequence[int]) -> dict[int, Photo]:
         if f is None:
             continue
         meta = f.metadata
-        width, height = meta.get("width"), meta.get("height")
-        pixels = (
-            int(width) * int(height) if isinstance(width, int) and isinstance(height, int) else 0
-        )
+        width, height = meta.width, meta.height
+        pixels = width * height if width is not None and height is not None else 0
         out[file_id] = Photo(
             id=f.id,
             name=f.name,
             hash=f.hash,
             albums=tuple(sorted(mirror.albums_of_file(f.id))),
             pixels=pixels,
-            metadata_fields=sum(1 for k in _METADATA_FIELDS if meta.get(k) not in (None, "", {})),
+            metadata_fields=sum(
+                1 for k in _METADATA_FIELDS if getattr(meta, k) not in (None, "", {})
+            ),
             taken=f.taken_at_utc,
             created_at=f.created_at,
             stored=f.content_size + f.thumbnail_size,

@@ -22,7 +22,7 @@ import blake3
 
 from photoark.client.errors import ClientError, IntegrityFailure, ServerUnreachable
 from photoark.client.library import sync
-from photoark.client.library.metadata import header_of, restore_name
+from photoark.client.library.metadata import header_of
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.errors import IntegrityError
@@ -65,7 +65,7 @@ def target_names(files: list[LibraryFile]) -> dict[int, str]:
     names: dict[int, str] = {}
     used: set[str] = set()
     for f in sorted(files, key=lambda f: f.id):
-        wanted = safe_component(restore_name(f.metadata))
+        wanted = safe_component(f.metadata.restore_name())
         stem, ext = os.path.splitext(wanted)
         video_ext = _video_ext(f)  # a Live Photo's video needs its name free too
 
@@ -86,10 +86,10 @@ def target_names(files: list[LibraryFile]) -> dict[int, str]:
 
 def _video_ext(f: LibraryFile) -> str | None:
     """The extension of a Live Photo's video part (exported beside the still), else None."""
-    parts = f.metadata.get("parts")
-    if f.type != "live" or not isinstance(parts, list) or len(parts) != 2:
+    parts = f.metadata.parts
+    if f.type != "live" or parts is None or len(parts) != 2:
         return None
-    return os.path.splitext(safe_component(restore_name(parts[1])))[1]
+    return os.path.splitext(safe_component(parts[1].restore_name()))[1]
 
 
 def part_targets(target: Path, f: LibraryFile) -> list[tuple[Path, int, str]]:
@@ -99,11 +99,12 @@ def part_targets(target: Path, f: LibraryFile) -> list[tuple[Path, int, str]]:
     video_ext = _video_ext(f)
     if video_ext is None:
         return [(target, f.size, f.hash)]
-    parts = f.metadata["parts"]
+    parts = f.metadata.parts
+    assert parts is not None  # _video_ext checked
     video = target.with_name(os.path.splitext(target.name)[0] + video_ext)
     return [
-        (target, int(parts[0]["size"]), str(parts[0]["hash"])),
-        (video, int(parts[1]["size"]), str(parts[1]["hash"])),
+        (target, parts[0].size, parts[0].hash),
+        (video, parts[1].size, parts[1].hash),
     ]
 
 
@@ -128,8 +129,8 @@ def taken_timestamp(f: LibraryFile) -> float | None:
             return datetime.fromisoformat(f.taken_at).timestamp()  # naive → local time
         except ValueError:
             pass
-    mtime_ns = f.metadata.get("mtime_ns")
-    return mtime_ns / 1e9 if isinstance(mtime_ns, int) else None
+    mtime_ns = f.metadata.mtime_ns
+    return mtime_ns / 1e9 if mtime_ns is not None else None
 
 
 def _decrypt_parts(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any
 
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.boxes import (
@@ -24,6 +23,7 @@ from photoark.crypto.boxes import (
     wrap_key,
 )
 from photoark.crypto.errors import IntegrityError
+from photoark.protocol.metadata import FileMetadata, MetadataError
 from photoark.protocol.models import Collection, CollectionCreate, Entry, FileRecord
 
 __all__ = [
@@ -33,12 +33,9 @@ __all__ = [
     "file_from_entry",
     "header_of",
     "library_file",
-    "restore_name",
     "seal_album_name",
     "seal_metadata",
 ]
-
-_REQUIRED = ("name", "hash", "size", "type", "header")
 
 
 def seal_album_name(album_key: bytes, name: str) -> bytes:
@@ -62,15 +59,14 @@ def album_from_collection(master_key: bytes, c: Collection) -> Album:
     return Album(c.id, name, key, c.version)
 
 
-def seal_metadata(file_key: bytes, metadata: dict[str, Any]) -> bytes:
-    missing = [k for k in _REQUIRED if k not in metadata]
-    if missing:
-        raise ValueError(f"file metadata lacks {missing}")
-    return seal_json(file_key, metadata)
+def seal_metadata(file_key: bytes, metadata: FileMetadata) -> bytes:
+    if "header" not in metadata.model_fields_set:
+        raise ValueError("file metadata lacks its header")
+    return seal_json(file_key, metadata.to_json())
 
 
 def header_of(f: LibraryFile) -> bytes:
-    return base64.b64decode(f.metadata["header"])
+    return f.metadata.header_bytes()
 
 
 def file_from_entry(album: Album, entry: Entry) -> LibraryFile:
@@ -78,22 +74,23 @@ def file_from_entry(album: Album, entry: Entry) -> LibraryFile:
     if entry.file is None:
         raise ValueError("tombstone entries carry no file")
     file_key = unwrap_key(album.key, entry.encrypted_key)
-    meta = open_json(file_key, entry.file.encrypted_metadata)
-    if not isinstance(meta, dict) or any(k not in meta for k in _REQUIRED):
-        raise IntegrityError(f"metadata of file {entry.file_id} is incomplete")
+    try:
+        meta = FileMetadata.from_json(open_json(file_key, entry.file.encrypted_metadata))
+    except MetadataError as err:
+        raise IntegrityError(f"metadata of file {entry.file_id} is incomplete") from err
     return library_file(entry.file, meta, file_key)
 
 
-def library_file(record: FileRecord, meta: dict[str, Any], file_key: bytes) -> LibraryFile:
+def library_file(record: FileRecord, meta: FileMetadata, file_key: bytes) -> LibraryFile:
     """The mirror's record of a file: the server's record plus its decrypted metadata."""
     return LibraryFile(
         id=record.id,
-        hash=str(meta["hash"]),
-        name=str(meta["name"]),
-        size=int(meta["size"]),
-        type=str(meta["type"]),
-        taken_at=meta.get("taken_at"),
-        taken_at_utc=meta.get("taken_at_utc"),
+        hash=meta.hash,
+        name=meta.name,
+        size=meta.size,
+        type=meta.type,
+        taken_at=meta.taken_at,
+        taken_at_utc=meta.taken_at_utc,
         metadata=meta,
         file_key=file_key,
         content_size=record.content_size,
@@ -115,10 +112,3 @@ def display_name(path: str) -> dict[str, str]:
             "name": raw.decode("utf-8", "replace"),
             "name_bytes": base64.b64encode(raw).decode("ascii"),
         }
-
-
-def restore_name(metadata: dict[str, Any]) -> str:
-    """The original filename as the OS spells it (the inverse of :func:`display_name`)."""
-    if "name_bytes" in metadata:
-        return os.fsdecode(base64.b64decode(metadata["name_bytes"]))
-    return str(metadata["name"])

@@ -117,7 +117,7 @@ def trashed_hashes(session: Session) -> set[str]:
     for t in list_trash(session):
         if t.file is not None:
             hashes.add(t.file.hash)
-            hashes.update(str(p.get("hash")) for p in t.file.metadata.get("parts", []))
+            hashes.update(t.file.metadata.part_hashes())
     return hashes
 
 

@@ -53,6 +53,7 @@ from photoark.client.state.pathversions import PathVersions
 from photoark.client.state.statcache import BufferedStatCache
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.crypto.hashing import hash_into
+from photoark.protocol.metadata import FileMetadata
 from photoark.protocol.models import MAX_BUNDLE_FILES, FileRecord
 
 __all__ = ["BackupOptions", "BackupProgress", "BackupReport", "backup", "backup_found"]
@@ -306,13 +307,15 @@ class _Worker:
             if self.marks.is_deleted(live_hash):
                 return Outcome.DELETED_FROM_BACKUP
             desc = describe(still.path, still.stat, fmt, live_hash, thumbnail=False)
-            metadata = {
-                **desc.metadata,
-                "type": "live",
-                "size": source.size,
-                "parts": live_parts(pair, still_hash, video_hash),
-                "content_identifier": pair.content_identifier,
-            }
+            metadata = FileMetadata.model_validate(
+                {
+                    **desc.metadata.to_json(),
+                    "type": "live",
+                    "size": source.size,
+                    "parts": live_parts(pair, still_hash, video_hash),
+                    "content_identifier": pair.content_identifier,
+                }
+            )
             if content_size(source.size) > PART_SIZE:
                 with source.open() as reader:  # the uploader checks the stream against this
                     stream_hash = blake3.blake3()

@@ -14,6 +14,7 @@ from typing import Any
 
 from photoark.client.library.metadata import display_name
 from photoark.media import MediaFormat, extract_metadata
+from photoark.protocol.metadata import FileMetadata
 
 __all__ = ["Description", "describe", "thumbnail_of"]
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Description:
-    metadata: dict[str, Any]
+    metadata: FileMetadata  # no header yet: known once encryption begins
     thumbnail: bytes | None
     warnings: list[str] = field(default_factory=list)
 
@@ -47,16 +48,18 @@ def describe(
         thumb, error = thumbnail_of(path, fmt)
         if error:
             warnings.append(f"no thumbnail: {error}")
-    metadata: dict[str, Any] = {
-        **media,
-        **display_name(path),
-        "hash": content_hash,
-        "size": st.st_size,
-        "type": fmt.kind,
-        "format": fmt.name,
-        "mime": fmt.mime,
-        "mtime_ns": st.st_mtime_ns,
-    }
+    metadata = FileMetadata.model_validate(
+        {
+            **media,
+            **display_name(path),
+            "hash": content_hash,
+            "size": st.st_size,
+            "type": fmt.kind,
+            "format": fmt.name,
+            "mime": fmt.mime,
+            "mtime_ns": st.st_mtime_ns,
+        }
+    )
     return Description(metadata, thumb, warnings)
 
 

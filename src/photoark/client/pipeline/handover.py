@@ -9,12 +9,10 @@ it.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
 
 from photoark.client.errors import ApiError, FileChangedError
 from photoark.client.library.metadata import seal_metadata
@@ -32,6 +30,7 @@ from photoark.client.state.queue import UploadQueue
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.crypto.boxes import wrap_key
 from photoark.media import MediaFormat
+from photoark.protocol.metadata import FileMetadata
 from photoark.protocol.models import FileCommit, FileRecord
 
 __all__ = ["Handover"]
@@ -104,7 +103,7 @@ class Handover:
         source: ContentSource,
         fmt: MediaFormat,
         data: bytes,
-        metadata: dict[str, Any],
+        metadata: FileMetadata,
         release: Callable[[], None],
     ) -> Future[FileRecord]:
         """Encrypt a small item and hand it to the bundler, which releases its claim once the
@@ -122,7 +121,7 @@ class Handover:
         self,
         source: ContentSource,
         stream_hash: str,
-        metadata: dict[str, Any],
+        metadata: FileMetadata,
         job: ThumbnailJob,
     ) -> None:
         """A large item, part by part (resumable mid-file), then committed; its thumbnail comes
@@ -130,7 +129,7 @@ class Handover:
         session = self.session
         result = self.uploader().upload(source, stream_hash)
         pending = result.pending
-        metadata = {**metadata, "header": base64.b64encode(pending.header).decode("ascii")}
+        metadata = metadata.with_header(pending.header)
         try:
             record = session.api.commit_file(
                 FileCommit(

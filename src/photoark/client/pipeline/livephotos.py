@@ -13,11 +13,11 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from photoark.client.library.metadata import display_name
 from photoark.client.pipeline.scanner import Found
 from photoark.media import extract_metadata, sniff
+from photoark.protocol.metadata import LivePart
 
 __all__ = [
     "LivePair",
@@ -89,9 +89,16 @@ def pair_live_photos(
     return [item for item in found if item.path not in paired], pairs, known
 
 
-def live_parts(pair: LivePair, still_hash: str, video_hash: str) -> list[dict[str, Any]]:
+def live_parts(pair: LivePair, still_hash: str, video_hash: str) -> list[LivePart]:
     """The ``parts`` metadata of a pair, in stream order."""
     return [
-        {**display_name(f.path), "size": f.stat.st_size, "hash": h, "mtime_ns": f.stat.st_mtime_ns}
+        LivePart.model_validate(
+            {
+                **display_name(f.path),
+                "size": f.stat.st_size,
+                "hash": h,
+                "mtime_ns": f.stat.st_mtime_ns,
+            }
+        )
         for f, h in ((pair.still, still_hash), (pair.video, video_hash))
     ]

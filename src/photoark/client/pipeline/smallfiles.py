@@ -14,13 +14,11 @@ was committed; if so the file is recommitted without sending a byte, else sent a
 
 from __future__ import annotations
 
-import base64
 import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import blake3
 
@@ -33,6 +31,7 @@ from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.crypto.boxes import new_key, open_json, wrap_key
 from photoark.crypto.stream import encrypt_chunks
+from photoark.protocol.metadata import FileMetadata
 from photoark.protocol.models import Bundle, BundleItem, FileCommit, FileRecord
 
 __all__ = [
@@ -60,7 +59,7 @@ class SmallFile:
     file_key: bytes
     header: bytes
     chunks: tuple[bytes, ...]  # the content's ciphertext, chunk by chunk (sent as they are)
-    metadata: dict[str, Any]  # includes the content's hash and secretstream header
+    metadata: FileMetadata  # includes the content's hash and secretstream header
 
     @property
     def size(self) -> int:
@@ -91,12 +90,12 @@ def read_small(path: str, st: os.stat_result) -> tuple[bytes, str]:
 
 
 def seal_small(
-    path: str, st: os.stat_result, fmt: str, data: bytes, metadata: dict[str, Any]
+    path: str, st: os.stat_result, fmt: str, data: bytes, metadata: FileMetadata
 ) -> SmallFile:
     """Encrypt ``data`` (the file's content) with a fresh key; ``metadata`` gets the header."""
     file_key = new_key()
     header, chunks = encrypt_chunks(file_key, data)
-    metadata = {**metadata, "header": base64.b64encode(header).decode("ascii")}
+    metadata = metadata.with_header(header)
     return SmallFile(
         path=path,
         stat=st,
@@ -114,7 +113,7 @@ def record_commit(
     conn: sqlite3.Connection,
     album: Album,
     record: FileRecord,
-    metadata: dict[str, Any],
+    metadata: FileMetadata,
     file_key: bytes,
     job: ThumbnailJob,
 ) -> None:
@@ -170,7 +169,7 @@ def _pending(item: SmallFile) -> PendingUpload:
         path=item.path,
         size=item.stat.st_size,
         mtime_ns=item.stat.st_mtime_ns,
-        hash=str(item.metadata["hash"]),
+        hash=item.metadata.hash,
         file_key=item.file_key,
         header=item.header,
         upload_id=item.upload_id,
@@ -207,7 +206,8 @@ def resume_small(
         queue.remove(path)
         return None
     stand_in = seal_metadata(
-        pending.file_key, {"name": "", "hash": "", "size": 0, "type": "", "header": ""}
+        pending.file_key,
+        FileMetadata.model_validate({"name": "", "hash": "", "size": 0, "type": "", "header": ""}),
     )
     record = session.api.commit_file(
         FileCommit(
@@ -217,7 +217,7 @@ def resume_small(
             encrypted_metadata=stand_in,  # a recommit keeps the first commit's metadata
         )
     )
-    metadata = open_json(pending.file_key, record.encrypted_metadata)
+    metadata = FileMetadata.from_json(open_json(pending.file_key, record.encrypted_metadata))
     job = ThumbnailJob.of(record.id, path, st, fmt)
     with session.db.transaction() as conn:
         record_commit(session, conn, album, record, metadata, pending.file_key, job)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 from photoark.client.state.db import StateDB
+from photoark.protocol.metadata import FileMetadata
 from photoark.protocol.models import FileRecord
 
 __all__ = ["Album", "LibraryFile", "Mirror"]
@@ -34,7 +34,7 @@ class LibraryFile:
     type: str
     taken_at: str | None
     taken_at_utc: float | None
-    metadata: dict[str, Any]
+    metadata: FileMetadata
     file_key: bytes
     content_size: int
     thumbnail_size: int
@@ -51,7 +51,7 @@ def _file(row: sqlite3.Row) -> LibraryFile:
         type=row["type"],
         taken_at=row["taken_at"],
         taken_at_utc=row["taken_at_utc"],
-        metadata=json.loads(row["metadata"]),
+        metadata=FileMetadata.model_validate_json(row["metadata"]),
         file_key=bytes(row["file_key"]),
         content_size=row["content_size"],
         thumbnail_size=row["thumbnail_size"],
@@ -93,7 +93,7 @@ class Mirror:
                 f.type,
                 f.taken_at,
                 f.taken_at_utc,
-                json.dumps(f.metadata, ensure_ascii=False),
+                json.dumps(f.metadata.to_json(), ensure_ascii=False),
                 f.file_key,
                 f.content_size,
                 f.thumbnail_size,
