@@ -11,7 +11,7 @@ import typer
 from photoark.cli.commands.backup import print_report, run_backup
 from photoark.cli.options import HomeOption, JsonOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors
-from photoark.client.local.account import set_up_local
+from photoark.client.local.setup import set_up_local
 from photoark.client.pipeline.backup import BackupOptions
 from photoark.client.session import Session
 

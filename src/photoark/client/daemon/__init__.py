@@ -5,7 +5,7 @@
 :mod:`.backups` (backing up a batch from the durable queue, or a whole folder),
 :mod:`.idle` (thumbnails and embeddings when no original waits), :mod:`.pausing` (policy
 and offline pauses, the cancel event), :mod:`.events` (following the server's change stream),
-:mod:`.status` (what it publishes for ``photoark status``); :mod:`.timing` holds its periods.
+:mod:`.board` (what it publishes for ``photoark status``); :mod:`.timing` holds its periods.
 What it listens to: :mod:`.watcher` turns inotify events into settled paths; :mod:`.policy`
 reads battery and network and says when to pause; :mod:`.inhibit` keeps the machine awake
 during large backups; :mod:`.service` writes its systemd user unit; :mod:`.reupload` lifts a

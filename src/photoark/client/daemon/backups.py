@@ -22,10 +22,10 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.folders import WatchedFolders
 from photoark.client.daemon.inhibit import SleepInhibitor
 from photoark.client.daemon.pausing import Pausing
-from photoark.client.daemon.status import StatusPublisher
 from photoark.client.daemon.watcher import wanted
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress, backup_found
 from photoark.client.pipeline.livephotos import pair_key

@@ -12,7 +12,7 @@ One loop thread orchestrates (:class:`Daemon`, here); around it, each job has it
 - :mod:`.pausing`: the policy thread (battery, metered network) and the offline backoff;
 - :mod:`.events`: the events thread, following ``GET /events`` and pulling the diff when the
   change counter moves;
-- :mod:`.status`: the facts published on the status board for ``photoark status``.
+- :mod:`.board`: the facts published on the status board for ``photoark status``.
 
 Each turn of the loop takes the settled paths into the durable queue, then, unless paused,
 does the most urgent piece of work: a reconcile, else a batch from the queue, else idle work.
@@ -35,12 +35,12 @@ import time
 from collections.abc import Callable
 
 from photoark.client.daemon.backups import BackupRunner
+from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.events import ChangeFollower
 from photoark.client.daemon.folders import WatchedFolders
 from photoark.client.daemon.idle import IdleWork
 from photoark.client.daemon.pausing import Pausing
 from photoark.client.daemon.policy import Probe
-from photoark.client.daemon.status import StatusPublisher
 from photoark.client.daemon.timing import DaemonTiming
 from photoark.client.daemon.watcher import Settler
 from photoark.client.errors import ClientError, ServerUnreachable

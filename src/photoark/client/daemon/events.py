@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from photoark.client.api import ApiClient
-from photoark.client.daemon.status import StatusPublisher
+from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.timing import DaemonTiming
 from photoark.client.errors import ClientError
 from photoark.client.library import sync

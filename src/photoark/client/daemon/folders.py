@@ -20,7 +20,7 @@ import contextlib
 import os
 from collections.abc import Callable
 
-from photoark.client.daemon.status import StatusPublisher
+from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.timing import DaemonTiming
 from photoark.client.daemon.watcher import FolderWatcher, Settler
 from photoark.client.session import Session

@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from photoark.client.daemon.status import StatusPublisher
+from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.watcher import Settler
 from photoark.client.errors import ModelUnavailable
 from photoark.client.pipeline.thumbnailer import make_thumbnails

@@ -13,8 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.policy import Probe, UploadPolicy, pause_reason
-from photoark.client.daemon.status import StatusPublisher
 from photoark.client.daemon.timing import DaemonTiming
 from photoark.client.settings import Settings
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from photoark.client.batches import in_batches
 from photoark.client.errors import NotInAlbum
-from photoark.client.library.metadata import album_from_collection, encrypt_album
+from photoark.client.library.records import album_from_collection, encrypt_album
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.boxes import wrap_key

@@ -22,7 +22,7 @@ import blake3
 
 from photoark.client.errors import ClientError, IntegrityFailure, ServerUnreachable
 from photoark.client.library import sync
-from photoark.client.library.metadata import header_of
+from photoark.client.library.records import header_of
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.errors import IntegrityError

@@ -19,7 +19,7 @@ from photoark.client.library.albums import (
     album_named,
     ensure_album,
 )
-from photoark.client.library.metadata import seal_album_name
+from photoark.client.library.records import seal_album_name
 from photoark.client.library.trash import UNCATEGORIZED, delete_files
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from photoark.client.library.metadata import album_from_collection, file_from_entry
+from photoark.client.library.records import album_from_collection, file_from_entry
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, Mirror
 from photoark.crypto.errors import CryptoError

@@ -25,7 +25,7 @@ from photoark.client.errors import ApiError, ClientError
 from photoark.client.library import sync
 from photoark.client.library.albums import add_many_by_reference, ensure_album
 from photoark.client.library.marks import DeletionMarks
-from photoark.client.library.metadata import file_from_entry
+from photoark.client.library.records import file_from_entry
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.crypto.boxes import unwrap_key

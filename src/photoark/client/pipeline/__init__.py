@@ -15,6 +15,6 @@ library (:mod:`.known`), hand over (:mod:`.handover`: add by reference, bundle, 
 part by part); :mod:`.tally` counts each file under an :class:`.outcome.Outcome`, turns
 failures into messages and holds the run's stop flag.
 
-Imports: ``client.state``, ``client.library`` (sync, albums, metadata, marks), the client's
+Imports: ``client.state``, ``client.library`` (sync, albums, records, marks), the client's
 top-level modules, ``crypto``, ``protocol``, ``media``. Never ``client.daemon``.
 """

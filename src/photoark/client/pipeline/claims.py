@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from photoark.client.library.metadata import display_name
+from photoark.client.library.records import display_name
 from photoark.client.pipeline.decide import MatchProfile
 
 __all__ = ["Claims", "claim_of"]

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from photoark.client.library.metadata import display_name
+from photoark.client.library.records import display_name
 from photoark.media import MediaFormat, extract_metadata
 from photoark.protocol.metadata import FileMetadata
 

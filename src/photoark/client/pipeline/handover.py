@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from photoark.client.errors import ApiError, FileChangedError
-from photoark.client.library.metadata import seal_metadata
+from photoark.client.library.records import seal_metadata
 from photoark.client.pipeline.bundler import Bundler
 from photoark.client.pipeline.decide import Action
 from photoark.client.pipeline.outcome import Outcome

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from photoark.client.library.metadata import display_name
+from photoark.client.library.records import display_name
 from photoark.client.pipeline.decide import Action, Decision, MatchProfile, decide
 from photoark.client.state.mirror import LibraryFile, Mirror
 from photoark.client.state.pathversions import PathVersions

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from photoark.client.library.metadata import display_name
+from photoark.client.library.records import display_name
 from photoark.client.pipeline.scanner import Found
 from photoark.media import extract_metadata, sniff
 from photoark.protocol.metadata import LivePart

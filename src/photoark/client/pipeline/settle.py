@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from photoark.client.batches import in_batches
 from photoark.client.errors import ClientError, ServerUnreachable
 from photoark.client.library.albums import add_many_by_reference
-from photoark.client.library.metadata import display_name
+from photoark.client.library.records import display_name
 from photoark.client.pipeline.decide import Action, MatchProfile
 from photoark.client.pipeline.known import KnownContent
 from photoark.client.pipeline.outcome import IgnoreReason, Outcome

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import blake3
 
 from photoark.client.errors import ApiError, FileChangedError
-from photoark.client.library.metadata import library_file, seal_metadata
+from photoark.client.library.records import library_file, seal_metadata
 from photoark.client.session import Session
 from photoark.client.state.mirror import Album
 from photoark.client.state.pathversions import PathVersions

@@ -87,7 +87,7 @@ class Failures:
 
 class StatusBoard:
     """A small JSON document the daemon rewrites as things happen (``meta`` key); its facts
-    are listed in :mod:`photoark.client.daemon.status`."""
+    are listed in :mod:`photoark.client.daemon.board`."""
 
     KEY = "daemon_status"
 
