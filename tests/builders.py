@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,23 +41,23 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> ServerProcess:
-        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "photoark.server",
-                "--data",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                "--login-hash",
-                "min",
-                *self.extra,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.data_dir.parent / f"server-{self.port}.log", "ab") as log:
+            self.process = subprocess.Popen(  # the child keeps its own copy of the log
+                [
+                    sys.executable,
+                    "-m",
+                    "photoark.server",
+                    "--data",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.port),
+                    "--login-hash",
+                    "min",
+                    *self.extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -181,12 +181,12 @@ def jpeg_bytes(
     return buf.getvalue()
 
 
-def make_tree(root: Path, spec: dict[str, bytes | str | dict[str, Any]]) -> Path:
+def make_tree(root: Path, spec: Mapping[str, bytes | str | Mapping[str, Any]]) -> Path:
     """Create files from a nested dict: name → bytes/str (file) or dict (folder)."""
     root.mkdir(parents=True, exist_ok=True)
     for name, value in spec.items():
         path = root / name
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             make_tree(path, value)
         elif isinstance(value, bytes):
             path.write_bytes(value)
@@ -251,23 +251,23 @@ class DaemonProcess:
     def start(self) -> DaemonProcess:
         if not self.probe_file.exists():
             self.conditions()
-        log = open(self.client.home.parent / f"daemon-{self.client.home.name}.log", "ab")  # noqa: SIM115
         env = {**os.environ, "PHOTOARK_HOME": str(self.client.home)}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "photoark.cli.main",
-                "daemon",
-                "--probe-file",
-                str(self.probe_file),
-                "--policy-every",
-                "0.1",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.client.home.parent / f"daemon-{self.client.home.name}.log", "ab") as log:
+            self.process = subprocess.Popen(  # the child keeps its own copy of the log
+                [
+                    sys.executable,
+                    "-m",
+                    "photoark.cli.main",
+                    "daemon",
+                    "--probe-file",
+                    str(self.probe_file),
+                    "--policy-every",
+                    "0.1",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def status(self) -> Any:

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from photoark.client.pipeline.decide import Action, decide
 from photoark.client.state.mirror import LibraryFile
+from photoark.protocol.metadata import FileMetadata
 
 
 def _file(file_id: int) -> LibraryFile:
-    return LibraryFile(file_id, "h", "a.jpg", 1, "image", None, None, {}, b"k" * 32, 1, 0, 0.0)
+    meta = FileMetadata(name="a.jpg", hash="h", size=1, type="image")
+    return LibraryFile(file_id, "h", "a.jpg", 1, "image", None, None, meta, b"k" * 32, 1, 0, 0.0)
 
 
 def test_unknown_content_is_uploaded() -> None:

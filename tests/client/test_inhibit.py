@@ -82,12 +82,11 @@ def test_the_holder_dies_with_its_owner(tmp_path: Path, monkeypatch: pytest.Monk
         "print(i._process.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
-    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert owner.stdout is not None
-    holder = int(owner.stdout.readline())
-    os.kill(holder, 0)  # alive
-    owner.kill()
-    owner.wait()
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as owner:
+        assert owner.stdout is not None
+        holder = int(owner.stdout.readline())
+        os.kill(holder, 0)  # alive
+        owner.kill()  # leaving the block closes its pipe and waits for it
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:

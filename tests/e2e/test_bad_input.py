@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from photoark.client.pipeline import backup as backup_mod
 from photoark.client.pipeline.backup import BackupOptions, backup
+from photoark.client.pipeline.describe import describe
 from photoark.client.session import Session
 from tests.builders import Client, jpeg_bytes, make_tree, running_server
 
@@ -36,20 +36,19 @@ def test_file_changed_while_uploading_is_never_committed(
 ) -> None:
     make_tree(tmp_path / "p", {"a.jpg": jpeg_bytes(1, (300, 200))})
     target = tmp_path / "p" / "a.jpg"
-    real_describe = backup_mod.describe
 
     def describe_then_edit(*args: Any, **kw: Any) -> Any:
-        out = real_describe(*args, **kw)
+        out = describe(*args, **kw)
         with open(target, "ab") as f:  # an editor saving while we upload
             f.write(b"more bytes")
         return out
 
-    monkeypatch.setattr(backup_mod, "describe", describe_then_edit)
+    monkeypatch.setattr("photoark.client.pipeline.backup.describe", describe_then_edit)
     report = backup(session, [str(tmp_path / "p")], "A", BackupOptions(workers=1))
     assert report.uploaded == 0
     assert "changed" in report.failed[0]["error"]
     assert session.api.usage().files == 0
-    monkeypatch.setattr(backup_mod, "describe", real_describe)
+    monkeypatch.setattr("photoark.client.pipeline.backup.describe", describe)
     again = backup(session, [str(tmp_path / "p")], "A")
     assert again.uploaded == 1
     (f,) = session.mirror.files_in_album(session.mirror.albums()[0].id)

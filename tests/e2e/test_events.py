@@ -45,6 +45,7 @@ def _start(command: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.1)
     process.kill()
+    process.wait()
     raise AssertionError("the server did not start")
 
 
@@ -101,23 +102,24 @@ def test_push_between_devices_and_shutdown_with_a_stream_open(
     process = _start(command, url, tmp_path / "server.log")
     try:
         laptop, phone, master_key = _devices(url)
-        received = _listen(phone)
-        assert received.get(timeout=5) == 0
-        key = new_key()
-        sent = time.monotonic()
-        laptop.create_collection(
-            CollectionCreate(
-                encrypted_key=wrap_key(master_key, key), encrypted_name=seal(key, b"Holidays")
+        with laptop, phone:
+            received = _listen(phone)
+            assert received.get(timeout=5) == 0
+            key = new_key()
+            sent = time.monotonic()
+            laptop.create_collection(
+                CollectionCreate(
+                    encrypted_key=wrap_key(master_key, key), encrypted_name=seal(key, b"Holidays")
+                )
             )
-        )
-        assert received.get(timeout=1) == 1
-        assert time.monotonic() - sent < 1
+            assert received.get(timeout=1) == 1
+            assert time.monotonic() - sent < 1
 
-        stopping = time.monotonic()
-        os.kill(process.pid, sig)
-        process.wait(10)
-        assert time.monotonic() - stopping < 5, "the server hung on an open stream"
-        assert received.get(timeout=2) is None  # the stream ended cleanly, not broken off
+            stopping = time.monotonic()
+            os.kill(process.pid, sig)
+            process.wait(10)
+            assert time.monotonic() - stopping < 5, "the server hung on an open stream"
+            assert received.get(timeout=2) is None  # the stream ended cleanly, not broken off
     finally:
         if process.poll() is None:
             process.kill()

@@ -178,7 +178,9 @@ def test_gps_samples(corpus: Path) -> None:
     for path in sorted(folder.glob("*.jpg")):
         meta = extract_metadata(path, JPEG)
         assert meta.gps is not None, path
-        assert 40 < meta.gps["lat"] < 50 and 10 < meta.gps["lon"] < 12.5  # Tuscany
+        lat, lon = meta.gps["lat"], meta.gps["lon"]
+        assert lat is not None and lon is not None, path
+        assert 40 < lat < 50 and 10 < lon < 12.5  # Tuscany
 
 
 @pytest.mark.parametrize("kind", ["landscape", "portrait"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ _SYS_INFO = {
     "type_sizes": {"short": 2, "int": 4, "long": 4},
 }
 _STORAGE_NAMES = {np.dtype("float32"): "FloatStorage", np.dtype("int64"): "LongStorage"}
+
+# (storage key, storage offset, shape, strides, dtype) of one tensor in the state dict
+_TensorEntry = tuple[str, int, tuple[int, ...], tuple[int, ...], np.dtype[np.generic]]
 
 
 def _str(text: str) -> bytes:
@@ -43,8 +47,8 @@ def global_pickle(module: str, name: str, arg: str) -> bytes:
 
 
 def _state_dict_pickle(
-    tensors: dict[str, tuple[str, int, tuple[int, ...], tuple[int, ...], np.dtype[np.generic]]],
-    numels: dict[str, int],
+    tensors: Mapping[str, _TensorEntry],
+    numels: Mapping[str, int],
     extra_global: tuple[str, str, str] | None,
 ) -> bytes:
     out = [b"\x80\x02", _global("collections", "OrderedDict"), b")R("]
@@ -78,7 +82,7 @@ def _state_dict_pickle(
 
 
 def legacy_checkpoint_bytes(
-    arrays: dict[str, npt.NDArray[np.generic]],
+    arrays: Mapping[str, npt.NDArray[np.generic]],
     *,
     transpose_2d: bool = False,
     extra_global: tuple[str, str, str] | None = None,
@@ -90,7 +94,7 @@ def legacy_checkpoint_bytes(
     ``extra_global`` (module, name, argument) adds an entry calling that global, as a
     malicious file would.
     """
-    tensors = {}
+    tensors: dict[str, _TensorEntry] = {}
     storages: dict[str, npt.NDArray[np.generic]] = {}
     for i, (name, array) in enumerate(arrays.items()):
         key = str(1000 + i)
@@ -117,7 +121,7 @@ def legacy_checkpoint_bytes(
     return b"".join(parts)
 
 
-def write_legacy_checkpoint(path: Path, arrays: dict[str, npt.NDArray[np.generic]]) -> Path:
+def write_legacy_checkpoint(path: Path, arrays: Mapping[str, npt.NDArray[np.generic]]) -> Path:
     """Write :func:`legacy_checkpoint_bytes` of ``arrays`` to ``path``; returns ``path``."""
     path.write_bytes(legacy_checkpoint_bytes(arrays))
     return path

@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from photoark.ml.checkpoint import Checkpoint, RestrictedUnpickler, load_checkpoint
@@ -27,7 +28,7 @@ def test_packaged_checkpoint_loads_offline(checkpoint: Checkpoint) -> None:
 
 
 def test_synthetic_checkpoint_round_trips_strided_views(tmp_path: Path) -> None:
-    arrays = {
+    arrays: dict[str, npt.NDArray[np.generic]] = {
         "a.weight": np.arange(12, dtype=np.float32).reshape(3, 4),
         "a.bias": np.array([1.5, -2.0], dtype=np.float32),
         "a.num_batches_tracked": np.array([7], dtype=np.int64),

@@ -29,7 +29,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx import Client, Response
 
 from photoark.crypto.boxes import new_key, seal, seal_json, wrap_key
 from photoark.crypto.keys import ARGON2_MIN, AccountKeys, create_account_keys
@@ -181,7 +181,9 @@ class Api:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self.http = TestClient(app)
+        # typed as the httpx client it is at run time: fastapi's TestClient is typed against
+        # httpx2, which is not installed, so its methods would otherwise return Any
+        self.http: Client = TestClient(app)
         self._emails = 0
 
     @property

@@ -69,11 +69,13 @@ def test_lifespan_runs_the_upload_collector(make_api: AppFactory) -> None:
     assert api.blobs.part_sizes(session["id"]) == {}
 
 
-def test_unexpected_errors_are_internal_problems(api: Api, alice: Account) -> None:
+def test_unexpected_errors_are_internal_problems(
+    api: Api, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(*_args: object) -> None:
         raise RuntimeError("boom")
 
-    api.services.sync.usage = boom  # type: ignore[method-assign]
+    monkeypatch.setattr(api.services.sync, "usage", boom)
     client = TestClient(api.app, raise_server_exceptions=False)
     response = client.get("/usage", headers=alice.headers)
     assert response.status_code == 500

@@ -99,7 +99,7 @@ def test_keys_cannot_escape(store: BlobStore) -> None:
 class FullDisk(LocalBlobStore):
     """A local store whose disk is full."""
 
-    def _write_file(self, path: Path, data: bytes) -> None:
+    def _write_file(self, path: Path, data: bytes | bytearray) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 

@@ -17,8 +17,8 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
@@ -41,9 +41,12 @@ WITHIN = 1.0  # the latency the tests demand (the design aims at <= 0.3 s)
 class Served:
     api: Api
     url: str
+    clients: list[ApiClient] = field(default_factory=list)  # closed when the test ends
 
     def client(self, token: str) -> ApiClient:
-        return ApiClient(self.url, token, retry=RetryPolicy(attempts=1))
+        client = ApiClient(self.url, token, retry=RetryPolicy(attempts=1))
+        self.clients.append(client)
+        return client
 
 
 @contextlib.contextmanager
@@ -72,7 +75,10 @@ def serve(api: Api) -> Iterator[str]:
 def served(make_api: AppFactory) -> Iterator[Served]:
     api = make_api(events_heartbeat_seconds=HEARTBEAT)
     with serve(api) as url:
-        yield Served(api, url)
+        served = Served(api, url)
+        yield served
+    for client in served.clients:  # after the server: the listeners' streams have ended
+        client.close()
 
 
 class Listener:
@@ -214,9 +220,11 @@ def test_the_watcher_goes_when_the_client_does(served: Served) -> None:
     alice = served.api.signup()
     client = served.client(alice.token)
     stream = client.events()
+    second = served.client(alice.token).events()
+    # typed as an Iterator, but a generator (closing it closes the connection)
+    assert isinstance(stream, Generator) and isinstance(second, Generator)
     assert next(stream) == 0
     assert feed.watched == {alice.user_id}
-    second = served.client(alice.token).events()
     assert next(second) == 0
     stream.close()  # closes the connection: the server notices without writing
     second.close()
@@ -229,12 +237,15 @@ def test_the_watcher_goes_when_the_client_does(served: Served) -> None:
 def test_shutdown_ends_the_streams(make_api: AppFactory) -> None:
     api = make_api(events_heartbeat_seconds=60)  # no heartbeat would end the wait
     alice = api.signup()
-    with serve(api) as url:
-        listener = Listener(ApiClient(url, alice.token, retry=RetryPolicy(attempts=1)))
-        assert listener.next()[1] == 0
-        stopping = time.monotonic()
-    assert time.monotonic() - stopping < 3
-    assert listener.received.get(timeout=1) is None  # the iterator ended cleanly
+    with contextlib.ExitStack() as closing:
+        with serve(api) as url:
+            client = ApiClient(url, alice.token, retry=RetryPolicy(attempts=1))
+            closing.enter_context(client)  # closed after the server stopped
+            listener = Listener(client)
+            assert listener.next()[1] == 0
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 3
+        assert listener.received.get(timeout=1) is None  # the iterator ended cleanly
 
 
 def test_client_maps_errors_and_parses_events() -> None:

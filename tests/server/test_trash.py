@@ -115,12 +115,13 @@ def test_unknown_or_another_users_file_refuses_all(api: Api, alice: Account, bob
     assert marks(api, mine["id"]) == {album.id: (False, False)}
     assert api.http.get(f"/files/{theirs['id']}", headers=bob.headers).json()["is_trashed"] is False
 
-    for body in (
+    bad_bodies: list[dict[str, list[int]]] = [
         {"file_ids": [mine["id"], mine["id"]]},
         {"file_ids": []},
         {"file_ids": list(range(1, MAX_BUNDLE_FILES + 2))},
         {"file_ids": [-1]},
-    ):
+    ]
+    for body in bad_bodies:
         response = api.http.post("/files/trash", json=body, headers=alice.headers)
         assert response.status_code == 400, body
         assert response.json()["code"] == "bad_request"

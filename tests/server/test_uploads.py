@@ -87,7 +87,7 @@ def test_quota_exceeded_at_session_open(make_api: AppFactory) -> None:
 
 
 class FullDiskStore(LocalBlobStore):
-    def _write_file(self, path: Path, data: bytes) -> None:
+    def _write_file(self, path: Path, data: bytes | bytearray) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
 

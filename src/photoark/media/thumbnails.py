@@ -104,7 +104,8 @@ def render_thumbnail(path: str | Path, fmt: MediaFormat, max_px: int = 720) -> T
             image, orientation = _raw_image(target, max_px)
         else:
             image, orientation = _open_image(target, max_px)
-        return ThumbnailResult(_encode(image, orientation, max_px))
+        with image:  # PIL keeps some files open (GIF, MPO) until the image is closed
+            return ThumbnailResult(_encode(image, orientation, max_px))
     except _NoThumbnail as err:
         return ThumbnailResult(None, str(err))
     except Image.DecompressionBombError as err:
@@ -125,6 +126,16 @@ def _open_image(
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("error", Image.DecompressionBombWarning)
         im = Image.open(source)
+    try:
+        return _decoded(im, source, max_px, orientation)
+    except BaseException:
+        im.close()  # its file too: a failed decode must not leave it open
+        raise
+
+
+def _decoded(
+    im: Image.Image, source: Path | io.BytesIO, max_px: int, orientation: int | None
+) -> tuple[Image.Image, int]:
     if im.width * im.height > MAX_PIXELS:
         raise _NoThumbnail(f"decompression bomb: {im.width}x{im.height} exceeds {MAX_PIXELS} px")
     if orientation is None and isinstance(source, Path):

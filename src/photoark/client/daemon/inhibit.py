@@ -82,6 +82,8 @@ class SleepInhibitor:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
     def _start(self, why: str) -> subprocess.Popen[bytes] | None:
         program = shutil.which(self._command[0])
