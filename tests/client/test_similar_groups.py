@@ -1,5 +1,5 @@
-"""Grouping similar photos without the model: close pairs (exact and indexed paths agree),
-components, the keeper rule and the smart-album adds."""
+"""Grouping similar photos without the model: close pairs (exact and indexed paths agree), the
+smart-album adds and a full disk (the grouping and the keeper rule: tests/optimize)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Album, LibraryFile, Mirror
 from photoark.ml.codec import encode_embedding
 from photoark.optimize import neighbours
+from photoark.optimize.grouping import Thresholds
 from photoark.optimize.neighbours import ArraySource, IndexParams, Pair, close_pairs
 from photoark.optimize.similar import (
     Member,
@@ -26,8 +27,6 @@ from photoark.optimize.similar import (
     Photo,
     SimilarGroup,
     find_similar,
-    group_pairs,
-    keeper_order,
     smart_adds,
 )
 from tests.optimize.builders import file_metadata
@@ -108,31 +107,26 @@ def test_pairs_use_ids_and_respect_the_threshold() -> None:
     assert close_pairs(ArraySource([], np.zeros((0, 256), dtype=np.float16)), 0.5) == []
 
 
-def test_components_join_chains_and_keep_groups_apart() -> None:
-    pairs = [Pair(1, 2, 0.1), Pair(2, 3, 0.1), Pair(10, 11, 0.2), Pair(3, 1, 0.1)]
-    assert group_pairs(pairs) == [[1, 2, 3], [10, 11]]
-    assert group_pairs([]) == []
-
-
-def _photo(
-    i: int,
-    pixels: int = 100,
-    fields: int = 2,
-    taken: float | None = None,
-    albums: tuple[int, ...] = (1,),
-) -> Photo:
+def _photo(i: int, albums: tuple[int, ...] = (1,)) -> Photo:
     return Photo(
-        i, f"p{i}.jpg", f"h{i}", albums, pixels, fields, taken, created_at=float(i), stored=10
+        id=i,
+        pixels=100,
+        format="jpeg",
+        has_date=False,
+        has_gps=False,
+        metadata_fields=2,
+        album_count=len(albums),
+        taken=None,
+        created_at=float(i),
+        name=f"p{i}.jpg",
+        hash=f"h{i}",
+        album_ids=albums,
+        width=10,
+        height=10,
+        size=10,
+        taken_at=None,
+        stored=10,
     )
-
-
-def test_keeper_rule_resolution_then_metadata_then_oldest() -> None:
-    big = _photo(1, pixels=200)
-    rich = _photo(2, fields=5)
-    old = _photo(3, taken=1000.0)
-    newer = _photo(4, taken=2000.0)
-    undated = _photo(5)
-    assert [p.id for p in keeper_order([undated, newer, old, rich, big])] == [1, 2, 3, 4, 5]
 
 
 def test_smart_adds_cover_every_album_of_a_removed_photo() -> None:
@@ -170,7 +164,8 @@ def test_a_full_disk_during_the_scan_says_so_and_changes_nothing(
         rows = [(i, encode_embedding(vectors[i - 1])) for i in range(1, 41)]
         EmbeddingCache.put(conn, "m", rows, sent=True)
     params = IndexParams(exact_below=0, threads=1)
-    assert len(find_similar(db, mirror, "m", 256, 0.1, params).groups) == 5
+    tiers = Thresholds(0.1, 0.1)
+    assert len(find_similar(db, mirror, "m", 256, tiers, params).groups) == 5
 
     class FullDisk(io.BytesIO):
         def write(self, data: Any) -> int:
@@ -181,7 +176,7 @@ def test_a_full_disk_during_the_scan_says_so_and_changes_nothing(
         "photoark.optimize.neighbours.tempfile.TemporaryFile", lambda **kw: FullDisk()
     )
     with pytest.raises(NoSpaceForScan, match=str(tmp_path)) as caught:
-        find_similar(db, mirror, "m", 256, 0.1, params)
+        find_similar(db, mirror, "m", 256, tiers, params)
     assert caught.value.hint
     assert EmbeddingCache(db).counts("m")["embedded"] == 40
     db.close()

@@ -86,6 +86,11 @@ class ItemBar(_Live):
         if self._progress is not None:
             self._progress.advance(self._task, n)
 
+    def describe(self, label: str) -> None:
+        """What is being done now (a stage that is not counted: loading a model...)."""
+        if self._progress is not None:
+            self._progress.update(self._task, description=label)
+
 
 class RichBackupProgress(BackupProgress):
     """One bar over the planned bytes (speed, ETA), its label counting files."""

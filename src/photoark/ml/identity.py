@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
-    "DEFAULT_THRESHOLD",
     "EMBEDDING_DIM",
     "GRAPH_VERSION",
     "INPUT_SIZE",
     "MODEL_FAMILY",
+    "NEAR_IDENTICAL_THRESHOLD",
+    "SIMILAR_THRESHOLD",
     "model_name",
 ]
 
@@ -22,12 +23,13 @@ GRAPH_VERSION: Final = 1  # bump when the built graph changes, so cached models 
 EMBEDDING_DIM: Final = 1280  # the pooled features before the classifier
 INPUT_SIZE: Final = 224  # the square the network looks at, in pixels
 
-# From bench/similar_quality.py on the corpus near-duplicate sets, thumbnail input (what the
-# embedder uses): F1 on edits + transforms 0.988 and overall precision 0.991 at 0.35; the F1
-# curve is flat from 0.32 to 0.395 and falls off a cliff at 0.40 (6 false pairs at 0.400, 23 at
-# 0.425), so the default sits 0.05 below the edge. See bench/README.md.
-DEFAULT_THRESHOLD: Final = 0.35
-"""Cosine distance under which two photos of this model's embeddings are similar."""
+# Chosen by bench/similar_quality.py on the tuning half of a labelled set, reported on the other
+# half (bench/README.md, "Similar-image quality"). Grouping is complete linkage: every member
+# of a group within its tier's threshold of every other.
+NEAR_IDENTICAL_THRESHOLD: Final = 0.20
+"""Cosine distance within which two photos are the same picture (transformed, re-encoded)."""
+SIMILAR_THRESHOLD: Final = 0.30
+"""Cosine distance within which two photos are other shots of the same moment."""
 
 
 def model_name(orientation_invariant: bool = True) -> str:

@@ -3,26 +3,28 @@
 - **Who takes part**: live still photos (``image`` and ``live`` items) with an embedding of the
   model. Exact duplicates are ``photoark dedup``'s business: of several files with one content
   only the copy dedup would keep is considered, so a group never offers two identical files.
-- **Groups** (:func:`find_similar`): every pair within ``threshold`` (cosine distance) is found
-  (:mod:`.neighbours`) and groups are the connected components of those pairs.
-- **Keeper** (:func:`keeper_order`): highest resolution, then the most metadata (taken-at,
-  GPS, camera, …), then the oldest (taken, else uploaded). Each member's ``distance`` is to
-  the suggested keeper.
+- **Groups** (:func:`find_similar`): every pair within the loosest threshold is found
+  (:mod:`.neighbours`), then grouped without chaining, in two tiers (:mod:`.grouping`):
+  ``near_identical`` (the same picture transformed or re-encoded: removal suggested) and
+  ``similar`` (other shots of the moment: nothing pre-selected). Every member of a group is
+  within the group's threshold of every other, so ``distance`` (to the keeper) never exceeds it.
+- **Keeper** (:mod:`.keeper`): the most pixels, the camera's own format, the most metadata, the
+  most albums, the oldest; each file says why (``reason``).
 - **Review**: the plan prints as JSON; the user flips ``keep`` and passes it back
   (:func:`plan_from_json`), checked against the library as it is then: live files, none
   twice, at least one kept per group.
 - **Apply** (:func:`apply_similar`): *smart albums*: when removing a photo would leave one of
   its albums with no photo of the group, the first kept photo is added there first; then the
-  others go to the trash (:mod:`.removal`).
+  others go to the trash (:mod:`.removal`). ``--keep-suggested`` acts on the
+  ``near_identical`` tier only.
 """
 
 from __future__ import annotations
 
 import errno
-import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -35,12 +37,19 @@ from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
 from photoark.ml.codec import decode_embedding, decode_embeddings, encoded_size
-from photoark.ml.identity import DEFAULT_THRESHOLD, EMBEDDING_DIM, model_name
-from photoark.optimize.neighbours import IndexParams, Pair, close_pairs
+from photoark.ml.identity import (
+    EMBEDDING_DIM,
+    NEAR_IDENTICAL_THRESHOLD,
+    SIMILAR_THRESHOLD,
+    model_name,
+)
+from photoark.optimize.grouping import Cluster, Thresholds, Tier, tiered
+from photoark.optimize.keeper import Candidate, keeper_order, why_first, why_not
+from photoark.optimize.neighbours import IndexParams, close_pairs
 from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 
 __all__ = [
-    "DEFAULT_THRESHOLD",
+    "DEFAULT_THRESHOLDS",
     "CachedVectors",
     "InvalidSimilarPlan",
     "Member",
@@ -48,42 +57,45 @@ __all__ = [
     "Photo",
     "SimilarGroup",
     "SimilarScan",
+    "TierFilter",
     "apply_similar",
     "find_similar",
-    "group_pairs",
-    "keeper_order",
     "plan_from_json",
     "plan_json",
     "scan_similar",
+    "thresholds_for",
 ]
 
-_GROUP_PAGE: Final = 4096  # vectors fetched at a time for a group's distances
+DEFAULT_THRESHOLDS: Final = Thresholds(NEAR_IDENTICAL_THRESHOLD, SIMILAR_THRESHOLD)
+TierFilter = Literal["near_identical", "similar", "all"]
 _METADATA_FIELDS: Final = ("taken_at", "gps", "make", "model", "orientation", "width", "height")
 
 
 @dataclass(frozen=True)
-class Photo:
-    id: int
+class Photo(Candidate):
     name: str
     hash: str
-    albums: tuple[int, ...]
-    pixels: int
-    metadata_fields: int
-    taken: float | None  # seconds since the epoch (UTC), when known
-    created_at: float  # uploaded
+    album_ids: tuple[int, ...]
+    width: int | None
+    height: int | None
+    size: int  # bytes of the original
+    taken_at: str | None  # as the camera wrote it
     stored: int  # encrypted content + thumbnail: what removing it frees
 
 
 @dataclass(frozen=True)
 class Member:
     photo: Photo
-    distance: float  # cosine distance to the group's first keeper
+    distance: float  # cosine distance to the group's keeper (never above its threshold)
     keep: bool
+    reason: str = ""  # the keeper: why it was chosen; the others: what the keeper has more of
 
 
 @dataclass(frozen=True)
 class SimilarGroup:
     members: tuple[Member, ...]  # the suggested keeper first, then by distance
+    tier: Tier = "near_identical"
+    threshold: float = NEAR_IDENTICAL_THRESHOLD
 
     @property
     def kept(self) -> list[Photo]:
@@ -96,45 +108,20 @@ class SimilarGroup:
 
 @dataclass(frozen=True)
 class SimilarScan:
-    threshold: float
+    thresholds: Thresholds
+    tier: TierFilter
     groups: list[SimilarGroup]
     photos: int  # photos compared
     exact_duplicates: int  # left out: a copy of another photo (see `photoark dedup`)
 
-
-def keeper_order(photos: Sequence[Photo]) -> list[Photo]:
-    """The keep rule, best first: the most pixels, the most metadata, the oldest, lowest id."""
-    return sorted(
-        photos,
-        key=lambda p: (
-            -p.pixels,
-            -p.metadata_fields,
-            math.inf if p.taken is None else p.taken,
-            p.created_at,
-            p.id,
-        ),
-    )
-
-
-def group_pairs(pairs: Sequence[Pair]) -> list[list[int]]:
-    """Connected components (of two or more ids) of the pairs, each sorted; by first id."""
-    parent: dict[int, int] = {}
-
-    def root(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for pair in pairs:
-        a, b = root(pair.a), root(pair.b)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    components: dict[int, list[int]] = {}
-    for x in parent:
-        components.setdefault(root(x), []).append(x)
-    return sorted((sorted(c) for c in components.values() if len(c) > 1), key=lambda c: c[0])
+    @property
+    def threshold(self) -> float:
+        """The loosest threshold shown."""
+        return (
+            self.thresholds.near_identical
+            if self.tier == "near_identical"
+            else (self.thresholds.similar)
+        )
 
 
 class CachedVectors:
@@ -181,7 +168,7 @@ class CachedVectors:
         return vectors
 
 
-def _photos(mirror: Mirror, ids: Sequence[int]) -> dict[int, Photo]:
+def _photos(mirror: Mirror, ids: Iterable[int]) -> dict[int, Photo]:
     out: dict[int, Photo] = {}
     for file_id in ids:
         f = mirror.file(file_id)
@@ -189,35 +176,59 @@ def _photos(mirror: Mirror, ids: Sequence[int]) -> dict[int, Photo]:
             continue
         meta = f.metadata
         width, height = meta.width, meta.height
-        pixels = width * height if width is not None and height is not None else 0
+        albums = tuple(sorted(mirror.albums_of_file(f.id)))
         out[file_id] = Photo(
             id=f.id,
-            name=f.name,
-            hash=f.hash,
-            albums=tuple(sorted(mirror.albums_of_file(f.id))),
-            pixels=pixels,
+            pixels=width * height if width is not None and height is not None else 0,
+            format=meta.format,
+            has_date=bool(meta.taken_at) or meta.taken_at_utc is not None,
+            has_gps=bool(meta.gps),
             metadata_fields=sum(
                 1 for k in _METADATA_FIELDS if getattr(meta, k) not in (None, "", {})
             ),
+            album_count=len(albums),
             taken=f.taken_at_utc,
             created_at=f.created_at,
+            name=f.name,
+            hash=f.hash,
+            album_ids=albums,
+            width=width,
+            height=height,
+            size=f.size,
+            taken_at=meta.taken_at,
             stored=f.content_size + f.thumbnail_size,
         )
     return out
 
 
-def _distances_to_first(source: CachedVectors, ids: Sequence[int]) -> npt.NDArray[np.float32]:
-    """Cosine distance of each of ``ids`` to the first, fetched a page at a time (a chained
-    group can hold thousands of photos)."""
-    page = source.fetch(ids[:_GROUP_PAGE]).astype(np.float32)
-    first = page[0].copy()
-    out = np.empty(len(ids), dtype=np.float32)
-    for start in range(0, len(ids), _GROUP_PAGE):
-        if start:
-            page = source.fetch(ids[start : start + _GROUP_PAGE]).astype(np.float32)
-        out[start : start + len(page)] = np.maximum(0.0, 1.0 - page @ first)
-    out[0] = 0.0  # the keeper itself (float16 rounding would say ~1e-4)
-    return out
+def _group(
+    cluster: Cluster, photos: dict[int, Photo], distance: dict[tuple[int, int], float], limit: float
+) -> SimilarGroup | None:
+    members = [photos[i] for i in cluster.ids if i in photos]
+    if len(members) < 2:
+        return None
+    ordered = keeper_order(members)
+    keeper = ordered[0]
+
+    def to_keeper(p: Photo) -> float:
+        d = distance.get((min(p.id, keeper.id), max(p.id, keeper.id)), 0.0)
+        return min(round(d, 4), limit)
+
+    suggest = cluster.tier == "near_identical"
+    rest = sorted(ordered[1:], key=lambda p: (to_keeper(p), p.id))
+    return SimilarGroup(
+        (
+            Member(keeper, 0.0, True, why_first(ordered)),
+            *(Member(p, to_keeper(p), not suggest, _lacks(keeper, p)) for p in rest),
+        ),
+        cluster.tier,
+        limit,
+    )
+
+
+def _lacks(keeper: Photo, other: Photo) -> str:
+    why = why_not(keeper, other)
+    return f"the keeper: {why}" if why else "as good as the keeper"
 
 
 def find_similar(
@@ -225,8 +236,9 @@ def find_similar(
     mirror: Mirror,
     model: str,
     dim: int,
-    threshold: float = DEFAULT_THRESHOLD,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     params: IndexParams = IndexParams(),
+    tier: TierFilter = "all",
 ) -> SimilarScan:
     """Groups of similar photos among those with an embedding of ``model`` (reads only the
     local state: compute the missing embeddings first, see
@@ -234,8 +246,9 @@ def find_similar(
     copies = Mirror(session_db).extra_photo_copies()
     source = CachedVectors(session_db, model, dim, copies)
     spill_dir = session_db.path.parent
+    loosest = thresholds.near_identical if tier == "near_identical" else thresholds.similar
     try:
-        pairs = close_pairs(source, threshold, params, spill_dir=spill_dir)
+        pairs = close_pairs(source, loosest, params, spill_dir=spill_dir)
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -244,43 +257,59 @@ def find_similar(
             f"no space left in {spill_dir} for the comparison's temporary copy of the "
             f"embeddings (~{needed / 1e6:.0f} MB)"
         ) from err
+    photos = _photos(mirror, sorted({i for p in pairs for i in (p.a, p.b)}))
+    distance = {(min(p.a, p.b), max(p.a, p.b)): p.distance for p in pairs}
+
+    def keeper(ids: Sequence[int]) -> int:
+        known = [photos[i] for i in ids if i in photos]
+        return keeper_order(known)[0].id if known else min(ids)
+
     groups: list[SimilarGroup] = []
-    for component in group_pairs(pairs):
-        photos = _photos(mirror, component)
-        if len(photos) < 2:
+    for cluster in tiered(pairs, thresholds, keeper):
+        if tier != "all" and cluster.tier != tier:
             continue
-        ordered = keeper_order(list(photos.values()))
-        distances = _distances_to_first(source, [p.id for p in ordered])
-        members = [
-            Member(p, round(float(d), 4), keep=i == 0)
-            for i, (p, d) in enumerate(zip(ordered, distances.tolist(), strict=True))
-        ]
-        members[1:] = sorted(members[1:], key=lambda m: (m.distance, m.photo.id))
-        groups.append(SimilarGroup(tuple(members)))
-    return SimilarScan(threshold, groups, max(0, source.count()), len(copies))
+        group = _group(cluster, photos, distance, thresholds.of(cluster.tier))
+        if group is not None:
+            groups.append(group)
+    return SimilarScan(thresholds, tier, groups, max(0, source.count()), len(copies))
 
 
 def plan_json(scan: SimilarScan, mirror: Mirror) -> dict[str, Any]:
     names = {a.id: a.name for a in mirror.albums()}
 
     def album_names(photo: Photo) -> list[str]:
-        return sorted(names.get(a, str(a)) for a in photo.albums)
+        return sorted(names.get(a, str(a)) for a in photo.album_ids)
+
+    def file_json(m: Member) -> dict[str, Any]:
+        p = m.photo
+        return {
+            "id": p.id,
+            "album": (album_names(p) or [""])[0],
+            "albums": album_names(p),
+            "name": p.name,
+            "distance": m.distance,
+            "keep": m.keep,
+            "reason": m.reason,
+            "width": p.width,
+            "height": p.height,
+            "size": p.size,
+            "format": p.format,
+            "taken_at": p.taken_at,
+            "has_gps": p.has_gps,
+        }
 
     return {
         "threshold": scan.threshold,
+        "thresholds": {
+            "near_identical": scan.thresholds.near_identical,
+            "similar": scan.thresholds.similar,
+        },
+        "tier": scan.tier,
         "groups": [
             {
-                "files": [
-                    {
-                        "id": m.photo.id,
-                        "album": (album_names(m.photo) or [""])[0],
-                        "albums": album_names(m.photo),
-                        "name": m.photo.name,
-                        "distance": m.distance,
-                        "keep": m.keep,
-                    }
-                    for m in g.members
-                ]
+                "tier": g.tier,
+                "threshold": g.threshold,
+                "files": [file_json(m) for m in g.members],
             }
             for g in scan.groups
         ],
@@ -336,8 +365,15 @@ def plan_from_json(document: Any, mirror: Mirror) -> list[SimilarGroup]:
             )
         members = [Member(photos[i], d, keep) for i, keep, d in chosen]
         kept_first = sorted(members, key=lambda m: not m.keep)
+        tier = group.get("tier")
         if any(not m.keep for m in members):
-            out.append(SimilarGroup(tuple(kept_first)))
+            out.append(
+                SimilarGroup(
+                    tuple(kept_first),
+                    "similar" if tier == "similar" else "near_identical",
+                    max(m.distance for m in members),
+                )
+            )
     return out
 
 
@@ -350,8 +386,8 @@ def smart_adds(group: SimilarGroup) -> list[tuple[int, int]]:
     """``(album, kept photo)`` adds so that no album of a removed photo is left without a
     photo of the group: the first kept photo goes where no kept one is."""
     kept = group.kept
-    covered = {a for p in kept for a in p.albums}
-    needed = sorted({a for p in group.removed for a in p.albums} - covered)
+    covered = {a for p in kept for a in p.album_ids}
+    needed = sorted({a for p in group.removed for a in p.album_ids} - covered)
     return [(album_id, kept[0].id) for album_id in needed]
 
 
@@ -376,14 +412,29 @@ def apply_similar(session: Session, groups: Sequence[SimilarGroup]) -> CleanupRe
 
 def scan_similar(
     session: Session,
-    threshold: float = DEFAULT_THRESHOLD,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
     *,
+    tier: TierFilter = "all",
     on_total: Callable[[int], None] = lambda n: None,
     on_done: Callable[[int], None] = lambda n: None,
+    on_stage: Callable[[str], None] = lambda what: None,
     params: IndexParams = IndexParams(),
 ) -> tuple[SimilarScan, EmbedReport]:
     """Sync, make the missing embeddings, then group the whole library."""
     sync.pull(session)
-    report = embed_library(session, on_total=on_total, on_done=on_done)
-    scan = find_similar(session.db, session.mirror, model_name(), EMBEDDING_DIM, threshold, params)
+    report = embed_library(session, on_total=on_total, on_done=on_done, on_stage=on_stage)
+    on_stage("grouping photos")
+    scan = find_similar(
+        session.db, session.mirror, model_name(), EMBEDDING_DIM, thresholds, params, tier
+    )
     return scan, report
+
+
+def thresholds_for(tier: TierFilter, threshold: float | None) -> Thresholds:
+    """The tiers' thresholds when the user sets ``threshold`` for the loosest tier shown
+    (``None``: the calibrated defaults)."""
+    if threshold is None:
+        return DEFAULT_THRESHOLDS
+    if tier == "near_identical":
+        return Thresholds(threshold, max(threshold, DEFAULT_THRESHOLDS.similar))
+    return Thresholds(min(threshold, DEFAULT_THRESHOLDS.near_identical), threshold)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
+import click
 import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
@@ -13,11 +14,11 @@ from photoark.cli.output import console, emit_json, fail, handle_errors
 from photoark.cli.progress import ItemBar, wants_progress
 from photoark.client.library import sync
 from photoark.client.session import Session
-from photoark.ml.identity import DEFAULT_THRESHOLD
+from photoark.ml.identity import NEAR_IDENTICAL_THRESHOLD, SIMILAR_THRESHOLD
 
 if TYPE_CHECKING:  # numpy and the model's modules load only when the command runs
     from photoark.client.library.embedder import EmbedReport
-    from photoark.optimize.similar import SimilarScan
+    from photoark.optimize.similar import SimilarScan, TierFilter
 
 __all__ = ["similar_app"]
 
@@ -27,28 +28,48 @@ similar_app = typer.Typer(
 )
 
 Threshold = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--threshold",
         min=0.0,
         max=2.0,
-        help=f"Cosine distance below which two photos are similar (default {DEFAULT_THRESHOLD}"
-        ", measured on near-duplicate sets; lower finds fewer, closer pairs).",
+        help="Cosine distance within which photos group, for the loosest tier shown (defaults,"
+        f" calibrated on labelled photos: near_identical {NEAR_IDENTICAL_THRESHOLD}, similar"
+        f" {SIMILAR_THRESHOLD}; lower finds fewer, closer photos).",
+    ),
+]
+Tier = Annotated[
+    str,
+    typer.Option(
+        "--tier",
+        click_type=click.Choice(["near_identical", "similar", "all"]),
+        help="near_identical: the same picture rotated, resized, re-encoded or lightly edited"
+        " (removal suggested); similar: other shots of the moment (nothing pre-selected).",
     ),
 ]
 
 
-def _scan(session: Session, threshold: float, json_output: bool) -> tuple[SimilarScan, EmbedReport]:
-    from photoark.optimize.similar import scan_similar
+def _scan(
+    session: Session, tier: TierFilter, threshold: float | None, json_output: bool
+) -> tuple[SimilarScan, EmbedReport]:
+    from photoark.optimize.similar import scan_similar, thresholds_for
 
     with ItemBar("embedding photos", wants_progress(json_output)) as bar:
-        return scan_similar(session, threshold, on_total=bar.set_total, on_done=bar.advance)
+        return scan_similar(
+            session,
+            thresholds_for(tier, threshold),
+            tier=tier,
+            on_total=bar.set_total,
+            on_done=bar.advance,
+            on_stage=bar.describe,
+        )
 
 
 @similar_app.callback()
 def similar_command(
     ctx: typer.Context,
-    threshold: Threshold = DEFAULT_THRESHOLD,
+    threshold: Threshold = None,
+    tier: Tier = "all",
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -61,7 +82,7 @@ def similar_command(
     from photoark.optimize.similar import plan_json
 
     with handle_errors(), Session.open(home_of(home)) as session:
-        scan, report = _scan(session, threshold, json_output)
+        scan, report = _scan(session, cast("TierFilter", tier), threshold, json_output)
         shown = plan_json(scan, session.mirror)
     shown["embeddings"] = report.as_json()
     if json_output:
@@ -73,23 +94,27 @@ def similar_command(
             f"[yellow]not compared[/] #{f['id']} {f['name']!r}: {f['error']}", highlight=False
         )
     if not shown["groups"]:
-        console.print(f"no similar photos among {shown['photos']} (threshold {threshold})")
+        console.print(f"no similar photos among {shown['photos']} (threshold {shown['threshold']})")
         return
     console.print(
         f"{len(shown['groups'])} groups among {shown['photos']} photos; removing the suggested "
-        f"ones frees {shown['bytes_freed']:,} bytes once the trash empties. Review with --json, "
-        "then `photoark similar apply --plan FILE` (or `--keep-suggested`)."
+        f"near-identical copies frees {shown['bytes_freed']:,} bytes once the trash empties. "
+        "Similar shots are for you to pick. Review with --json, then "
+        "`photoark similar apply --plan FILE` (or `--keep-suggested`: near-identical only)."
     )
 
 
 def _print_groups(shown: dict[str, Any]) -> None:
     for n, group in enumerate(shown["groups"], 1):
-        console.print(f"group {n}:", highlight=False)
-        for f in group["files"]:
-            mark = "keep  " if f["keep"] else "remove"
+        tier = group["tier"].replace("_", "-")
+        console.print(f"group {n} ({tier}, within {group['threshold']}):", highlight=False)
+        for i, f in enumerate(group["files"]):
+            mark = ("keep  " if f["keep"] else "remove") if tier == "near-identical" else "      "
+            size = f"{f['width']}x{f['height']}" if f["width"] and f["height"] else "?x?"
+            why = f"; {f['reason']}" if f["reason"] and (i == 0 or not f["keep"]) else ""
             console.print(
                 f"  {mark} #{f['id']} {f['name']!r} in {', '.join(f['albums']) or 'no album'}"
-                f" (distance {f['distance']:.3f})",
+                f" ({size} {f['format'] or '?'}, distance {f['distance']:.3f}{why})",
                 highlight=False,
             )
 
@@ -102,9 +127,13 @@ def apply_command(
     ] = None,
     keep_suggested: Annotated[
         bool,
-        typer.Option("--keep-suggested", help="Keep each group's suggested photo, trash the rest."),
+        typer.Option(
+            "--keep-suggested",
+            help="Keep each near-identical group's suggested photo, trash its copies (the"
+            " similar tier is never touched without a plan).",
+        ),
     ] = False,
-    threshold: Threshold = DEFAULT_THRESHOLD,
+    threshold: Threshold = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -123,7 +152,8 @@ def apply_command(
             sync.pull(session)
             groups = plan_from_json(document, session.mirror)
         else:
-            groups = _scan(session, threshold, json_output)[0].groups
+            scan = _scan(session, "near_identical", threshold, json_output)[0]
+            groups = [g for g in scan.groups if g.tier == "near_identical"]
         result = apply_similar(session, groups)
     if json_output:
         emit_json(result.as_json())

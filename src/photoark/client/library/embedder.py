@@ -43,6 +43,7 @@ from photoark.protocol.models import MAX_EMBEDDING_QUERY, EmbeddingItem
 __all__ = ["EmbedReport", "ImageEmbedder", "embed_library", "embed_missing", "send_unsent"]
 
 _BATCH: Final = 32  # thumbnails decoded and embedded per round (a cancel is seen between rounds)
+_STEP: Final = 8  # images embedded per model call: progress moves this often
 # embeddings per PUT: ~3.5 KB of JSON each, so ~450 KB, well under the server's 1 MiB body limit
 _SEND: Final = 128
 
@@ -82,12 +83,15 @@ def embed_missing(
     *,
     on_total: Callable[[int], None] = lambda n: None,
     on_done: Callable[[int], None] = lambda n: None,
+    on_stage: Callable[[str], None] = lambda what: None,
     cancel: Callable[[], bool] = lambda: False,
     downloads: int = 4,
 ) -> EmbedReport:
     """Give every live photo an embedding of ``model_name`` (``dim`` values), or a recorded
     reason why it cannot have one. ``load_model`` is called only if something must be computed.
-    ``on_total(n)`` once the work is known, then ``on_done(k)`` as files are settled."""
+    ``on_total(n)`` once the work is known, then ``on_done(k)`` as files are settled;
+    ``on_stage(what)`` says what is being done when it is not yet settling files (loading the
+    model takes seconds the first time)."""
     cache = EmbeddingCache(session.db)
     report = EmbedReport()
     report.sent += send_unsent(session, model_name)
@@ -98,7 +102,17 @@ def embed_missing(
     missing = _fetch(session, cache, model_name, dim, missing, report, on_done)
     missing = _reuse(session, cache, model_name, missing, report, on_done)
     if missing and not cancel():
-        _compute(session, model_name, dim, load_model, missing, report, on_done, cancel, downloads)
+        _compute(
+            session,
+            model_name,
+            dim,
+            load_model,
+            missing,
+            report,
+            (on_done, on_stage),
+            cancel,
+            downloads,
+        )
     report.sent += send_unsent(session, model_name)
     return report
 
@@ -197,10 +211,11 @@ def _compute(
     load_model: Callable[[], ImageEmbedder],
     missing: list[Missing],
     report: EmbedReport,
-    on_done: Callable[[int], None],
+    progress: tuple[Callable[[int], None], Callable[[str], None]],
     cancel: Callable[[], bool],
     downloads: int,
 ) -> None:
+    on_done, on_stage = progress
     by_hash: dict[str, list[Missing]] = {}
     for m in missing:
         by_hash.setdefault(m.hash, []).append(m)
@@ -233,15 +248,21 @@ def _compute(
             rows: list[tuple[int, bytes]] = []
             if ready:
                 if model is None:
+                    on_stage("loading the image model")
                     model = load_model()
+                    on_stage("embedding photos")
                     if model.dim != dim:
                         raise ClientError(
                             f"the model makes {model.dim}-d embeddings, {dim} expected"
                         )
-                vectors = model.embed([image for _, image in ready])
-                for (m, _), vector in zip(ready, vectors, strict=True):
-                    encoded = encode_embedding(vector)
-                    rows.extend((same.file_id, encoded) for same in by_hash[m.hash])
+                for start in range(0, len(ready), _STEP):
+                    step = ready[start : start + _STEP]
+                    vectors = model.embed([image for _, image in step])
+                    before = len(rows)
+                    for (m, _), vector in zip(step, vectors, strict=True):
+                        encoded = encode_embedding(vector)
+                        rows.extend((same.file_id, encoded) for same in by_hash[m.hash])
+                    on_done(len(rows) - before)
             failed = [(same.file_id, why) for m, why in failures for same in by_hash[m.hash]]
             with session.db.transaction() as conn:
                 EmbeddingCache.put(conn, model_name, rows, sent=False)
@@ -252,7 +273,7 @@ def _compute(
                 library_file = session.mirror.file(file_id)
                 name = library_file.name if library_file is not None else ""
                 report.failed.append({"id": file_id, "name": name, "error": why})
-            on_done(len(rows) + len(failed))
+            on_done(len(failed))
 
 
 def _thumbnail_image(session: Session, m: Missing) -> Image.Image | str:
@@ -281,6 +302,7 @@ def embed_library(
     threads: int = 2,
     on_total: Callable[[int], None] = lambda n: None,
     on_done: Callable[[int], None] = lambda n: None,
+    on_stage: Callable[[str], None] = lambda what: None,
     cancel: Callable[[], bool] = lambda: False,
 ) -> EmbedReport:
     """Give every live photo of the (already synced) library an embedding (see
@@ -296,5 +318,12 @@ def embed_library(
             raise ModelUnavailable(f"the image model cannot be loaded: {err}") from err
 
     return embed_missing(
-        session, name, dim, load, on_total=on_total, on_done=on_done, cancel=cancel
+        session,
+        name,
+        dim,
+        load,
+        on_total=on_total,
+        on_done=on_done,
+        on_stage=on_stage,
+        cancel=cancel,
     )

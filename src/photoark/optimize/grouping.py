@@ -1,0 +1,90 @@
+"""Photos into groups whose members all look alike: no chaining, two tiers.
+
+The input is every pair of photos within the loosest threshold (:mod:`.neighbours`,
+:mod:`.pairs`), each with its cosine distance. A pair that is absent is farther apart than
+that threshold.
+
+**No chaining** (:func:`complete_linkage`). Single linkage (connected components) joins A and
+C because both are close to B, and a long enough chain joins a waterfall to a forest path.
+Here a group only ever grows by merging two groups when *every* member of one is within the
+threshold of *every* member of the other, so any two members of a group, the keeper and each
+other, are within the threshold. Pairs are taken closest first (ties by id), so the tightest
+groups form first and the result does not depend on the order pairs were found in.
+
+**Two tiers** (:func:`tiered`):
+
+- ``near_identical``, at the tight threshold: the same picture rotated, mirrored,
+  re-encoded, resized, converted or lightly edited. Removal may be suggested.
+- ``similar``, at the loose threshold: other shots of the same moment (bursts, reframings).
+  A near-identical group takes part through its keeper only (the copies are that group's
+  business), so the similar tier offers distinct shots, and nothing in it is pre-selected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from photoark.optimize.neighbours import Pair
+
+__all__ = ["Cluster", "Thresholds", "Tier", "complete_linkage", "tiered"]
+
+Tier = Literal["near_identical", "similar"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    near_identical: float
+    similar: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.near_identical <= self.similar:
+            raise ValueError("thresholds must satisfy 0 <= near_identical <= similar")
+
+    def of(self, tier: Tier) -> float:
+        return self.near_identical if tier == "near_identical" else self.similar
+
+
+@dataclass(frozen=True)
+class Cluster:
+    tier: Tier
+    ids: tuple[int, ...]  # sorted
+
+
+def complete_linkage(
+    pairs: Iterable[Pair], threshold: float, among: set[int] | None = None
+) -> list[list[int]]:
+    """Groups (two or more ids, each sorted; by first id) in which every two members form a
+    pair within ``threshold``. ``among``: only these ids take part (default: all)."""
+    close: dict[tuple[int, int], float] = {}
+    for p in pairs:
+        if p.distance <= threshold and (among is None or (p.a in among and p.b in among)):
+            key = (p.a, p.b) if p.a < p.b else (p.b, p.a)
+            close[key] = p.distance
+    group_of: dict[int, list[int]] = {}
+    for (a, b), _ in sorted(close.items(), key=lambda item: (item[1], item[0])):
+        first, second = group_of.get(a, [a]), group_of.get(b, [b])
+        if first is second:
+            continue
+        if all((x, y) in close or (y, x) in close for x in first for y in second):
+            merged = first + second
+            for x in merged:
+                group_of[x] = merged
+    unique = {id(g): g for g in group_of.values()}
+    return sorted((sorted(g) for g in unique.values()), key=lambda g: g[0])
+
+
+def tiered(
+    pairs: Sequence[Pair], thresholds: Thresholds, keeper: Callable[[Sequence[int]], int]
+) -> list[Cluster]:
+    """Near-identical groups, then similar groups among the photos left and the keepers
+    (``keeper(ids)`` names a group's keeper) of the near-identical groups."""
+    near = complete_linkage(pairs, thresholds.near_identical)
+    in_near = {i for g in near for i in g}
+    present = {i for p in pairs for i in (p.a, p.b)}
+    among = (present - in_near) | {keeper(g) for g in near}
+    similar = complete_linkage(pairs, thresholds.similar, among)
+    return [Cluster("near_identical", tuple(g)) for g in near] + [
+        Cluster("similar", tuple(g)) for g in similar
+    ]
