@@ -17,7 +17,6 @@ import pytest
 from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Album, LibraryFile, Mirror
-from photoark.ml.codec import encode_embedding
 from photoark.optimize import neighbours
 from photoark.optimize.grouping import Thresholds
 from photoark.optimize.neighbours import ArraySource, IndexParams, Pair, close_pairs
@@ -29,6 +28,7 @@ from photoark.optimize.similar import (
     find_similar,
     smart_adds,
 )
+from tests.ml.builders import encoded
 from tests.optimize.builders import file_metadata
 
 
@@ -161,7 +161,7 @@ def test_a_full_disk_during_the_scan_says_so_and_changes_nothing(
                 ),
             )  # fmt: skip
             mirror.put_entry(conn, 1, i)
-        rows = [(i, encode_embedding(vectors[i - 1])) for i in range(1, 41)]
+        rows = [(i, encoded(vectors[i - 1], i)) for i in range(1, 41)]
         EmbeddingCache.put(conn, "m", rows, sent=True)
     params = IndexParams(exact_below=0, threads=1)
     tiers = Thresholds(0.1, 0.1)

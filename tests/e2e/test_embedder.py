@@ -22,9 +22,13 @@ from photoark.client.pipeline.thumbnailer import make_thumbnails
 from photoark.client.session import Session
 from photoark.client.state.embeddings import NO_THUMBNAIL, EmbeddingCache
 from photoark.crypto.boxes import new_key, open_box, seal
-from photoark.ml.codec import decode_embedding, encode_embedding
+from photoark.crypto.stream import decrypt_bytes
+from photoark.ml.codec import decode_embedding, decode_fingerprint, encode_embedding
+from photoark.ml.fingerprint import Fingerprint, fingerprint
+from photoark.ml.preprocess import load_image_bytes
 from photoark.protocol.models import EmbeddingItem
 from tests.builders import jpeg_bytes, make_tree
+from tests.ml.builders import a_fingerprint
 
 pytestmark = pytest.mark.e2e
 
@@ -72,12 +76,21 @@ def _run(session: Session, model: FakeModel):  # type: ignore[no-untyped-def]
     return embed_missing(session, MODEL, DIM, lambda: model)
 
 
-def _server_vectors(session: Session, ids: list[int]) -> dict[int, npt.NDArray[np.float16]]:
+def _server_payloads(session: Session, ids: list[int]) -> dict[int, bytes]:
     out = {}
     for item in session.api.query_embeddings(MODEL, ids):
         key = session.mirror.file(item.file_id).file_key  # type: ignore[union-attr]
-        out[item.file_id] = decode_embedding(open_box(key, item.data), DIM)
+        out[item.file_id] = open_box(key, item.data)
     return out
+
+
+def _server_vectors(session: Session, ids: list[int]) -> dict[int, npt.NDArray[np.float16]]:
+    return {i: decode_embedding(data, DIM) for i, data in _server_payloads(session, ids).items()}
+
+
+def _thumbnail_fingerprint(session: Session, file_id: int) -> Fingerprint:
+    key = session.mirror.file(file_id).file_key  # type: ignore[union-attr]
+    return fingerprint(load_image_bytes(decrypt_bytes(key, session.api.thumbnail(file_id))))
 
 
 def test_made_once_per_content_sent_and_reused(tmp_path: Path, session: Session) -> None:
@@ -89,6 +102,15 @@ def test_made_once_per_content_sent_and_reused(tmp_path: Path, session: Session)
     on_server = _server_vectors(session, list(ids.values()))
     assert set(on_server) == set(ids.values())
     assert np.array_equal(on_server[ids["a.jpg"]], on_server[ids["a-copy.jpg"]])
+    # each payload carries the fingerprint of the thumbnail its vector was made from
+    payloads = _server_payloads(session, list(ids.values()))
+    prints = {name: decode_fingerprint(payloads[i], DIM) for name, i in ids.items()}
+    assert prints["a.jpg"] == _thumbnail_fingerprint(session, ids["a.jpg"]) == prints["a-copy.jpg"]
+    assert prints["b.jpg"] == _thumbnail_fingerprint(session, ids["b.jpg"]) != prints["a.jpg"]
+    assert prints["a.jpg"].side == 120
+    # and the cache gives them back without the vectors
+    cached = EmbeddingCache(session.db).fingerprints_of(MODEL, [*ids.values(), 999])
+    assert cached == {i: prints[name] for name, i in ids.items()}
     again = _run(session, FakeModel())
     assert (again.computed, again.sent) == (0, 0)
 
@@ -98,9 +120,10 @@ def test_forged_and_damaged_server_embeddings_are_replaced(
 ) -> None:
     ids = _library(tmp_path, session)
     a, b = ids["a.jpg"], ids["b.jpg"]
-    forged = seal(new_key(), encode_embedding(np.ones(DIM, dtype=np.float32)))  # wrong key
+    ones = np.ones(DIM, dtype=np.float32)
+    forged = seal(new_key(), encode_embedding(ones, a_fingerprint()))  # wrong key
     a_key = session.mirror.file(a).file_key  # type: ignore[union-attr]
-    damaged = bytearray(seal(a_key, encode_embedding(np.ones(DIM, dtype=np.float32))))
+    damaged = bytearray(seal(a_key, encode_embedding(ones, a_fingerprint())))
     damaged[-1] ^= 0x01
     session.api.put_embeddings(
         MODEL,

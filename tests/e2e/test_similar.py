@@ -9,9 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from photoark.ml.identity import SIMILAR_THRESHOLD
 from tests.builders import Client, ServerProcess, at_rest, running_daemon, wait_for
 from tests.media.builders import corpus_dir
 
@@ -20,6 +22,8 @@ pytestmark = pytest.mark.e2e
 BRIDGE = "neardup-threatexchange-pdq/pdq/data/bridge-mods/aaa-orig.jpg"
 FOREST = "neardup-imagehash-php/tests/images/forest/forest-high.jpg"
 SHOP = "neardup-imagededup/tests/data/base_images/ukbench09012.jpg"
+# four shots of one biscuit tin, turned by hand between them (UKBench 00004-00007)
+TIN = [f"neardup-sim-bench/samples/ukbench/ukbench0000{i}.jpg" for i in range(4, 8)]
 
 
 def _corpus(relative: str) -> Path:
@@ -74,12 +78,14 @@ def test_groups_keeper_and_embeddings_shared(
 ) -> None:
     ids = _library(tmp_path, alice)
     plan = alice.json("similar")
-    assert plan["threshold"] == pytest.approx(0.35)
+    assert plan["threshold"] == pytest.approx(SIMILAR_THRESHOLD)
     # one group: the bridge and its two copies; the forest's second file is dedup's business
     assert _group_names(plan) == [
         [("bridge-small.jpg", False), ("bridge-turned.jpg", False), ("bridge.jpg", True)]
     ]
+    assert plan["groups"][0]["tier"] == "near_identical"
     files = plan["groups"][0]["files"]
+    assert files[0]["reason"] == "more pixels" and files[0]["format"] == "jpeg"
     assert files[0]["name"] == "bridge.jpg" and files[0]["distance"] == 0  # most pixels
     assert all(0 < f["distance"] <= plan["threshold"] for f in files[1:])
     assert [f["distance"] for f in files[1:]] == sorted(f["distance"] for f in files[1:])
@@ -222,3 +228,60 @@ def test_the_daemon_makes_embeddings_when_idle(
     desktop.login()
     made = desktop.json("similar")["embeddings"]
     assert (made["computed"], made["fetched"]) == (0, 3)
+
+
+def _plain(path: Path, top: tuple[int, int, int], bottom: tuple[int, int, int], seed: int) -> Path:
+    """A featureless phone-sized picture: a smooth vertical gradient and sensor grain (a sky,
+    a wall, a dark frame)."""
+    rng = np.random.default_rng(seed)
+    height, width = 900, 1200
+    t = np.linspace(0.0, 1.0, height)[:, None, None]
+    field = np.array(top, float) * (1 - t) + np.array(bottom, float) * t
+    pixels = field + rng.normal(0.0, 2.5, (height, width, 3))
+    image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+    return _save(image, path)
+
+
+def test_tiers_other_shots_are_similar_copies_near_identical_plain_never(
+    tmp_path: Path, alice: Client
+) -> None:
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for i, relative in enumerate(TIN):
+        shutil.copy(_corpus(relative), shots / f"tin-{i}.jpg")
+    bridge = Image.open(_corpus(BRIDGE))
+    shutil.copy(_corpus(BRIDGE), shots / "bridge.jpg")
+    turned = bridge.transpose(Image.Transpose.ROTATE_270)
+    _save(turned.resize((turned.width * 3 // 4, turned.height * 3 // 4)), shots / "turned.jpg")
+    _save(bridge.resize((bridge.width // 2, bridge.height // 2)), shots / "bridge-small.jpg", 60)
+    _plain(shots / "sky-blue.jpg", (38, 92, 188), (150, 192, 236), 1)  # a clear sky
+    _plain(shots / "sky-grey.jpg", (150, 152, 158), (205, 206, 210), 2)  # an overcast one
+    _plain(shots / "dark-a.jpg", (5, 5, 7), (5, 5, 7), 3)  # a lens cap
+    _plain(shots / "dark-b.jpg", (9, 7, 5), (40, 26, 12), 4)  # near black, a warm glow
+    alice.json("backup", str(shots), "--album", "Shots")
+
+    plan = alice.json("similar")
+    by_tier: dict[str, list[set[str]]] = {}
+    for group in plan["groups"]:
+        names = {f["name"] for f in group["files"]}
+        by_tier.setdefault(group["tier"], []).append(names)
+        # no chaining: every distance within the group's threshold
+        assert all(f["distance"] <= group["threshold"] for f in group["files"])
+        if group["tier"] == "similar":
+            assert all(f["keep"] for f in group["files"])  # nothing pre-selected
+        else:
+            assert [f["keep"] for f in group["files"]].count(True) == 1
+    assert by_tier["near_identical"] == [{"bridge.jpg", "turned.jpg", "bridge-small.jpg"}]
+    tins = {f"tin-{i}.jpg" for i in range(4)}
+    assert any(len(g & tins) >= 2 for g in by_tier["similar"])
+    assert all(g <= tins for g in by_tier["similar"]), by_tier["similar"]
+    plain = {"sky-blue.jpg", "sky-grey.jpg", "dark-a.jpg", "dark-b.jpg"}
+    assert not any(g & plain for groups in by_tier.values() for g in groups)
+
+    only_near = alice.json("similar", "--tier", "near_identical")
+    assert {g["tier"] for g in only_near["groups"]} == {"near_identical"}
+
+    done = alice.json("similar", "apply", "--keep-suggested")
+    assert done["trashed"] == 2
+    left = {f["name"] for f in alice.json("ls", "Shots")}
+    assert tins | plain | {"bridge.jpg"} == left  # no similar-tier photo was trashed

@@ -1,4 +1,5 @@
-"""Importable builders for the model tests: legacy torch checkpoints written without torch."""
+"""Importable builders for the model tests: legacy torch checkpoints written without torch, and
+fingerprints for encoded embeddings (:func:`a_fingerprint`, :func:`encoded`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["global_pickle", "legacy_checkpoint_bytes", "write_legacy_checkpoint"]
+from photoark.ml.codec import encode_embedding
+from photoark.ml.fingerprint import Fingerprint
+
+__all__ = [
+    "a_fingerprint",
+    "encoded",
+    "global_pickle",
+    "legacy_checkpoint_bytes",
+    "write_legacy_checkpoint",
+]
 
 _MAGIC = 0x1950A86A20F9469CFC6C
 _SYS_INFO = {
@@ -125,3 +135,16 @@ def write_legacy_checkpoint(path: Path, arrays: Mapping[str, npt.NDArray[np.gene
     """Write :func:`legacy_checkpoint_bytes` of ``arrays`` to ``path``; returns ``path``."""
     path.write_bytes(legacy_checkpoint_bytes(arrays))
     return path
+
+
+def a_fingerprint(seed: int = 0, *, detail: float = 0.6, side: int = 720) -> Fingerprint:
+    """A detailed picture's fingerprint (not plain, by default) with pHashes drawn from
+    ``seed``: different seeds are ~32 bits apart, the same seed gives the same fingerprint."""
+    rng = np.random.default_rng(seed)
+    hashes = tuple(int(h) for h in rng.integers(0, 2**64, size=8, dtype=np.uint64))
+    return Fingerprint(hashes, detail, side)
+
+
+def encoded(vector: npt.NDArray[np.floating], seed: int = 0) -> bytes:
+    """``encode_embedding`` of ``vector`` with :func:`a_fingerprint` of ``seed``."""
+    return encode_embedding(vector, a_fingerprint(seed))

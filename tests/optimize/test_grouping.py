@@ -85,3 +85,24 @@ def test_thresholds_are_ordered() -> None:
     with pytest.raises(ValueError):
         Thresholds(0.3, 0.2)
     assert Thresholds(0.1, 0.3).of("similar") == 0.3
+
+
+def test_a_near_identical_pair_must_be_the_same_picture() -> None:
+    # 1 and 2 are close to the model but are two shots (their thumbnails' hashes differ)
+    pairs = [Pair(1, 2, 0.03), Pair(1, 3, 0.10)]
+    clusters = tiered(
+        pairs, Thresholds(0.25, 0.25), keeper=min, same_picture=lambda a, b: {a, b} != {1, 2}
+    )
+    assert [(c.tier, c.ids) for c in clusters] == [
+        ("near_identical", (1, 3)),
+        ("similar", (1, 2)),  # the keeper of (1, 3) with the other shot
+    ]
+
+
+def test_plain_pictures_group_only_when_they_are_the_same_picture() -> None:
+    # 1 and 2: two different white pages; 3 and 4: two copies of one dark frame
+    pairs = [Pair(1, 2, 0.084), Pair(3, 4, 0.02), Pair(5, 6, 0.2)]
+    clusters = tiered(
+        pairs, Thresholds(0.25, 0.25), keeper=min, plain=lambda i: i <= 4, plain_max=0.074
+    )
+    assert [c.ids for c in clusters] == [(3, 4), (5, 6)]

@@ -4,7 +4,10 @@
 - :mod:`.graph`: those weights as an ONNX graph (BN folded), 1280-d pooled embedding + logits.
 - :mod:`.preprocess`: upright, draft-decoded, centre-cropped 224x224 RGB input.
 - :mod:`.model`: :class:`EmbeddingModel`, the cached ONNX model run by onnxruntime on the CPU.
-- :mod:`.codec`: an embedding's bytes (float16), as cached and sealed for the server.
+- :mod:`.fingerprint`: the thumbnail's pHashes in 8 orientations and how plain it is (numpy,
+  Pillow): what tells a copy from another shot, and guards featureless pictures.
+- :mod:`.codec`: an embedding's bytes (float16 vector + fingerprint), as cached and sealed
+  for the server.
 
 ``EmbeddingModel`` is imported on first use: onnxruntime and onnx take a third of a second to
 import, which commands that never run the model should not pay.

@@ -13,11 +13,18 @@ groups form first and the result does not depend on the order pairs were found i
 
 **Two tiers** (:func:`tiered`):
 
-- ``near_identical``, at the tight threshold: the same picture rotated, mirrored,
-  re-encoded, resized, converted or lightly edited. Removal may be suggested.
-- ``similar``, at the loose threshold: other shots of the same moment (bursts, reframings).
-  A near-identical group takes part through its keeper only (the copies are that group's
-  business), so the similar tier offers distinct shots, and nothing in it is pre-selected.
+- ``near_identical``: the same picture rotated, mirrored, re-encoded, resized, converted or
+  lightly edited. Removal may be suggested. The embedding alone cannot tell another shot of
+  the moment (a tin turned between two shots: 0.02 apart) from a copy (up to 0.4 apart), so a
+  near-identical pair must also pass ``same_picture`` (the thumbnails' perceptual hashes, in
+  any of the 8 orientations, within a few bits: :mod:`photoark.ml.fingerprint`).
+- ``similar``: other shots of the same moment (bursts, reframings). A near-identical group
+  takes part through its keeper only (the copies are that group's business), so the similar
+  tier offers distinct shots, and nothing in it is pre-selected.
+
+**Plain pictures** (a white page, a dark frame, a grey wall) look alike to the model whatever
+they show: a pair with a ``plain`` photo counts only when it is within ``plain_max``, the
+distance of two copies of one plain picture.
 """
 
 from __future__ import annotations
@@ -76,11 +83,21 @@ def complete_linkage(
 
 
 def tiered(
-    pairs: Sequence[Pair], thresholds: Thresholds, keeper: Callable[[Sequence[int]], int]
+    pairs: Sequence[Pair],
+    thresholds: Thresholds,
+    keeper: Callable[[Sequence[int]], int],
+    *,
+    same_picture: Callable[[int, int], bool] = lambda a, b: True,
+    plain: Callable[[int], bool] = lambda i: False,
+    plain_max: float = 0.0,
 ) -> list[Cluster]:
     """Near-identical groups, then similar groups among the photos left and the keepers
     (``keeper(ids)`` names a group's keeper) of the near-identical groups."""
-    near = complete_linkage(pairs, thresholds.near_identical)
+    pairs = [p for p in pairs if p.distance <= plain_max or not (plain(p.a) or plain(p.b))]
+    near = complete_linkage(
+        (p for p in pairs if p.distance <= thresholds.near_identical and same_picture(p.a, p.b)),
+        thresholds.near_identical,
+    )
     in_near = {i for g in near for i in g}
     present = {i for p in pairs for i in (p.a, p.b)}
     among = (present - in_near) | {keeper(g) for g in near}

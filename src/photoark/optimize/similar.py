@@ -37,6 +37,12 @@ from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
 from photoark.ml.codec import decode_embedding, decode_embeddings, encoded_size
+from photoark.ml.fingerprint import (
+    NEAR_IDENTICAL_MAX_BITS,
+    PLAIN_MAX_DISTANCE,
+    d8_distance,
+    is_plain,
+)
 from photoark.ml.identity import (
     EMBEDDING_DIM,
     NEAR_IDENTICAL_THRESHOLD,
@@ -257,15 +263,33 @@ def find_similar(
             f"no space left in {spill_dir} for the comparison's temporary copy of the "
             f"embeddings (~{needed / 1e6:.0f} MB)"
         ) from err
-    photos = _photos(mirror, sorted({i for p in pairs for i in (p.a, p.b)}))
+    ids = sorted({i for p in pairs for i in (p.a, p.b)})
+    photos = _photos(mirror, ids)
     distance = {(min(p.a, p.b), max(p.a, p.b)): p.distance for p in pairs}
+    prints = EmbeddingCache(session_db).fingerprints_of(model, ids)
 
     def keeper(ids: Sequence[int]) -> int:
         known = [photos[i] for i in ids if i in photos]
         return keeper_order(known)[0].id if known else min(ids)
 
+    def same_picture(a: int, b: int) -> bool:
+        fa, fb = prints.get(a), prints.get(b)
+        return fa is not None and fb is not None and d8_distance(fa, fb) <= NEAR_IDENTICAL_MAX_BITS
+
+    def plain(i: int) -> bool:
+        fp = prints.get(i)
+        return fp is None or is_plain(fp)
+
     groups: list[SimilarGroup] = []
-    for cluster in tiered(pairs, thresholds, keeper):
+    clusters = tiered(
+        pairs,
+        thresholds,
+        keeper,
+        same_picture=same_picture,
+        plain=plain,
+        plain_max=PLAIN_MAX_DISTANCE,
+    )
+    for cluster in clusters:
         if tier != "all" and cluster.tier != tier:
             continue
         group = _group(cluster, photos, distance, thresholds.of(cluster.tier))

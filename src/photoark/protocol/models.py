@@ -94,7 +94,7 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # a framed bundle body, header included
 EVENTS_HEARTBEAT_SECONDS = 15.0  # GET /events: longest silence before a ": ping" comment
 MAX_TRASH_PAGE = 1000  # GET /trash: items in one page
 MAX_MARKS = 1000  # deletion marks in one POST /marks or /marks/remove
-MAX_EMBEDDING_BYTES = 16 * 1024  # one sealed embedding (1280 float16 + header + box: ~2.6 KiB)
+MAX_EMBEDDING_BYTES = 16 * 1024  # one sealed embedding (1280 float16 + fingerprint + box: ~2.7 KiB)
 MAX_EMBEDDING_QUERY = 1000  # file ids in one POST /embeddings/query
 
 B64Key = Annotated[B64, Field(max_length=MAX_KEY_BYTES)]

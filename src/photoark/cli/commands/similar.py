@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
@@ -38,11 +38,18 @@ Threshold = Annotated[
         f" {SIMILAR_THRESHOLD}; lower finds fewer, closer photos).",
     ),
 ]
+
+
+class TierChoice(StrEnum):
+    near_identical = "near_identical"
+    similar = "similar"
+    all = "all"
+
+
 Tier = Annotated[
-    str,
+    TierChoice,
     typer.Option(
         "--tier",
-        click_type=click.Choice(["near_identical", "similar", "all"]),
         help="near_identical: the same picture rotated, resized, re-encoded or lightly edited"
         " (removal suggested); similar: other shots of the moment (nothing pre-selected).",
     ),
@@ -69,7 +76,7 @@ def _scan(
 def similar_command(
     ctx: typer.Context,
     threshold: Threshold = None,
-    tier: Tier = "all",
+    tier: Tier = TierChoice.all,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -82,7 +89,7 @@ def similar_command(
     from photoark.optimize.similar import plan_json
 
     with handle_errors(), Session.open(home_of(home)) as session:
-        scan, report = _scan(session, cast("TierFilter", tier), threshold, json_output)
+        scan, report = _scan(session, tier.value, threshold, json_output)
         shown = plan_json(scan, session.mirror)
     shown["embeddings"] = report.as_json()
     if json_output:

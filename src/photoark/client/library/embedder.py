@@ -8,8 +8,13 @@ local cache (:mod:`.state.embeddings`), in this order:
 1. **fetched**: another device made it: ``POST /embeddings/query``, opened with the file key;
 2. **reused**: another file with the same content has one here (same thumbnail, same vector);
 3. **computed**: the encrypted thumbnail is downloaded (a few in parallel), decrypted, decoded
-   and run through the model in batches; a photo with no thumbnail or an undecodable one is
-   recorded with its reason and not retried until asked.
+   and fingerprinted (:mod:`photoark.ml.fingerprint`: its pHashes and how plain it is, from the
+   same decoded picture, in the download threads), then run through the model in batches; a
+   photo with no thumbnail or an undecodable one is recorded with its reason and not retried
+   until asked.
+
+The payload is the vector and the fingerprint together (:mod:`photoark.ml.codec`): the grouping
+needs both for every photo, and whatever made one made the other.
 
 Made or reused ones are sealed with each file's key and sent (``PUT /embeddings``); one that
 cannot be sent yet (offline) stays marked unsent in the cache and goes with the next run, so no
@@ -36,6 +41,7 @@ from photoark.crypto.errors import CryptoError
 from photoark.crypto.stream import decrypt_bytes
 from photoark.ml.codec import decode_embedding, encode_embedding
 from photoark.ml.errors import ModelError
+from photoark.ml.fingerprint import Fingerprint, fingerprint
 from photoark.ml.identity import EMBEDDING_DIM, model_name
 from photoark.ml.preprocess import load_image_bytes
 from photoark.protocol.models import MAX_EMBEDDING_QUERY, EmbeddingItem
@@ -46,6 +52,14 @@ _BATCH: Final = 32  # thumbnails decoded and embedded per round (a cancel is see
 _STEP: Final = 8  # images embedded per model call: progress moves this often
 # embeddings per PUT: ~3.5 KB of JSON each, so ~450 KB, well under the server's 1 MiB body limit
 _SEND: Final = 128
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A decoded thumbnail and its fingerprint, ready for the model."""
+
+    image: Image.Image
+    fingerprint: Fingerprint
 
 
 class ImageEmbedder(Protocol):
@@ -225,7 +239,7 @@ def _compute(
     batches = [firsts[i : i + _BATCH] for i in range(0, len(firsts), _BATCH)]
     with ThreadPoolExecutor(max_workers=max(1, downloads)) as pool:
 
-        def fetch(batch: list[Missing]) -> list[Future[Image.Image | str]]:
+        def fetch(batch: list[Missing]) -> list[Future[_Decoded | str]]:
             return [pool.submit(_thumbnail_image, session, m) for m in batch]
 
         upcoming = fetch(batches[0]) if batches else []
@@ -238,12 +252,12 @@ def _compute(
             # the next batch downloads and decodes while this one is embedded
             upcoming = fetch(batches[n + 1]) if n + 1 < len(batches) else []
             ready = [
-                (m, image)
-                for m, image in zip(batch, loaded, strict=True)
-                if not isinstance(image, str)
+                (m, decoded)
+                for m, decoded in zip(batch, loaded, strict=True)
+                if not isinstance(decoded, str)
             ]
             failures = [
-                (m, image) for m, image in zip(batch, loaded, strict=True) if isinstance(image, str)
+                (m, why) for m, why in zip(batch, loaded, strict=True) if isinstance(why, str)
             ]
             rows: list[tuple[int, bytes]] = []
             if ready:
@@ -257,10 +271,10 @@ def _compute(
                         )
                 for start in range(0, len(ready), _STEP):
                     step = ready[start : start + _STEP]
-                    vectors = model.embed([image for _, image in step])
+                    vectors = model.embed([decoded.image for _, decoded in step])
                     before = len(rows)
-                    for (m, _), vector in zip(step, vectors, strict=True):
-                        encoded = encode_embedding(vector)
+                    for (m, decoded), vector in zip(step, vectors, strict=True):
+                        encoded = encode_embedding(vector, decoded.fingerprint)
                         rows.extend((same.file_id, encoded) for same in by_hash[m.hash])
                     on_done(len(rows) - before)
             failed = [(same.file_id, why) for m, why in failures for same in by_hash[m.hash]]
@@ -276,8 +290,9 @@ def _compute(
             on_done(len(failed))
 
 
-def _thumbnail_image(session: Session, m: Missing) -> Image.Image | str:
-    """The decoded thumbnail of ``m``'s file, or why there is none (network errors raise)."""
+def _thumbnail_image(session: Session, m: Missing) -> _Decoded | str:
+    """The decoded thumbnail of ``m``'s file and its fingerprint, or why there is none
+    (network errors raise)."""
     if m.thumbnail_size <= 0:
         return NO_THUMBNAIL
     library_file = session.mirror.file(m.file_id)
@@ -285,7 +300,7 @@ def _thumbnail_image(session: Session, m: Missing) -> Image.Image | str:
         return "no longer in the library"
     try:
         data = decrypt_bytes(library_file.file_key, session.api.thumbnail(m.file_id))
-        return load_image_bytes(data, f"the thumbnail of {library_file.name!r}")
+        image = load_image_bytes(data, f"the thumbnail of {library_file.name!r}")
     except CryptoError:
         return "its thumbnail failed authentication (damaged or altered on the server)"
     except ModelError as err:
@@ -294,6 +309,7 @@ def _thumbnail_image(session: Session, m: Missing) -> Image.Image | str:
         if err.status == 404:
             return NO_THUMBNAIL
         raise
+    return _Decoded(image, fingerprint(image))
 
 
 def embed_library(

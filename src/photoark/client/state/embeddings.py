@@ -4,6 +4,8 @@ A row holds the encoded embedding (:mod:`photoark.ml.codec`) or, when none can b
 thumbnail, undecodable), the reason, so a photo is not retried on every run; ``sent`` tells
 whether the server has it (sealed with the file's key), so work done offline is sent later
 instead of redone. Only live still photos (``image`` and ``live`` items) take part.
+:meth:`EmbeddingCache.fingerprints_of` reads photos' fingerprints (the payload's last bytes)
+without decoding their vectors.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from photoark.client.state.db import StateDB
+from photoark.ml.codec import decode_fingerprint
+from photoark.ml.errors import EmbeddingFormatError
+from photoark.ml.fingerprint import Fingerprint
 
 __all__ = ["NO_THUMBNAIL", "EmbeddingCache", "EmbeddingRow", "Missing"]
 
@@ -145,6 +150,24 @@ class EmbeddingCache:
             file_ids,
         )
         return {r["k"]: bytes(r["vector"]) for r in rows}
+
+    def fingerprints_of(self, model: str, file_ids: Sequence[int]) -> dict[int, Fingerprint]:
+        """The fingerprints of these files' embeddings of ``model``, by id (only each payload's
+        header and trailer are decoded, not the vector). A file with no embedding, or one whose
+        payload is not valid, is absent."""
+        rows = self._in_chunks(
+            "SELECT file_id AS k, vector FROM embeddings WHERE model = ? AND vector IS NOT NULL"
+            " AND file_id IN ({})",
+            model,
+            file_ids,
+        )
+        out: dict[int, Fingerprint] = {}
+        for r in rows:
+            try:
+                out[r["k"]] = decode_fingerprint(r["vector"])
+            except EmbeddingFormatError:
+                continue
+        return out
 
     def prune(self) -> None:
         """Forget rows of files no longer in the library (deleted for good)."""
