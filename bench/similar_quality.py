@@ -25,46 +25,62 @@ pictures, in the order of ``sha256("similar-quality/" + scene)``, go alternately
 test (the first to tune); single-picture scenes by that hash's parity. Each part is grouped on
 its own, as a library would be.
 
-**Grouping**: :func:`complete_linkage` (agglomerative, over the pairs within the threshold: the
-two clusters whose *farthest* members are closest merge first, and only if every pair across
-them is within the threshold, so every member of a group is within the threshold of every other:
-no chaining). Two tiers, nested: the ``near_identical`` groups are the complete-linkage groups at
-``T_near`` (of the pairs that pass the guard, and the verification when it is on); the
-``similar`` groups continue the same agglomeration from those groups up to ``T_similar`` over
-all the pairs that pass the guard, so each similar group is made of whole near-identical groups;
-it is shown when it holds two or more of them (its near-identical copies listed inside it,
-nothing pre-selected). Single linkage (connected components: the old grouping) is scored beside.
+**What is scored: the product's grouping at the shipped defaults.** The pairs within
+``SIMILAR_THRESHOLD`` (:class:`photoark.optimize.neighbours.Pair`, from the bench's stored
+embeddings: every pair of the part, no index) go to :func:`photoark.optimize.grouping.tiered`,
+called as :func:`photoark.optimize.similar.find_similar` calls it: ``Thresholds(
+NEAR_IDENTICAL_THRESHOLD, SIMILAR_THRESHOLD)`` (:mod:`photoark.ml.identity`); ``same_picture``
+= both fingerprints present and :func:`~photoark.ml.fingerprint.d8_distance` <=
+``NEAR_IDENTICAL_MAX_BITS``; ``plain`` = no fingerprint or
+:func:`~photoark.ml.fingerprint.is_plain`; ``plain_max`` = ``PLAIN_MAX_DISTANCE``. The
+fingerprint is :func:`photoark.ml.fingerprint.fingerprint` of the decoded thumbnail the
+embedding is made from, stored beside it (``encode_embedding``) and read back
+(``decode_fingerprint``). The keeper is the lowest id (the first picture of the part in label
+order; the product's ``keeper_order`` needs library metadata the bench does not have): it is
+the photo through which a near-identical group takes part in the similar tier.
 
-**Scores**, pair precision / recall / F1: ``near_identical``: a pair in one near-identical group,
-against ``group`` (another shot of the same scene counts as a false pair: removal must not be
-suggested for it); per variant and category: each copy of that variant with its group's
+**Scores**, pair precision / recall / F1, on the held-out part (and the tune part and the whole
+set, grouped as one library, for comparison): ``near_identical``: a pair in one near-identical
+group, against ``group`` (another shot of the same scene counts as a false pair: removal must
+not be suggested for it); per variant and category: each copy of that variant with its group's
 original, and the false pairs touching a file of that variant. ``similar``, "other shots": the
-pairs of two different groups, a pair in one similar group against ``scene``; "as shown": every
-pair of a similar group against ``scene``.
+pairs of two different groups, against ``scene``, a near-identical group counting through its
+keeper (its copies are together with whatever its keeper's similar group holds); "as offered":
+the same, of the similar groups' own members (keepers and photos in no near-identical group);
+"as shown": every pair of a similar group, against ``scene``. Checks on every part: no group
+wider than its tier's threshold (every two members within it), and no pair with a plain
+picture (labelled, or judged by ``is_plain``) in a group unless they are the same picture.
+Targets (issue 17, held out, shipped defaults): near-identical pair precision >= 0.99 and F1
+>= 0.97 over the edits, transforms and formats.
 
-**Rules, applied to the tune part only**: ``T_near`` = the largest threshold whose near-identical
-pair precision is >= 0.99; ``T_similar`` = the best other-shots F1 among thresholds with
-precision >= 0.95, the largest threshold reaching it (the tier pre-selects nothing: recall is
-worth more there than margin); ``T_near`` is capped at ``T_similar`` (the tiers nest). Two
-settings: ``embedding`` (the embedding distance alone: what ``photoark`` has today) and
-``embedding + pHash-d8`` (a proposal: a pair is near-identical only if, as well, the pHash of one
-thumbnail is within ``B`` bits of the other's in one of its 8 turns / mirror images, unless the
-guard judges one of them plain; ``B`` = the middle of the run of bounds, in steps of 2, whose
-``T_near`` gives the best tune F1).
+**Choosing thresholds: the bench's own grouping, on the tune part only.** :func:`complete_linkage`
+(agglomerative over the pairs within the threshold: the two clusters whose *farthest* members
+are closest merge first, only if every pair across them is within it; checked against scipy)
+sweeps the grid cheaply: the ``near_identical`` groups at ``T_near`` (of the pairs that pass
+the guard, and the verification when it is on); the ``similar`` groups continue the same
+agglomeration up to ``T_similar``. Rules: ``T_near`` = the largest threshold whose
+near-identical pair precision is >= 0.99; ``T_similar`` = the best other-shots F1 among
+thresholds with precision >= 0.95, the largest threshold reaching it; ``T_near`` capped at
+``T_similar``. Two settings: ``embedding`` (the distance alone) and ``embedding + pHash-d8``
+(a near-identical pair also within ``B`` bits of pHash-d8, imagehash's, unless the guard judges
+one of them plain; ``B`` = the middle of the run of bounds, in steps of 2, whose ``T_near``
+gives the best tune F1). Plain guard: a picture is *plain* when its thumbnail's longer side is
+under ``PLAIN_MIN_SIDE`` px, or fewer than ``busy`` of its 8x8 blocks (grey, 128 px) vary by
+more than ``PLAIN_BLOCK_STD`` grey levels; a pair with a plain picture groups only within
+``T_plain``; ``busy`` = the smallest multiple of 0.05 above every picture labelled plain,
+``T_plain`` = midway between the farthest same-picture pair and the nearest other pair with a
+picture labelled plain. The chosen settings are then scored held out by the product's
+``tiered`` (the chosen guard and bits as its ``plain`` and ``same_picture``), beside the
+shipped constants they should reproduce; the swap (rules on test, product scored on tune)
+shows how far the rules move with the data. The sweep table prints the bench's grouping on
+both parts.
 
-**Plain-picture guard**: a picture is *plain* when its thumbnail's longer side is under
-``PLAIN_MIN_SIDE`` px, or fewer than ``busy`` of its 8x8 blocks (grey, 128 px) vary by more
-than ``PLAIN_BLOCK_STD`` grey levels; a pair with a plain picture groups only within ``T_plain``
-(both tiers). On tune: ``busy`` = the smallest multiple of 0.05 above every picture labelled
-plain; ``T_plain`` = midway between the farthest same-picture pair and the nearest other pair
-involving a picture labelled plain. Scored with and without it.
-
-Also scored on the held-out part: single linkage at the same thresholds; the old default
-(issue 6's ``DEFAULT_THRESHOLD`` 0.35, single linkage, one tier, every member but the keeper
-suggested for removal); the code's own tier defaults when ``photoark.ml.identity`` has them
-(``NEAR_IDENTICAL_THRESHOLD``, ``SIMILAR_THRESHOLD``; grouped here, not by the product's code);
-pHash-d8 alone (complete linkage, bits by the near rule); and the swap (the rules applied to the
-test part, scored on the tune part), to show how far the rules move with the data.
+Also on the held-out part: the old default (issue 6's ``DEFAULT_THRESHOLD`` 0.35, single
+linkage, one tier: the old code's grouping, reimplemented here); pHash-d8 alone (the product's
+``complete_linkage`` over pHash-d8 bits, bits by the near rule on tune); the product at
+``--thresholds``; the product at the shipped defaults without the plain guard. Notes compare
+the product's ``complete_linkage`` / ``tiered`` with the bench's grouping, and the product's
+fingerprint with imagehash and the bench's block measure.
 
     pip install imagehash   # benchmark only: the pHash-d8 verification and baseline
     python bench/similar_quality.py [--input thumbnail|original] [--corpus DIR] [--runs 1]
@@ -78,6 +94,7 @@ import csv
 import dataclasses
 import hashlib
 import heapq
+import itertools
 import math
 import sys
 import tempfile
@@ -102,9 +119,24 @@ from PIL import Image  # noqa: E402
 
 from photoark.media import render_thumbnail, sniff  # noqa: E402
 from photoark.ml import EmbeddingModel, ImageDecodeError  # noqa: E402
-from photoark.ml.codec import decode_embedding, encode_embedding  # noqa: E402
-from photoark.ml.fingerprint import Fingerprint  # noqa: E402
+from photoark.ml.codec import (  # noqa: E402
+    decode_embedding,
+    decode_fingerprint,
+    encode_embedding,
+)
+from photoark.ml.fingerprint import (  # noqa: E402
+    NEAR_IDENTICAL_MAX_BITS,
+    PLAIN_MAX_DISTANCE,
+    PLAIN_MIN_DETAIL,
+    Fingerprint,
+    d8_distance,
+    fingerprint,
+    is_plain,
+)
+from photoark.ml.identity import NEAR_IDENTICAL_THRESHOLD, SIMILAR_THRESHOLD  # noqa: E402
 from photoark.ml.preprocess import load_image, load_image_bytes  # noqa: E402
+from photoark.optimize import grouping  # noqa: E402
+from photoark.optimize.neighbours import Pair as ProductPair  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 LABELS = Path(__file__).resolve().with_name("similar_labels.csv")
@@ -253,6 +285,7 @@ class Item:
     busy: float = 1.0  # fraction of the thumbnail's blocks with detail (the plain guard)
     side: int = 0  # longer side of what the model sees, px
     phash: npt.NDArray[np.bool_] | None = None  # (8, 64): pHash of the 8 turns / mirrors
+    fp: Fingerprint | None = None  # the product's fingerprint, as stored beside the embedding
 
     def image(self) -> Image.Image:
         """What the model sees: the decoded thumbnail, or the original decoded small."""
@@ -353,6 +386,7 @@ def collect(
             skipped.append(f"{lab.path} ({err})")
             continue
         item.busy, item.side, item.phash = busy_fraction(image), max(image.size), phash_d8(image)
+        item.fp = fingerprint(image)  # what the embedder stores beside the embedding
         by_digest[digest] = item
         items.append(item)
     for lab, digest in copies:
@@ -379,7 +413,8 @@ def collect(
 
 def embed_all(items: list[Item], runs: int) -> tuple[npt.NDArray[np.float32], list[float], bool]:
     """Embeddings as stored (float16, back to float32), seconds of each decode + embed run,
-    whether the model was built (outside the timing)."""
+    whether the model was built (outside the timing). Each item's fingerprint is replaced by
+    the one read back from the stored payload, as the grouping gets it."""
     model = EmbeddingModel(CACHE, threads=2)
     model.embed([Image.new("RGB", (224, 224))])  # warm-up: onnxruntime's first run allocates
     times = []
@@ -388,9 +423,12 @@ def embed_all(items: list[Item], runs: int) -> tuple[npt.NDArray[np.float32], li
         start = time.perf_counter()
         emb = model.embed([it.image() for it in items])
         times.append(time.perf_counter() - start)
-    blank = Fingerprint((0,) * 8, 0.0, 0)  # the vector's round trip is what is measured here
-    stored = np.stack([decode_embedding(encode_embedding(v, blank)) for v in emb])
-    stored = stored.astype(np.float32)
+    blobs = [encode_embedding(v, it.fp) for v, it in zip(emb, items, strict=True) if it.fp]
+    if len(blobs) != len(items):
+        raise RuntimeError("a picture without a fingerprint")
+    for it, blob in zip(items, blobs, strict=True):
+        it.fp = decode_fingerprint(blob, model.dim)
+    stored = np.stack([decode_embedding(b, model.dim) for b in blobs]).astype(np.float32)
     return stored, times, model.built
 
 
@@ -736,6 +774,255 @@ def group_sizes(near: npt.NDArray[np.int64], similar: npt.NDArray[np.int64]) -> 
     }
 
 
+# -- the product's grouping ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How :func:`photoark.optimize.grouping.tiered` is called. The defaults are the shipped
+    ones, wired as ``find_similar`` wires them."""
+
+    near: float = NEAR_IDENTICAL_THRESHOLD
+    similar: float = SIMILAR_THRESHOLD
+    bits: int | None = NEAR_IDENTICAL_MAX_BITS  # same_picture: d8 within this (None: always)
+    plain_detail: float | None = PLAIN_MIN_DETAIL  # plain: detail below this (None: no guard)
+    plain_max: float = PLAIN_MAX_DISTANCE
+
+    @classmethod
+    def of(cls, s: Setting) -> Wiring:
+        """A setting chosen by the rules, as the product's parameters."""
+        if s.linkage != "complete":
+            raise ValueError("the product groups by complete linkage only")
+        g = s.guard
+        return cls(
+            s.t_near,
+            s.t_similar,
+            s.bits,
+            None if g is None else g.busy,
+            0.0 if g is None else g.threshold,
+        )
+
+    @property
+    def thresholds(self) -> grouping.Thresholds:
+        return grouping.Thresholds(self.near, self.similar)
+
+    def describe(self) -> str:
+        verify = f"pHash-d8 <= {self.bits} bits" if self.bits is not None else "no pHash-d8"
+        guard = (
+            f"plain (detail < {self.plain_detail:.2f}) only within {self.plain_max:.3f}"
+            if self.plain_detail is not None
+            else "no plain guard"
+        )
+        return f"{self.near:.3f} / {self.similar:.3f}, {verify}, {guard}"
+
+
+SHIPPED = Wiring()
+
+
+@dataclass
+class Grouped:
+    """The product's clusters over a part (ids = positions in the part), as labels."""
+
+    clusters: list[grouping.Cluster]
+    near: npt.NDArray[np.int64]  # near-identical groups
+    offered: npt.NDArray[np.int64]  # similar groups, their own members only
+    similar: npt.NDArray[np.int64]  # similar groups, each keeper standing for its group
+    pairs: int  # pairs handed to tiered
+
+
+def product_pairs(part: Part, within: float) -> list[ProductPair]:
+    """Every pair of the part within ``within``, as ``close_pairs`` returns them (a < b)."""
+    a, b = part.truth.iu
+    d = part.dist[part.truth.iu]
+    keep = np.flatnonzero(d <= within)
+    return [ProductPair(int(a[k]), int(b[k]), float(d[k])) for k in keep]
+
+
+def group_product(part: Part, w: Wiring = SHIPPED) -> Grouped:
+    """``tiered`` over the part, called as ``find_similar`` calls it (at ``w``'s parameters);
+    the keeper of a group is its lowest id."""
+    key = ("product", w)
+    if key in part._cache:
+        return part._cache[key]  # type: ignore[no-any-return]
+    prints = {i: it.fp for i, it in enumerate(part.items) if it.fp is not None}
+    pairs = product_pairs(part, w.similar)  # the loosest tier's threshold, as for --tier all
+
+    def keeper(ids: Sequence[int]) -> int:
+        return min(ids)
+
+    def plain(i: int) -> bool:
+        fp = prints.get(i)
+        if w.plain_detail is None:
+            return False
+        if w.plain_detail == PLAIN_MIN_DETAIL:
+            return fp is None or is_plain(fp)
+        return fp is None or fp.side < PLAIN_MIN_SIDE or fp.detail < w.plain_detail
+
+    def same_picture(a: int, b: int) -> bool:  # as tiered_by_fingerprints, at w's parameters
+        if w.bits is None or plain(a) or plain(b):
+            return True
+        fa, fb = prints.get(a), prints.get(b)
+        return fa is not None and fb is not None and d8_distance(fa, fb) <= w.bits
+
+    if w == SHIPPED:  # the product's own function, exactly as find_similar calls it
+        clusters = grouping.tiered_by_fingerprints(pairs, w.thresholds, keeper, prints)
+    else:
+        clusters = grouping.tiered(
+            pairs,
+            w.thresholds,
+            keeper,
+            same_picture=same_picture,
+            plain=plain,
+            plain_max=w.plain_max if w.plain_detail is not None else 0.0,
+        )
+    near, offered = np.arange(part.n), np.arange(part.n)
+    for c in clusters:
+        ids = list(c.ids)
+        if c.tier == "near_identical":
+            near[ids] = keeper(ids)
+        else:
+            offered[ids] = min(ids)
+    similar = near.copy()  # a near-identical group moves with its keeper
+    for k, c in enumerate(x for x in clusters if x.tier == "similar"):
+        for i in c.ids:
+            similar[near == near[i]] = part.n + k
+    out = Grouped(clusters, near, offered, similar, len(pairs))
+    part._cache[key] = out
+    return out
+
+
+def product_checks(part: Part, g: Grouped, w: Wiring) -> dict[str, Any]:
+    """The contract on the product's groups: none wider than its tier's threshold; no pair with
+    a plain picture (labelled, or judged by ``is_plain``) grouped unless the same picture."""
+    plain = [it.label.plain or it.fp is None or is_plain(it.fp) for it in part.items]
+    widest = {"near_identical": 0.0, "similar": 0.0}
+    too_wide: list[dict[str, Any]] = []
+    plain_grouped: list[dict[str, Any]] = []
+    for c in g.clusters:
+        ids = list(c.ids)
+        width = float(part.dist[np.ix_(ids, ids)].max())
+        widest[c.tier] = max(widest[c.tier], width)
+        if width > w.thresholds.of(c.tier):
+            too_wide.append(
+                {"tier": c.tier, "width": width, "members": [part.items[i].short for i in ids]}
+            )
+        for a, b in itertools.combinations(ids, 2):
+            ia, ib = part.items[a], part.items[b]
+            if (plain[a] or plain[b]) and ia.label.group != ib.label.group:
+                plain_grouped.append(
+                    {
+                        "tier": c.tier,
+                        "distance": float(part.dist[a, b]),
+                        "pair": f"{ia.short} ~ {ib.short}",
+                    }
+                )
+    return {"widest": widest, "too_wide": too_wide, "plain_grouped": plain_grouped}
+
+
+def checks_pass(r: dict[str, Any]) -> tuple[bool, bool]:
+    """(no group wider than its threshold, no plain pair grouped unless the same picture)."""
+    return not r["checks"]["too_wide"], not r["checks"]["plain_grouped"]
+
+
+def evaluate_product(part: Part, w: Wiring = SHIPPED) -> dict[str, Any]:
+    """The product's grouping of ``part`` at ``w``, scored per tier, variant and category."""
+    g = group_product(part, w)
+    t = part.truth
+    offered = t.together(g.offered)
+    near_sizes = Counter(c.tier for c in g.clusters)
+    return {
+        "wiring": dataclasses.asdict(w),
+        "pairs_within_similar": g.pairs,
+        "near_identical": score_near(t, t.together(g.near)),
+        "similar": {
+            **score_similar(t, t.together(g.similar)),
+            "offered": {
+                "other shots": prf(offered, t.same_scene, ~t.same_group),
+                "as shown": prf(offered, t.same_scene, np.ones_like(offered)),
+            },
+        },
+        "groups": {
+            "near_identical_groups": near_sizes["near_identical"],
+            "near_identical_largest": max(
+                (len(c.ids) for c in g.clusters if c.tier == "near_identical"), default=0
+            ),
+            "similar_groups": near_sizes["similar"],
+            "similar_largest": max(
+                (len(c.ids) for c in g.clusters if c.tier == "similar"), default=0
+            ),
+            "similar_largest_with_copies": max(Counter(g.similar.tolist()).values(), default=0),
+        },
+        "checks": product_checks(part, g, w),
+    }
+
+
+def meets_targets(r: dict[str, Any]) -> tuple[bool, bool]:
+    """Issue 17's near-identical targets: (pair precision, F1), edits + transforms + formats."""
+    near = r["near_identical"][EDITS_AND_TRANSFORMS]
+    return near["precision"] >= NEAR_PRECISION_TARGET, near["f1"] >= NEAR_F1_TARGET
+
+
+def agreement(part: Part, guard: Guard) -> str:
+    """How the product's grouping compares with the bench's (the one the rules use), at the
+    shipped thresholds: ``complete_linkage`` alone (embedding, no guard), and ``tiered``'s
+    near-identical tier against the bench's with the same verification and guard."""
+    t = part.truth
+    lines = []
+    for th in sorted({SHIPPED.near, SHIPPED.similar}):
+        product = grouping.complete_linkage(product_pairs(part, th), th)
+        labels = np.arange(part.n)
+        for grp in product:
+            labels[grp] = grp[0]
+        bench = part.near(Setting(th, th, None))
+        diff = int((t.together(labels) != t.together(bench)).sum())
+        lines.append(
+            f"complete_linkage at {th:.3f}: "
+            + ("identical partitions" if not diff else f"{diff} pairs differ")
+        )
+    bench_setting = Setting(SHIPPED.near, SHIPPED.similar, guard, SHIPPED.bits)
+    ours = t.together(group_product(part, SHIPPED).near)
+    diff = int((ours != t.together(part.near(bench_setting))).sum())
+    lines.append(
+        "near_identical tier at the shipped defaults vs the bench's (guard chosen on tune, "
+        "plain pairs exempt from pHash-d8): "
+        + ("identical" if not diff else f"{diff} pairs differ")
+    )
+    return "; ".join(lines)
+
+
+def fingerprint_agreement(items: Sequence[Item], d8: npt.NDArray[np.float64] | None) -> str:
+    """The product's fingerprint against what the rules were chosen with: imagehash's pHash-d8
+    and the bench's block measure and side."""
+    fps = [it.fp for it in items if it.fp is not None]
+    if len(fps) != len(items):
+        return "a picture without a fingerprint"
+    out = []
+    if d8 is not None:
+        plain = [is_plain(f) for f in fps]
+        diff = [
+            (i, j)
+            for i, j in itertools.combinations(range(len(fps)), 2)
+            if d8_distance(fps[i], fps[j]) != int(d8[i, j])
+        ]
+        flat = {it.short for it, f in zip(items, fps, strict=True) if f.phashes != phash_ints(it)}
+        out.append(
+            f"d8 = imagehash's on {len(fps) * (len(fps) - 1) // 2 - len(diff)} pairs; differs on "
+            f"{len(diff)}, {sum(1 for i, j in diff if not (plain[i] or plain[j]))} without a "
+            f"plain picture (the pictures hashed differently: {', '.join(sorted(flat)) or 'none'})"
+        )
+    busy = max(abs(f.detail - it.busy) for f, it in zip(fps, items, strict=True))
+    side = sum(f.side != it.side for f, it in zip(fps, items, strict=True))
+    out.append(f"detail vs the bench's busy: max difference {busy:.2g}; side differs on {side}")
+    return "; ".join(out)
+
+
+def phash_ints(item: Item) -> tuple[int, ...]:
+    """The bench's (imagehash's) 8 pHashes of ``item`` as the product's 64-bit integers."""
+    if item.phash is None:
+        return ()
+    return tuple(int("".join("1" if bit else "0" for bit in h), 2) for h in item.phash)
+
+
 # -- the rules (applied to one part) ---------------------------------------------------------
 
 
@@ -854,40 +1141,48 @@ def d8_pairs(part: Part, bits: int) -> list[Pair]:
 
 
 def phash_near(part: Part, bits: int) -> dict[str, Any]:
-    labels = cut(part.n, complete_linkage(part.n, d8_pairs(part, bits)), bits)
+    """pHash-d8 alone as the near-identical tier: the product's ``complete_linkage`` over the
+    pairs within ``bits`` (the bits as the distance)."""
+    pairs = [ProductPair(i, j, d) for d, i, j in d8_pairs(part, bits)]
+    labels = np.arange(part.n)
+    for grp in grouping.complete_linkage(pairs, bits):
+        labels[grp] = grp[0]
     return score_near(part.truth, part.truth.together(labels))
 
 
-def guard_effect(parts: dict[str, Part], s: Setting) -> dict[str, Any]:
-    """What the guard does at ``s``'s thresholds: false pairs of two plain pictures and true
-    pairs (both tiers) without and with it, and where its verdict and the label differ."""
+def guard_effect(parts: dict[str, Part], w: Wiring = SHIPPED) -> dict[str, Any]:
+    """What the product's plain guard does at ``w``: pairs with a plain picture grouped though
+    not the same picture (near / similar) and true pairs grouped (near-identical; similar as
+    shown), without and with it; where ``is_plain`` and the label differ."""
     out: dict[str, Any] = {}
-    for name in ("tune", "test"):
+    for name in ("tune", "test", "all"):
         part = parts[name]
-        with_, without = part.evaluate(s), part.evaluate(dataclasses.replace(s, guard=None))
+        with_ = evaluate_product(part, w)
+        without = evaluate_product(part, dataclasses.replace(w, plain_detail=None))
 
-        def tiers(r: dict[str, Any], key: str) -> tuple[int, int]:
-            return r["near_identical"]["false_pairs"][key], r["similar"]["false_pairs"][key]
+        def plain_fp(r: dict[str, Any]) -> tuple[int, int]:
+            tiers = Counter(e["tier"] for e in r["checks"]["plain_grouped"])
+            return tiers["near_identical"], tiers["similar"]
+
+        def tp(r: dict[str, Any]) -> tuple[int, int]:
+            return (
+                r["near_identical"][EDITS_AND_TRANSFORMS]["tp"],
+                r["similar"]["as shown"]["tp"],
+            )
 
         out[name] = {
-            "plain_fp_without": tiers(without, "two plain pictures"),
-            "plain_fp_with": tiers(with_, "two plain pictures"),
-            "tp_without": (
-                without["near_identical"][EDITS_AND_TRANSFORMS]["tp"],
-                without["similar"]["as shown"]["tp"],
-            ),
-            "tp_with": (
-                with_["near_identical"][EDITS_AND_TRANSFORMS]["tp"],
-                with_["similar"]["as shown"]["tp"],
-            ),
+            "plain_fp_without": plain_fp(without),
+            "plain_fp_with": plain_fp(with_),
+            "tp_without": tp(without),
+            "tp_with": tp(with_),
         }
-    whole = parts["all"]
-    verdict = whole.plain(s.guard)
+    items = parts["all"].items
+    verdict = [it.fp is None or is_plain(it.fp) for it in items]
     out["false_plain"] = [
-        it.short for it, v in zip(whole.items, verdict, strict=True) if v and not it.label.plain
+        it.short for it, v in zip(items, verdict, strict=True) if v and not it.label.plain
     ]
     out["missed_plain"] = [
-        it.short for it, v in zip(whole.items, verdict, strict=True) if it.label.plain and not v
+        it.short for it, v in zip(items, verdict, strict=True) if it.label.plain and not v
     ]
     return out
 
@@ -908,21 +1203,21 @@ def false_note(fp: dict[str, int]) -> str:
 
 def wrong_pairs(
     part: Part,
-    labels: npt.NDArray[np.int64],
+    together: npt.NDArray[np.bool_],
     truth: npt.NDArray[np.bool_],
     mask: npt.NDArray[np.bool_],
 ) -> list[dict[str, Any]]:
     """False and missed pairs of a grouping (``truth`` over ``mask``), worst first."""
-    together = part.truth.together(labels)
     iu = part.truth.iu
     out: list[dict[str, Any]] = []
     for k in np.flatnonzero(mask & (together != truth)):
         a, b = int(iu[0][k]), int(iu[1][k])
+        fa, fb = part.items[a].fp, part.items[b].fp
         out.append(
             {
                 "kind": "FP" if together[k] else "FN",
                 "distance": float(part.dist[a, b]),
-                "d8": None if part.d8 is None else int(part.d8[a, b]),
+                "d8": d8_distance(fa, fb) if fa is not None and fb is not None else None,
                 "a": part.items[a].label.path,
                 "b": part.items[b].label.path,
                 "short": f"{part.items[a].short} ~ {part.items[b].short}",
@@ -1006,15 +1301,6 @@ def set_summary(labels: list[Label], items: list[Item], parts: dict[str, Part]) 
 # -- main ------------------------------------------------------------------------------------
 
 
-def shipped_thresholds() -> tuple[float, float] | None:
-    """The two tiers' defaults, if this checkout's code has them (issue 17's names)."""
-    from photoark.ml import identity
-
-    near = getattr(identity, "NEAR_IDENTICAL_THRESHOLD", None)
-    similar = getattr(identity, "SIMILAR_THRESHOLD", None)
-    return (float(near), float(similar)) if near is not None and similar is not None else None
-
-
 def main() -> None:
     wall_start = time.perf_counter()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1029,7 +1315,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1, help="timed embedding passes")
     ap.add_argument(
         "--thresholds",
-        help="NEAR,SIMILAR: also score these (complete linkage, the chosen guard) held out",
+        help="NEAR,SIMILAR: also score the product at these (shipped bits and guard) held out",
     )
     ap.add_argument("--show-errors", type=int, default=10, help="wrong pairs listed per tier")
     ap.add_argument("--json-out")
@@ -1064,67 +1350,140 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
     if skipped:
         print("skipped: " + "; ".join(skipped))
     if d8 is None:
-        print("imagehash not installed: no pHash-d8 verification or baseline")
+        print("imagehash not installed: no pHash-d8 setting, sweep column or baseline")
 
-    # -- the rules, on tune only (and, as a check, on test)
+    # -- the product's grouping at the shipped defaults: the figures
+    product = {name: evaluate_product(part) for name, part in parts.items()}
+    held = product["test"]
+    precision_ok, f1_ok = meets_targets(held)
+    contract = {name: checks_pass(r) for name, r in product.items()}
+    narrow_ok = all(c[0] for c in contract.values())
+    plain_ok = all(c[1] for c in contract.values())
+
+    # -- the rules, on tune only (the bench's own grouping); the product at what they choose
     guard = choose_guard(tune)
     chosen = {"embedding": choose(tune, guard, verify=False)}
     if d8 is not None:
         chosen["embedding + pHash-d8"] = choose(tune, guard, verify=True)
     settings = {k: s for k, (s, _) in chosen.items()}
     s_emb = settings["embedding"]
-    s_free, _ = choose(tune, None, verify=False)
-    held = {k: test.evaluate(s) for k, s in settings.items()}
-    compare: dict[str, dict[str, Any]] = {
-        "single linkage, same thresholds": test.evaluate(
-            dataclasses.replace(s_emb, linkage="single")
-        ),
-        "no guard, same thresholds": test.evaluate(dataclasses.replace(s_emb, guard=None)),
-        "no guard, thresholds chosen without it": test.evaluate(s_free),
-        f"old default {OLD_THRESHOLD} (single linkage, one tier)": test.evaluate(
-            Setting(OLD_THRESHOLD, OLD_THRESHOLD, None, None, "single")
-        ),
-    }
-    extra = {}
-    if args.thresholds:
-        a, b = (float(x) for x in args.thresholds.split(","))
-        extra["--thresholds"] = test.evaluate(Setting(min(a, b), b, guard))
-    shipped = shipped_thresholds()
-    if shipped:
-        extra["the code's defaults (photoark.ml.identity), this grouping + guard"] = test.evaluate(
-            Setting(min(shipped), shipped[1], guard)
-        )
-    tune_at = {k: tune.evaluate(s) for k, s in settings.items()}
+    at_chosen = {k: evaluate_product(test, Wiring.of(s)) for k, s in settings.items()}
     guard_swap = choose_guard(test)
-    swap = {}
+    swap: dict[str, dict[str, Any]] = {}
     for k in settings:
         s_swap, _ = choose(test, guard_swap, verify=k != "embedding")
-        swap[k] = tune.evaluate(s_swap)
+        swap[k] = evaluate_product(tune, Wiring.of(s_swap))
+    old_key = f"old default {OLD_THRESHOLD} (single linkage, one tier)"
+    compare = {old_key: test.evaluate(Setting(OLD_THRESHOLD, OLD_THRESHOLD, None, None, "single"))}
+    extra: dict[str, dict[str, Any]] = {}
+    if args.thresholds:
+        a, b = (float(x) for x in args.thresholds.split(","))
+        w = dataclasses.replace(SHIPPED, near=min(a, b), similar=b)
+        extra[f"--thresholds: the product at {w.describe()}"] = evaluate_product(test, w)
     phash: dict[str, Any] = {}
     if d8 is not None:
         bits, _ = choose_phash(tune)
         phash = {"bits": bits, "test": phash_near(test, bits), "tune": phash_near(tune, bits)}
+    guard_cost = guard_effect(parts)
 
     # -- the table
+    head = EDITS_AND_TRANSFORMS
     table = Table(
-        f"similar-photo quality ({args.input} input): rules applied to tune ({tune.n} pictures), "
-        f"scored on test ({test.n}); complete linkage, two nested tiers"
+        f"similar-photo quality ({args.input} input): the product's grouping "
+        "(photoark.optimize.grouping.tiered, wired as find_similar) at the shipped defaults, "
+        f"scored on test ({test.n} pictures); the rules run on tune ({tune.n})"
     )
+    table.add(
+        "[the product at the shipped defaults]",
+        SHIPPED.describe(),
+        f"keeper: lowest id; {held['pairs_within_similar']} test pairs within "
+        f"{SHIPPED.similar:.3f}",
+    )
+    near, sim = held["near_identical"], held["similar"]
+    table.add(
+        "held out: near_identical pair precision",
+        f"{near[head]['precision']:.3f} ({near[head]['fp']} FP: {false_note(near['false_pairs'])})",
+        f">= {NEAR_PRECISION_TARGET}",
+        precision_ok,
+    )
+    table.add(
+        "… F1, edits + transforms + formats (all pairs)",
+        fmt(near[head]),
+        f">= {NEAR_F1_TARGET}",
+        f1_ok,
+    )
+    table.add("… copies with their original", fmt(near["copies with their original"]), "info")
+    for cat in CATEGORIES:
+        table.add(f"… {cat}", fmt(near[cat]), "info")
+    table.add(
+        "held out: similar, other shots (a near-identical group through its keeper)",
+        fmt(sim["other shots"]),
+        "info",
+    )
+    table.add(
+        "… other shots as offered (keepers and ungrouped photos only)",
+        fmt(sim["offered"]["other shots"]),
+        "info",
+    )
+    shown = sim["offered"]["as shown"]
+    table.add(
+        "… every pair of an offered similar group, against scene",
+        f"P {shown['precision']:.3f} ({shown['tp'] + shown['fp']} pairs, {shown['fp']} false)",
+        "info",
+    )
+    g = held["groups"]
+    table.add(
+        "… groups near_identical / similar (largest; with its keepers' copies)",
+        f"{g['near_identical_groups']} ({g['near_identical_largest']}) / "
+        f"{g['similar_groups']} ({g['similar_largest']}; {g['similar_largest_with_copies']})",
+        "info",
+    )
+    for name in ("tune", "all"):
+        r = product[name]
+        table.add(
+            f"{'tune part' if name == 'tune' else 'whole set, one library'}: near P / F1; "
+            "similar other shots P / F1",
+            f"{r['near_identical'][head]['precision']:.3f} / {r['near_identical'][head]['f1']:.3f}"
+            f"; {r['similar']['other shots']['precision']:.3f} / "
+            f"{r['similar']['other shots']['f1']:.3f}",
+            "info (tune chose the thresholds)" if name == "tune" else "info",
+        )
+    table.add(
+        "check: no group wider than its threshold (tune / test / whole)",
+        " / ".join(
+            f"{product[p]['checks']['widest']['near_identical']:.3f}, "
+            f"{product[p]['checks']['widest']['similar']:.3f}"
+            for p in ("tune", "test", "all")
+        )
+        + " (widest near, similar)",
+        f"<= {SHIPPED.near:.3f}, {SHIPPED.similar:.3f}",
+        narrow_ok,
+    )
+    table.add(
+        "check: no plain pair grouped unless same picture (tune / test / whole)",
+        " / ".join(str(len(product[p]["checks"]["plain_grouped"])) for p in ("tune", "test", "all"))
+        + " pairs with a plain picture (label or is_plain) grouped, not the same picture",
+        "0",
+        plain_ok,
+    )
+
+    table.add("[the rules on tune: the bench's own grouping, for choosing only]", "", "")
     table.add(
         "plain guard (chosen on tune)",
         f"busy < {guard.busy:.2f} or side < {PLAIN_MIN_SIDE} px -> only within "
         f"{guard.threshold:.3f}",
-        f"{int(whole.plain(guard).sum())} of {n} pictures plain "
-        f"({sum(it.label.plain for it in items)} labelled)",
+        f"shipped: detail < {PLAIN_MIN_DETAIL:.2f} -> {PLAIN_MAX_DISTANCE:.3f} ("
+        + (
+            "same"
+            if (guard.busy, guard.threshold) == (PLAIN_MIN_DETAIL, PLAIN_MAX_DISTANCE)
+            else "differs"
+        )
+        + ")",
     )
     for key, s in settings.items():
         info = chosen[key][1]
-        r = held[key]
-        near, sim = r["near_identical"], r["similar"]
-        head = EDITS_AND_TRANSFORMS
-        table.add(f"[{key}]", "", "")
         table.add(
-            "T_near / T_similar" + (" / pHash-d8 bits" if s.bits is not None else ""),
+            f"[{key}] T_near / T_similar" + (" / pHash-d8 bits" if s.bits is not None else ""),
             f"{s.t_near:.3f} / {s.t_similar:.3f}"
             + (f" / {s.bits}" if s.bits is not None else "")
             + (
@@ -1133,51 +1492,30 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
                 else ""
             )
             + f" (best similar F1 from {info['similar_best_f1_run'][0]:.3f})",
-            f"tune: near P >= {NEAR_PRECISION_RULE}; similar best F1 at P >= "
-            f"{SIMILAR_PRECISION_RULE}",
+            (
+                f"shipped: {SHIPPED.near:.3f} / {SHIPPED.similar:.3f} / {SHIPPED.bits} ("
+                + ("same" if Wiring.of(s) == SHIPPED else "differs")
+                + ")"
+                if s.bits is not None
+                else f"tune: near P >= {NEAR_PRECISION_RULE}; similar best F1 at P >= "
+                f"{SIMILAR_PRECISION_RULE}"
+            ),
         )
+        r = at_chosen[key]
+        rn, rs = r["near_identical"][head], r["similar"]["other shots"]
+        p_ok, f_ok = meets_targets(r)
         table.add(
-            "held out: near_identical pair precision",
-            f"{near[head]['precision']:.3f} ({near[head]['fp']} FP: "
-            f"{false_note(near['false_pairs'])})",
-            f">= {NEAR_PRECISION_TARGET}",
-            near[head]["precision"] >= NEAR_PRECISION_TARGET,
+            "… held out, the product at these: near P / F1; similar other shots P / F1",
+            f"{rn['precision']:.3f} / {rn['f1']:.3f} ({rn['fp']} FP, {rn['fn']} FN); "
+            f"{rs['precision']:.3f} / {rs['f1']:.3f}",
+            f"targets: P {'pass' if p_ok else 'FAIL'}, F1 {'pass' if f_ok else 'FAIL'}",
         )
+        sw = swap[key]
+        wv = sw["wiring"]
         table.add(
-            "… F1, edits + transforms (all pairs)",
-            fmt(near[head]),
-            f">= {NEAR_F1_TARGET}",
-            near[head]["f1"] >= NEAR_F1_TARGET,
-        )
-        table.add("… copies with their original", fmt(near["copies with their original"]), "info")
-        for cat in CATEGORIES:
-            table.add(f"… {cat}", fmt(near[cat]), "info")
-        table.add("held out: similar, other shots", fmt(sim["other shots"]), "info")
-        table.add(
-            "… as shown (every pair of a similar group)",
-            f"{fmt(sim['as shown'])}; false: {false_note(sim['false_pairs'])}",
-            "info",
-        )
-        g = r["groups"]
-        table.add(
-            "… groups near_identical / similar (largest)",
-            f"{g['near_identical_groups']} ({g['near_identical_largest']}) / "
-            f"{g['similar_groups']} ({g['similar_largest']})",
-            "info",
-        )
-        tu, sw = tune_at[key], swap[key]
-        table.add(
-            "tune part at these thresholds: near / similar other shots",
-            f"F1 {tu['near_identical'][head]['f1']:.3f} (P "
-            f"{tu['near_identical'][head]['precision']:.3f}) / F1 "
-            f"{tu['similar']['other shots']['f1']:.3f}",
-            "info",
-        )
-        st = sw["setting"]
-        table.add(
-            "swap: rules on test, scored on tune",
-            f"{st['t_near']:.3f} / {st['t_similar']:.3f}"
-            + (f" / {st['bits']}" if st["bits"] is not None else "")
+            "… swap: rules on test, the product scored on tune",
+            f"{wv['near']:.3f} / {wv['similar']:.3f}"
+            + (f" / {wv['bits']}" if wv["bits"] is not None else "")
             + f": near P {sw['near_identical'][head]['precision']:.3f} F1 "
             f"{sw['near_identical'][head]['f1']:.3f}; similar F1 "
             f"{sw['similar']['other shots']['f1']:.3f}",
@@ -1185,52 +1523,58 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
         )
     table.add("[comparisons, held out]", "", "")
     for key, r in {**compare, **extra}.items():
-        st = r["setting"]
-        near, sim = r["near_identical"], r["similar"]
+        rn, rs = r["near_identical"], r["similar"]
+        st = r.get("setting")
         table.add(
-            f"{key} ({st['t_near']:.3f} / {st['t_similar']:.3f})",
-            f"near {fmt(near[EDITS_AND_TRANSFORMS])}",
-            f"false: {false_note(near['false_pairs'])}",
+            key + (f" ({st['t_near']:.3f} / {st['t_similar']:.3f})" if st else ""),
+            f"near {fmt(rn[head])}",
+            f"false: {false_note(rn['false_pairs'])}",
         )
         table.add(
             "… similar as shown / other shots",
-            f"P {sim['as shown']['precision']:.3f} R {sim['as shown']['recall']:.3f} / "
-            f"F1 {sim['other shots']['f1']:.3f}; largest group "
+            f"P {rs['as shown']['precision']:.3f} R {rs['as shown']['recall']:.3f} / "
+            f"F1 {rs['other shots']['f1']:.3f}; largest group "
             f"{max(r['groups']['similar_largest'], r['groups']['near_identical_largest'])}",
             "info",
         )
     if phash:
         table.add(
-            f"pHash-d8 alone, complete linkage ({phash['bits']} bits, near rule)",
-            f"near {fmt(phash['test'][EDITS_AND_TRANSFORMS])}",
+            f"pHash-d8 alone, the product's complete_linkage ({phash['bits']} bits, near rule)",
+            f"near {fmt(phash['test'][head])}",
             f"false: {false_note(phash['test']['false_pairs'])}",
         )
-    guard_cost = {k: guard_effect(parts, s) for k, s in settings.items()}
-    if shipped:
-        guard_cost["the code's defaults"] = guard_effect(
-            parts, Setting(min(shipped), shipped[1], guard)
-        )
-    table.add("[the plain guard: pairs of two plain pictures grouped, no guard -> guard]", "", "")
-    for key, cost in guard_cost.items():
-        for name in ("tune", "test"):
-            g = cost[name]
-            table.add(
-                f"{key}, {name}: near / similar",
-                f"{g['plain_fp_without'][0]} -> {g['plain_fp_with'][0]} / "
-                f"{g['plain_fp_without'][1]} -> {g['plain_fp_with'][1]}; true pairs "
-                f"{g['tp_without'][0]} -> {g['tp_with'][0]} / "
-                f"{g['tp_without'][1]} -> {g['tp_with'][1]}",
-                "0 with the guard",
-                g["plain_fp_with"] == (0, 0),
-            )
-    first = next(iter(guard_cost.values()))
     table.add(
-        "judged plain, not labelled plain / labelled, not judged",
-        f"{', '.join(first['false_plain']) or 'none'} / "
-        f"{', '.join(first['missed_plain']) or 'none'}",
+        "[the plain guard, the product at the shipped defaults: not-same-picture pairs with a "
+        "plain picture grouped near / similar, without -> with it]",
+        "",
+        "",
+    )
+    for name, label in (("tune", "tune"), ("test", "test"), ("all", "whole set")):
+        gc = guard_cost[name]
+        table.add(
+            f"{label}: near / similar",
+            f"{gc['plain_fp_without'][0]} -> {gc['plain_fp_with'][0]} / "
+            f"{gc['plain_fp_without'][1]} -> {gc['plain_fp_with'][1]}; true pairs "
+            f"{gc['tp_without'][0]} -> {gc['tp_with'][0]} / "
+            f"{gc['tp_without'][1]} -> {gc['tp_with'][1]}",
+            "0 with the guard",
+            gc["plain_fp_with"] == (0, 0),
+        )
+    table.add(
+        "is_plain, not labelled plain / labelled, not is_plain",
+        f"{', '.join(guard_cost['false_plain']) or 'none'} / "
+        f"{', '.join(guard_cost['missed_plain']) or 'none'}",
         "info",
     )
-    table.note(f"complete_linkage vs scipy (whole set, no guard): {scipy_check(whole, (0.1, 0.3))}")
+    table.note(
+        f"the bench's complete_linkage vs scipy (whole set, no guard): "
+        f"{scipy_check(whole, (0.1, 0.3))}"
+    )
+    for part in (test, whole):
+        table.note(f"the product vs the bench's grouping, {part.name}: {agreement(part, guard)}")
+    table.note(
+        f"the product's fingerprint vs the rules' inputs: {fingerprint_agreement(items, d8)}"
+    )
     med = float(np.median(times))
     table.note(
         f"decode ({args.input}) + embed: {n / med:.1f} pictures/s (median of {len(times)} "
@@ -1240,23 +1584,37 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
     )
     print(table.render())
 
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    print(
+        f"TARGET shipped defaults ({SHIPPED.describe()}), the product's grouping, held out: "
+        f"near_identical pair precision {near[head]['precision']:.3f} >= "
+        f"{NEAR_PRECISION_TARGET}: {verdict(precision_ok)}; F1 (edits + transforms + formats) "
+        f"{near[head]['f1']:.3f} >= {NEAR_F1_TARGET}: {verdict(f1_ok)}"
+    )
+    print(
+        "CHECK no group wider than its threshold (tune, test, whole set): "
+        f"{verdict(narrow_ok)}; no plain pair grouped unless the same picture: "
+        f"{verdict(plain_ok)}"
+    )
+
     # -- details
     if "embedding + pHash-d8" in chosen:
         by_bits = chosen["embedding + pHash-d8"][1]["by_bits"]
         print(
-            "pHash-d8 bits on tune -> (near rule threshold, tune near F1 there): "
+            "\npHash-d8 bits on tune -> (near rule threshold, tune near F1 there): "
             + ", ".join(f"{b}: ({t:.3f}, {f:.3f})" for b, (t, f) in by_bits.items())
         )
-    for key, s in settings.items():
-        near, near_all = held[key]["near_identical"], whole.evaluate(s)["near_identical"]
-        print(
-            f"[{key}] near_identical per variant, copies with their original: held out | "
-            "whole set (for the counts; tune is in it)"
-        )
-        for v in (*NEAR_VARIANTS, *CATEGORIES):
-            if near_all[v]["tp"] + near_all[v]["fn"]:
-                print(f"  {v:<44} {fmt(near[v])} | {fmt(near_all[v])}")
-    print("\nsweep, complete linkage + guard, pair P/R/F1 on tune | test:")
+    near_all = product["all"]["near_identical"]
+    print(
+        "\n[the product, shipped defaults] near_identical per variant, copies with their "
+        "original: held out | whole set, one library (for the counts; tune is in it)"
+    )
+    for v in (*NEAR_VARIANTS, *CATEGORIES):
+        if near_all[v]["tp"] + near_all[v]["fn"]:
+            print(f"  {v:<44} {fmt(near[v])} | {fmt(near_all[v])}")
+    print("\nsweep, the bench's grouping (complete linkage + guard), pair P/R/F1 on tune | test:")
     print(
         "  t      near_identical [embedding]        "
         + ("near_identical [+ pHash-d8]        " if len(settings) > 1 else "")
@@ -1268,7 +1626,7 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
 
     def near_at(part: Part, t: float, bits: int | None) -> dict[str, Any]:
         labels = part.near(Setting(t, t, guard, bits))
-        return score_near(part.truth, part.truth.together(labels))[EDITS_AND_TRANSFORMS]
+        return score_near(part.truth, part.truth.together(labels))[head]
 
     def similar_at(part: Part, t: float) -> dict[str, Any]:
         labels = part.similar(Setting(min(s_emb.t_near, t), t, guard))
@@ -1283,30 +1641,31 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
             row += f"{cell(near_at(tune, t, vb))} | {cell(near_at(test, t, vb))}  "
         print(row + f"{cell(similar_at(tune, t))} | {cell(similar_at(test, t))}")
     errors: dict[str, list[dict[str, Any]]] = {}
-    for key, s in settings.items():
-        for part in (tune, test):
-            pt = part.truth
-            for tier, labels_, truth, mask in (
-                ("near_identical", part.near(s), pt.same_group, np.ones_like(pt.same_group)),
-                ("similar, other shots", part.similar(s), pt.same_scene, ~pt.same_group),
-            ):
-                errs = wrong_pairs(part, labels_, truth, mask)
-                errors[f"{key}/{tier}/{part.name}"] = errs
-                print(
-                    f"\n[{key}] {tier}, {part.name}: {len(errs)} wrong pairs "
-                    f"(first {args.show_errors}; distance, pHash-d8 bits)"
-                )
-                for e in errs[: args.show_errors]:
-                    print(f"  {e['kind']} {e['distance']:.3f} {e['d8']}  {e['short']}")
-    print("\nplain pictures (label or guard verdict), with the nearest other picture:")
-    verdict = whole.plain(guard)
-    for i in np.flatnonzero(verdict | np.array([it.label.plain for it in items])):
+    for part in (tune, test):
+        pt = part.truth
+        grouped = group_product(part)
+        for tier, together, truth, mask in (
+            ("near_identical", pt.together(grouped.near), pt.same_group, pt.same_group | True),
+            ("similar, other shots", pt.together(grouped.similar), pt.same_scene, ~pt.same_group),
+        ):
+            errs = wrong_pairs(part, together, truth, mask)
+            errors[f"{tier}/{part.name}"] = errs
+            print(
+                f"\n[the product, shipped defaults] {tier}, {part.name}: {len(errs)} wrong pairs "
+                f"(first {args.show_errors}; distance, pHash-d8 bits)"
+            )
+            for e in errs[: args.show_errors]:
+                print(f"  {e['kind']} {e['distance']:.3f} {e['d8']}  {e['short']}")
+    print("\nplain pictures (label or is_plain), with the nearest other picture:")
+    judged = np.array([it.fp is None or is_plain(it.fp) for it in items])
+    for i in np.flatnonzero(judged | np.array([it.label.plain for it in items])):
         row = dist[i].copy()
         row[i] = np.inf
         j = int(np.argmin(row))
+        fp = items[i].fp
         print(
-            f"  busy {items[i].busy:.3f} side {items[i].side:>4} "
-            f"{'plain' if verdict[i] else 'NOT plain':<9} "
+            f"  detail {fp.detail if fp else float('nan'):.3f} side {items[i].side:>4} "
+            f"{'plain' if judged[i] else 'NOT plain':<9} "
             f"label {'plain' if items[i].label.plain else '-':<5} "
             f"{items[i].short}  nearest {row[j]:.3f} {items[j].short}"
         )
@@ -1329,14 +1688,28 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
                     "scene": it.label.scene,
                     "variant": it.label.variant,
                     "plain_label": it.label.plain,
-                    "plain_verdict": bool(verdict[i]),
+                    "plain_verdict": bool(judged[i]),
                     "busy": it.busy,
+                    "detail": it.fp.detail if it.fp else None,
                     "side": it.side,
                     "split": it.split,
                     "byte_copies": it.aliases,
                 }
                 for i, it in enumerate(items)
             ],
+            "shipped": {
+                "wiring": dataclasses.asdict(SHIPPED),
+                "keeper": "lowest id",
+                "targets": {
+                    "near_precision": [NEAR_PRECISION_TARGET, precision_ok],
+                    "near_f1": [NEAR_F1_TARGET, f1_ok],
+                    "no_group_wider_than_threshold": narrow_ok,
+                    "no_plain_pair_grouped": plain_ok,
+                },
+                "test": held,
+                "tune": product["tune"],
+                "all": product["all"],
+            },
             "guard": dataclasses.asdict(guard),
             "chosen": {
                 k: {
@@ -1346,13 +1719,12 @@ def run(args: argparse.Namespace, scratch: Path, wall_start: float) -> None:
                     "similar_best_f1_run": chosen[k][1]["similar_best_f1_run"],
                     "tune_near_curve": chosen[k][1]["near_curve"],
                     "tune_similar_curve": chosen[k][1]["similar_curve"],
+                    "test_product": at_chosen[k],
+                    "swap_product_on_tune": swap[k],
                 }
                 for k, s in settings.items()
             },
             "grid": GRID,
-            "test": held,
-            "tune": tune_at,
-            "swap": swap,
             "comparisons": {**compare, **extra},
             "guard_effect": guard_cost,
             "phash_d8_alone": phash,

@@ -29,13 +29,20 @@ distance of two copies of one plain picture.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from photoark.ml.fingerprint import (
+    NEAR_IDENTICAL_MAX_BITS,
+    PLAIN_MAX_DISTANCE,
+    Fingerprint,
+    d8_distance,
+    is_plain,
+)
 from photoark.optimize.neighbours import Pair
 
-__all__ = ["Cluster", "Thresholds", "Tier", "complete_linkage", "tiered"]
+__all__ = ["Cluster", "Thresholds", "Tier", "complete_linkage", "tiered", "tiered_by_fingerprints"]
 
 Tier = Literal["near_identical", "similar"]
 
@@ -105,3 +112,34 @@ def tiered(
     return [Cluster("near_identical", tuple(g)) for g in near] + [
         Cluster("similar", tuple(g)) for g in similar
     ]
+
+
+def tiered_by_fingerprints(
+    pairs: Sequence[Pair],
+    thresholds: Thresholds,
+    keeper: Callable[[Sequence[int]], int],
+    prints: Mapping[int, Fingerprint],
+) -> list[Cluster]:
+    """:func:`tiered` with the thumbnails' fingerprints deciding: a photo without one counts
+    as plain (it groups only when very close); two photos are the same picture when their
+    perceptual hashes agree within ``NEAR_IDENTICAL_MAX_BITS`` in some orientation, or, if one
+    is plain (its hash is noise), when the plain guard kept the pair at all (within
+    ``PLAIN_MAX_DISTANCE``: copies of one plain picture are that close)."""
+
+    def plain(i: int) -> bool:
+        fp = prints.get(i)
+        return fp is None or is_plain(fp)
+
+    def same_picture(a: int, b: int) -> bool:
+        if plain(a) or plain(b):
+            return True
+        return d8_distance(prints[a], prints[b]) <= NEAR_IDENTICAL_MAX_BITS
+
+    return tiered(
+        pairs,
+        thresholds,
+        keeper,
+        same_picture=same_picture,
+        plain=plain,
+        plain_max=PLAIN_MAX_DISTANCE,
+    )

@@ -37,19 +37,13 @@ from photoark.client.state.db import StateDB
 from photoark.client.state.embeddings import EmbeddingCache
 from photoark.client.state.mirror import Mirror
 from photoark.ml.codec import decode_embedding, decode_embeddings, encoded_size
-from photoark.ml.fingerprint import (
-    NEAR_IDENTICAL_MAX_BITS,
-    PLAIN_MAX_DISTANCE,
-    d8_distance,
-    is_plain,
-)
 from photoark.ml.identity import (
     EMBEDDING_DIM,
     NEAR_IDENTICAL_THRESHOLD,
     SIMILAR_THRESHOLD,
     model_name,
 )
-from photoark.optimize.grouping import Cluster, Thresholds, Tier, tiered
+from photoark.optimize.grouping import Cluster, Thresholds, Tier, tiered_by_fingerprints
 from photoark.optimize.keeper import Candidate, keeper_order, why_first, why_not
 from photoark.optimize.neighbours import IndexParams, close_pairs
 from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
@@ -272,23 +266,8 @@ def find_similar(
         known = [photos[i] for i in ids if i in photos]
         return keeper_order(known)[0].id if known else min(ids)
 
-    def same_picture(a: int, b: int) -> bool:
-        fa, fb = prints.get(a), prints.get(b)
-        return fa is not None and fb is not None and d8_distance(fa, fb) <= NEAR_IDENTICAL_MAX_BITS
-
-    def plain(i: int) -> bool:
-        fp = prints.get(i)
-        return fp is None or is_plain(fp)
-
     groups: list[SimilarGroup] = []
-    clusters = tiered(
-        pairs,
-        thresholds,
-        keeper,
-        same_picture=same_picture,
-        plain=plain,
-        plain_max=PLAIN_MAX_DISTANCE,
-    )
+    clusters = tiered_by_fingerprints(pairs, thresholds, keeper, prints)
     for cluster in clusters:
         if tier != "all" and cluster.tier != tier:
             continue
