@@ -165,18 +165,21 @@ def test_a_full_disk_during_the_scan_says_so_and_changes_nothing(
         EmbeddingCache.put(conn, "m", rows, sent=True)
     params = IndexParams(exact_below=0, threads=1)
     tiers = Thresholds(0.1, 0.1)
-    assert len(find_similar(db, mirror, "m", 256, tiers, params).groups) == 5
 
     class FullDisk(io.BytesIO):
         def write(self, data: Any) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    # the tempfile module neighbours spills to (the global one: patched for this test only)
-    monkeypatch.setattr(
-        "photoark.optimize.neighbours.tempfile.TemporaryFile", lambda **kw: FullDisk()
-    )
-    with pytest.raises(NoSpaceForScan, match=str(tmp_path)) as caught:
-        find_similar(db, mirror, "m", 256, tiers, params)
+    # the tempfile module neighbours spills to (the global one: patched for this test only);
+    # a first scan (nothing kept yet from an earlier one) is a full build, which spills
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            "photoark.optimize.neighbours.tempfile.TemporaryFile", lambda **kw: FullDisk()
+        )
+        with pytest.raises(NoSpaceForScan, match=str(tmp_path)) as caught:
+            find_similar(db, mirror, "m", 256, tiers, params)
     assert caught.value.hint
     assert EmbeddingCache(db).counts("m")["embedded"] == 40
+    # nothing was changed: with room again, the scan finds the planted groups
+    assert len(find_similar(db, mirror, "m", 256, tiers, params).groups) == 5
     db.close()

@@ -21,7 +21,7 @@ def test_a_version_1_state_db_is_upgraded(tmp_path: Path) -> None:
     db = StateDB(path)
     columns = {r["name"] for r in db.query("PRAGMA table_info(stat_cache)")}
     assert "ctime_ns" in columns
-    assert db.get_meta("schema_version") == "6"
+    assert db.get_meta("schema_version") == "7"
     assert db.query("SELECT * FROM thumbnail_queue") == []
     for table in (
         "watches",
@@ -31,6 +31,8 @@ def test_a_version_1_state_db_is_upgraded(tmp_path: Path) -> None:
         "daemon_queue",
         "deletion_marks",
         "embeddings",
+        "similar_pairs",
+        "similar_index",
     ):
         assert db.query(f"SELECT * FROM {table}") == []
     db.close()

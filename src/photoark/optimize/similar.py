@@ -45,7 +45,8 @@ from photoark.ml.identity import (
 )
 from photoark.optimize.grouping import Cluster, Thresholds, Tier, tiered_by_fingerprints
 from photoark.optimize.keeper import Candidate, keeper_order, why_first, why_not
-from photoark.optimize.neighbours import IndexParams, close_pairs
+from photoark.optimize.neighbours import IndexParams
+from photoark.optimize.pairs import library_pairs
 from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 
 __all__ = [
@@ -248,7 +249,16 @@ def find_similar(
     spill_dir = session_db.path.parent
     loosest = thresholds.near_identical if tier == "near_identical" else thresholds.similar
     try:
-        pairs = close_pairs(source, loosest, params, spill_dir=spill_dir)
+        pairs = library_pairs(
+            session_db,
+            source,
+            model,
+            dim,
+            loosest,
+            params,
+            spill_dir=spill_dir,
+            pair_threshold=max(loosest, DEFAULT_THRESHOLDS.similar),
+        )
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = ["StateDB", "subtree", "subtree_bounds"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def subtree(column: str = "path") -> str:
@@ -88,11 +88,32 @@ CREATE TABLE IF NOT EXISTS embeddings (
 );
 """
 
+_SIMILAR = """
+CREATE TABLE IF NOT EXISTS similar_pairs (
+    model TEXT NOT NULL,
+    a INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    distance REAL NOT NULL,
+    PRIMARY KEY (model, a, b)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS similar_pairs_b ON similar_pairs (model, b);
+CREATE TABLE IF NOT EXISTS similar_index (
+    model TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    built INTEGER NOT NULL,
+    changed INTEGER NOT NULL
+);
+"""
+
 _SCHEMA = (
     _THUMBNAIL_QUEUE
     + _DAEMON
     + _MARKS
     + _EMBEDDINGS
+    + _SIMILAR
     + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account (
@@ -173,6 +194,7 @@ _UPGRADES: dict[int, str] = {
     4: _DAEMON,  # watches, settings, path → file versions, the daemon's queue and failures
     5: _MARKS,  # contents deleted from the backup (synced): never uploaded again
     6: _EMBEDDINGS,  # image embeddings for similar-photo groups (and why some have none)
+    7: _SIMILAR,  # close pairs kept between `photoark similar` runs, and their index's record
 }
 
 
