@@ -3,7 +3,7 @@
 An embedding is made from the photo's **thumbnail** (the upright ≤ 720 px JPEG a backup makes
 and the server keeps, encrypted): any device can make one without the original, and decoding a
 thumbnail costs a fraction of decoding a 12 MP JPEG. For the live photos that have none in the
-local cache (:mod:`.state.embeddings`), in this order:
+local cache (:mod:`photoark.client.state.embeddings`), in this order:
 
 1. **fetched**: another device made it: ``POST /embeddings/query``, opened with the file key;
 2. **reused**: another file with the same content has one here (same thumbnail, same vector);

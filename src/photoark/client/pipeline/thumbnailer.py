@@ -1,6 +1,7 @@
 """Thumbnails after the originals: the second phase of a backup.
 
-Every committed file has a row in the thumbnail queue (:mod:`.state.thumbqueue`). Here each is
+Every committed file has a row in the thumbnail queue
+(:mod:`~photoark.client.state.thumbqueue`). Here each is
 rendered from the local file (if it is still the file that was backed up), encrypted with the
 file's key and sent in bundles (``POST /files/thumbnails``); the rows of a bundle go in the
 transaction that records the new thumbnail sizes in the mirror. A file whose thumbnail cannot
