@@ -53,34 +53,33 @@ picture (labelled, or judged by ``is_plain``) in a group unless they are the sam
 Targets (issue 17, held out, shipped defaults): near-identical pair precision >= 0.99 and F1
 >= 0.97 over the edits, transforms and formats.
 
-**Choosing thresholds: the bench's own grouping, on the tune part only.** :func:`complete_linkage`
-(agglomerative over the pairs within the threshold: the two clusters whose *farthest* members
-are closest merge first, only if every pair across them is within it; checked against scipy)
-sweeps the grid cheaply: the ``near_identical`` groups at ``T_near`` (of the pairs that pass
-the guard, and the verification when it is on); the ``similar`` groups continue the same
-agglomeration up to ``T_similar``. Rules: ``T_near`` = the largest threshold whose
-near-identical pair precision is >= 0.99; ``T_similar`` = the best other-shots F1 among
+**Choosing thresholds: the bench's own grouping, on the tune part only.**
+:func:`complete_linkage` (agglomerative over the pairs within the threshold: the two clusters
+whose *farthest* members are closest merge first, only if every pair across them is within it;
+checked against scipy) sweeps the grid cheaply: the ``near_identical`` groups at ``T_near`` (of
+the pairs that pass the guard, and the verification when it is on); the ``similar`` groups
+continue the same agglomeration up to ``T_similar``. Rules: ``T_near`` = the largest threshold
+whose near-identical pair precision is >= 0.99; ``T_similar`` = the best other-shots F1 among
 thresholds with precision >= 0.95, the largest threshold reaching it; ``T_near`` capped at
-``T_similar``. Two settings: ``embedding`` (the distance alone) and ``embedding + pHash-d8``
-(a near-identical pair also within ``B`` bits of pHash-d8, imagehash's, unless the guard judges
-one of them plain; ``B`` = the middle of the run of bounds, in steps of 2, whose ``T_near``
-gives the best tune F1). Plain guard: a picture is *plain* when its thumbnail's longer side is
-under ``PLAIN_MIN_SIDE`` px, or fewer than ``busy`` of its 8x8 blocks (grey, 128 px) vary by
-more than ``PLAIN_BLOCK_STD`` grey levels; a pair with a plain picture groups only within
-``T_plain``; ``busy`` = the smallest multiple of 0.05 above every picture labelled plain,
+``T_similar``. Two settings: ``embedding`` (the distance alone) and ``embedding + pHash-d8`` (a
+near-identical pair also within ``B`` bits of pHash-d8, imagehash's, unless the guard judges one
+of them plain; ``B`` = the middle of the run of bounds, in steps of 2, whose ``T_near`` gives
+the best tune F1). Plain guard: a picture is *plain* when its thumbnail's longer side is under
+``PLAIN_MIN_SIDE`` px, or fewer than ``busy`` of its 8x8 blocks (grey, 128 px) vary by more than
+4 grey levels (the product's ``Fingerprint.detail``); a pair with a plain picture groups only
+within ``T_plain``; ``busy`` = the smallest multiple of 0.05 above every picture labelled plain,
 ``T_plain`` = midway between the farthest same-picture pair and the nearest other pair with a
-picture labelled plain. The chosen settings are then scored held out by the product's
-``tiered`` (the chosen guard and bits as its ``plain`` and ``same_picture``), beside the
-shipped constants they should reproduce; the swap (rules on test, product scored on tune)
-shows how far the rules move with the data. The sweep table prints the bench's grouping on
-both parts.
+picture labelled plain. The chosen settings are then scored held out by the product's ``tiered``
+(the chosen guard and bits as its ``plain`` and ``same_picture``), beside the shipped constants
+they should reproduce; the swap (rules on test, product scored on tune) shows how far the rules
+move with the data. The sweep table prints the bench's grouping on both parts.
 
 Also on the held-out part: the old default (issue 6's ``DEFAULT_THRESHOLD`` 0.35, single
 linkage, one tier: the old code's grouping, reimplemented here); pHash-d8 alone (the product's
 ``complete_linkage`` over pHash-d8 bits, bits by the near rule on tune); the product at
 ``--thresholds``; the product at the shipped defaults without the plain guard. Notes compare
 the product's ``complete_linkage`` / ``tiered`` with the bench's grouping, and the product's
-fingerprint with imagehash and the bench's block measure.
+fingerprint's pHashes with imagehash's.
 
     pip install imagehash   # benchmark only: the pHash-d8 verification and baseline
     python bench/similar_quality.py [--input thumbnail|original] [--corpus DIR] [--runs 1]
@@ -128,6 +127,7 @@ from photoark.ml.fingerprint import (  # noqa: E402
     NEAR_IDENTICAL_MAX_BITS,
     PLAIN_MAX_DISTANCE,
     PLAIN_MIN_DETAIL,
+    PLAIN_MIN_SIDE,
     Fingerprint,
     d8_distance,
     fingerprint,
@@ -152,11 +152,8 @@ GRID = [round(float(t), 3) for t in np.arange(0.0, 0.6001, 0.005)]
 BITS = list(range(0, 33, 2))  # pHash-d8 verification bounds tried on tune
 PHASH_GRID = list(range(0, 33))
 
-# The plain-picture guard: the measure (fixed); its two thresholds are chosen on tune.
-PLAIN_SIZE = 128  # px: the longest side the thumbnail is reduced to (box filter)
-PLAIN_BLOCK = 8  # px
-PLAIN_BLOCK_STD = 4.0  # grey levels: a block "varies" above this standard deviation
-PLAIN_MIN_SIDE = 64  # px: a smaller thumbnail shows too little to tell pictures apart
+# The plain-picture guard: the measure is the product's (Fingerprint.detail, .side, with its
+# PLAIN_MIN_SIDE); its two thresholds are chosen on tune.
 
 NEAR_VARIANTS = ("rotation", "flip", "edit", "resize", "format", "re-encode", "orientation-tag")
 CATEGORIES = {
@@ -282,10 +279,18 @@ class Item:
     split: str = ""
     aliases: list[str] = field(default_factory=list)  # byte-identical copies, folded
     thumbnail: bytes | None = None
-    busy: float = 1.0  # fraction of the thumbnail's blocks with detail (the plain guard)
-    side: int = 0  # longer side of what the model sees, px
     phash: npt.NDArray[np.bool_] | None = None  # (8, 64): pHash of the 8 turns / mirrors
     fp: Fingerprint | None = None  # the product's fingerprint, as stored beside the embedding
+
+    @property
+    def busy(self) -> float:
+        """Fraction of the thumbnail's 8x8 blocks with detail (the plain guard's measure)."""
+        return 1.0 if self.fp is None else self.fp.detail
+
+    @property
+    def side(self) -> int:
+        """Longer side of what the model sees, px."""
+        return 0 if self.fp is None else self.fp.side
 
     def image(self) -> Image.Image:
         """What the model sees: the decoded thumbnail, or the original decoded small."""
@@ -297,20 +302,6 @@ class Item:
     def short(self) -> str:
         parts = self.label.path.split("/")
         return f"{parts[0].removeprefix('neardup-')}:{parts[-1]}"
-
-
-def busy_fraction(image: Image.Image) -> float:
-    """The fraction of 8x8 blocks of ``image`` (grey, <= 128 px, box filter) whose standard
-    deviation is above ``PLAIN_BLOCK_STD``: ~0 for a sky or a wall, ~0.2-0.3 for a word on a
-    white page, >= 0.4 for almost every photo."""
-    grey = image.convert("L")
-    grey.thumbnail((PLAIN_SIZE, PLAIN_SIZE), Image.Resampling.BOX)
-    a = np.asarray(grey, dtype=np.float32)
-    h, w = (a.shape[0] // PLAIN_BLOCK) * PLAIN_BLOCK, (a.shape[1] // PLAIN_BLOCK) * PLAIN_BLOCK
-    if not h or not w:
-        return 0.0
-    blocks = a[:h, :w].reshape(h // PLAIN_BLOCK, PLAIN_BLOCK, w // PLAIN_BLOCK, PLAIN_BLOCK)
-    return float((blocks.std(axis=(1, 3)) > PLAIN_BLOCK_STD).mean())
 
 
 _D8: list[Callable[[Image.Image], Image.Image]] = [
@@ -385,7 +376,7 @@ def collect(
         except ImageDecodeError as err:
             skipped.append(f"{lab.path} ({err})")
             continue
-        item.busy, item.side, item.phash = busy_fraction(image), max(image.size), phash_d8(image)
+        item.phash = phash_d8(image)
         item.fp = fingerprint(image)  # what the embedder stores beside the embedding
         by_digest[digest] = item
         items.append(item)
@@ -992,7 +983,7 @@ def agreement(part: Part, guard: Guard) -> str:
 
 def fingerprint_agreement(items: Sequence[Item], d8: npt.NDArray[np.float64] | None) -> str:
     """The product's fingerprint against what the rules were chosen with: imagehash's pHash-d8
-    and the bench's block measure and side."""
+    (the block measure and side are the product's own, ``Item.busy`` / ``Item.side``)."""
     fps = [it.fp for it in items if it.fp is not None]
     if len(fps) != len(items):
         return "a picture without a fingerprint"
@@ -1010,9 +1001,6 @@ def fingerprint_agreement(items: Sequence[Item], d8: npt.NDArray[np.float64] | N
             f"{len(diff)}, {sum(1 for i, j in diff if not (plain[i] or plain[j]))} without a "
             f"plain picture (the pictures hashed differently: {', '.join(sorted(flat)) or 'none'})"
         )
-    busy = max(abs(f.detail - it.busy) for f, it in zip(fps, items, strict=True))
-    side = sum(f.side != it.side for f, it in zip(fps, items, strict=True))
-    out.append(f"detail vs the bench's busy: max difference {busy:.2g}; side differs on {side}")
     return "; ".join(out)
 
 
