@@ -81,7 +81,7 @@ def complete_linkage(
         first, second = group_of.get(a, [a]), group_of.get(b, [b])
         if first is second:
             continue
-        if all((x, y) in close or (y, x) in close for x in first for y in second):
+        if all((min(x, y), max(x, y)) in close for x in first for y in second):
             merged = first + second
             for x in merged:
                 group_of[x] = merged

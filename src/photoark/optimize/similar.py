@@ -244,7 +244,7 @@ def find_similar(
     """Groups of similar photos among those with an embedding of ``model`` (reads only the
     local state: compute the missing embeddings first, see
     :mod:`photoark.client.library.embedder`)."""
-    copies = Mirror(session_db).extra_photo_copies()
+    copies = mirror.extra_photo_copies()
     source = CachedVectors(session_db, model, dim, copies)
     spill_dir = session_db.path.parent
     loosest = thresholds.near_identical if tier == "near_identical" else thresholds.similar
