@@ -49,6 +49,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "rm": ("trash", "rm_command"),
     "delete": ("trash", "delete_command"),
     "doctor": ("doctor", "doctor_command"),
+    "web": ("web", "web_command"),
 }
 
 

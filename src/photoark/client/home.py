@@ -48,6 +48,12 @@ class ClientHome:
         return self.root / "models"
 
     @property
+    def cache_dir(self) -> Path:
+        """What the web app keeps to serve faster (thumbnails still encrypted, originals
+        decrypted for the session only); inside the 0700 home, safe to delete."""
+        return self.root / "cache"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 

@@ -43,6 +43,8 @@ class CleanupResult:
     trashed: int = 0
     bytes_freed: int = 0  # when the trash empties
     failed: list[dict[str, Any]] = field(default_factory=list)
+    trashed_ids: list[int] = field(default_factory=list)  # what an undo restores
+    adds: list[tuple[int, int]] = field(default_factory=list)  # (album, file): what it takes out
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ def add_then_trash(session: Session, removals: Sequence[Removal]) -> CleanupResu
                 result.failed.extend({"file_id": i, "error": str(err)} for i in chunk)
                 continue
             result.added_to_albums += len(chunk)
+            result.adds.extend((album_id, f.id) for f in files)
     ready = [r for r in removals if not any(f in blocked for _, f in r.adds)]
     # the removed photos' local files must not be uploaded again
     DeletionMarks(session).mark(h for r in ready for h in r.hashes)
@@ -89,6 +92,7 @@ def add_then_trash(session: Session, removals: Sequence[Removal]) -> CleanupResu
                 for album_id in mirror.albums_of_file(file_id):
                     mirror.remove_entry(conn, album_id, file_id)
         result.trashed += len(chunk)
+        result.trashed_ids.extend(chunk)
     result.bytes_freed = sum(r.bytes for r in ready)
     result.groups = len(ready)
     sync.pull(session)

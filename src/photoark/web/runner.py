@@ -1,0 +1,94 @@
+"""Serve the web app in the foreground (``photoark web``) or beside the daemon.
+
+The socket is bound before anything is printed, so the URL names the real port (``--port 0``
+picks a free one) and a port in use is a clear error rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+from photoark.client.errors import ClientError, UsageError
+from photoark.client.home import ClientHome
+from photoark.client.session import Session
+from photoark.web.app import build_context, create_app
+from photoark.web.security import Guard
+
+__all__ = ["DEFAULT_PORT", "WebOptions", "bind", "serve"]
+
+DEFAULT_PORT = 8421
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    open_browser: bool = True
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; :class:`UsageError` for a wildcard address (the
+    ``Host`` check needs the address served) or a port in use."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError as err:
+        raise UsageError(f"--host {host!r} is not an IP address", "use 127.0.0.1") from err
+    if address.is_unspecified:
+        raise UsageError(
+            f"--host {host} would serve every network; give the one address to serve",
+            "the default, 127.0.0.1, keeps your decrypted photos on this machine",
+        )
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise ClientError(
+            f"cannot listen on {host}:{port}: {err.strerror}",
+            "another program (or another photoark web) uses that port; pick one with --port",
+        ) from err
+    sock.listen(128)
+    return sock
+
+
+def serve(
+    home: ClientHome,
+    options: WebOptions,
+    announce: Callable[[str], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Serve until interrupted (or ``stop`` is set); ``announce(url)`` gets the login link once
+    the socket listens."""
+    sock = bind(options.host, options.port)
+    port = sock.getsockname()[1]
+    guard = Guard(options.host, port)
+    with Session.open(home) as session:
+        ctx = build_context(session, guard)
+        app = create_app(ctx)
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        )
+        if stop is not None:
+
+            def stop_when_asked() -> None:
+                stop.wait()
+                server.should_exit = True
+
+            threading.Thread(target=stop_when_asked, daemon=True).start()
+        url = guard.login_url()
+        announce(url)
+        if options.open_browser:
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
