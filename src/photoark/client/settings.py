@@ -47,6 +47,13 @@ def _workers(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(f"{value} is not a port (1 to 65535)")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -80,6 +87,13 @@ SETTINGS: dict[str, Setting] = {
             _bool,
             "the daemon makes the embeddings of new photos for `photoark similar` when idle",
         ),
+        Setting(
+            "web.enabled",
+            False,
+            _bool,
+            "the daemon also serves the web app (`photoark web` then prints a link to it)",
+        ),
+        Setting("web.port", 8421, _port, "the port of the web app the daemon serves"),
         Setting(
             "watch.settle_seconds",
             1.0,

@@ -52,25 +52,27 @@ def _sort_key(taken_at: str | None, when: float) -> str:
     return datetime.fromtimestamp(when).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def timeline_order(mirror: Mirror, album_id: int | None = None) -> list[tuple[str, int, str]]:
-    """``(sort key, id, kind)`` of every live file, newest first."""
-    rows = [(_sort_key(t, w), i, k) for i, k, t, w in mirror.timeline_rows(album_id)]
+def timeline_order(mirror: Mirror, album_id: int | None = None) -> list[tuple[str, int, str, bool]]:
+    """``(sort key, id, kind, has thumbnail)`` of every live file, newest first."""
+    rows = [(_sort_key(t, w), i, k, n) for i, k, t, w, n in mirror.timeline_rows(album_id)]
     rows.sort(reverse=True)
     return rows
 
 
 def timeline(mirror: Mirror, album_id: int | None = None) -> dict[str, Any]:
     """``{"count", "months": [{"key": "2024-05", "label": "May 2024", "items": [[id, kind]]}]}``
-    where kind is ``i`` (photo), ``v`` (video) or ``l`` (Live Photo)."""
+    where kind is ``i`` (photo), ``v`` (video) or ``l`` (Live Photo), in capitals when the file
+    has no thumbnail (the page shows a placeholder instead of asking for one)."""
     if album_id is not None and mirror.album(album_id) is None:
         raise NotFound(f"no album {album_id}")
     months: list[dict[str, Any]] = []
     count = 0
-    for key, file_id, kind in timeline_order(mirror, album_id):
+    for key, file_id, kind, thumbnail in timeline_order(mirror, album_id):
         month = key[:7]
         if not months or months[-1]["key"] != month:
             months.append({"key": month, "label": _month_label(month), "items": []})
-        months[-1]["items"].append([file_id, _KIND.get(kind, "i")])
+        letter = _KIND.get(kind, "i")
+        months[-1]["items"].append([file_id, letter if thumbnail else letter.upper()])
         count += 1
     return {"count": count, "months": months}
 
@@ -123,7 +125,7 @@ def photo_details(mirror: Mirror, file_id: int, album_id: int | None = None) -> 
     """The photo view's facts, with the previous and next photo of the timeline (or album)."""
     f = file_or_404(mirror, file_id)
     names = {a.id: a.name for a in mirror.albums()}
-    order = [i for _, i, _ in timeline_order(mirror, album_id)]
+    order = [i for _, i, _, _ in timeline_order(mirror, album_id)]
     at = order.index(file_id) if file_id in order else -1
     facts = photo_facts(mirror, f, names)
     facts["previous"] = order[at - 1] if at > 0 else None

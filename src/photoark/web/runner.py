@@ -1,12 +1,17 @@
-"""Serve the web app in the foreground (``photoark web``) or beside the daemon.
+"""Serve the web app in the foreground (``photoark web``) or beside the daemon
+(``web.enabled``).
 
 The socket is bound before anything is printed, so the URL names the real port (``--port 0``
-picks a free one) and a port in use is a clear error rather than a traceback.
+picks a free one) and a port in use is a clear error rather than a traceback. While it serves,
+the state DB says where (:class:`~photoark.client.state.weblogins.WebLogins`), so that
+``photoark web`` run again (or with the daemon serving) hands out a new login link to the app
+that runs instead of starting a second one: :func:`running_app_link`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 import webbrowser
@@ -18,10 +23,13 @@ import uvicorn
 from photoark.client.errors import ClientError, UsageError
 from photoark.client.home import ClientHome
 from photoark.client.session import Session
+from photoark.client.state.db import StateDB
+from photoark.client.state.weblogins import WebLogins
+from photoark.client.status import daemon_running
 from photoark.web.app import build_context, create_app
 from photoark.web.security import Guard
 
-__all__ = ["DEFAULT_PORT", "WebOptions", "bind", "serve"]
+__all__ = ["DEFAULT_PORT", "WebOptions", "bind", "running_app_link", "serve"]
 
 DEFAULT_PORT = 8421
 
@@ -70,8 +78,9 @@ def serve(
     the socket listens."""
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
-    guard = Guard(options.host, port)
     with Session.open(home) as session:
+        logins = WebLogins(session.db)
+        guard = Guard(options.host, port, issued=logins)
         ctx = build_context(session, guard)
         app = create_app(ctx)
         server = uvicorn.Server(
@@ -88,7 +97,19 @@ def serve(
         announce(url)
         if options.open_browser:
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        logins.set_served(guard.origin, os.getpid())
         try:
             server.run(sockets=[sock])
         finally:
+            logins.clear_served(os.getpid())
             sock.close()
+
+
+def running_app_link(db: StateDB) -> str | None:
+    """A new one-time login link to the app another live process serves for this home (the
+    daemon, or an earlier ``photoark web``), or ``None`` when none does."""
+    logins = WebLogins(db)
+    served = logins.served()
+    if served is None or not daemon_running({"pid": served.get("pid", 0)}):
+        return None
+    return f"{served['url']}/login?token={logins.issue()}"

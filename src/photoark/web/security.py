@@ -4,7 +4,9 @@
   otherwise): a page on another site that rebinds its DNS name to 127.0.0.1 is refused.
 - **One-time login link**: ``photoark web`` prints ``/login?token=...``; opening it once sets a
   session cookie (``HttpOnly``, ``SameSite=Strict``, named per port) and redirects to ``/``, so
-  the token leaves the address bar. A used or wrong token logs nobody in.
+  the token leaves the address bar. A used or wrong token logs nobody in. When the daemon
+  serves the app, ``photoark web`` issues a link through the state DB
+  (:class:`~photoark.client.state.weblogins.WebLogins`: a digest, five minutes, once).
 - **Every page, thumbnail and original needs the session**; a request that changes something
   also needs the session's **CSRF token** (``X-CSRF-Token``, which a page of this origin reads
   from its ``<meta>``) and, when the browser sends one, an ``Origin`` that is ours.
@@ -21,6 +23,8 @@ import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from photoark.client.state.weblogins import WebLogins
 
 __all__ = ["CSP", "Guard", "GuardMiddleware"]
 
@@ -46,6 +50,7 @@ class Guard:
     host: str
     port: int
     login_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    issued: WebLogins | None = None  # links issued by `photoark web` to an app it does not run
     _sessions: dict[str, str] = field(default_factory=dict)  # session id -> CSRF token
     _spent: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,11 +78,14 @@ class Guard:
         return hosts
 
     def spend(self, token: str) -> str | None:
-        """A new session id for the right, unspent token; ``None`` otherwise."""
+        """A new session id for the right, unspent token (ours, or one issued through the
+        state DB); ``None`` otherwise."""
         with self._lock:
-            if self._spent or not hmac.compare_digest(token.encode(), self.login_token.encode()):
+            own = not self._spent and hmac.compare_digest(token.encode(), self.login_token.encode())
+            if own:
+                self._spent = True
+            elif not (token and self.issued is not None and self.issued.take(token)):
                 return None
-            self._spent = True
             session = secrets.token_urlsafe(32)
             self._sessions[session] = secrets.token_urlsafe(32)
             return session

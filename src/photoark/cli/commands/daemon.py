@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -15,7 +16,10 @@ from photoark.cli.output import console, handle_errors
 from photoark.client.daemon.daemon import Daemon, DaemonTiming
 from photoark.client.daemon.policy import FileProbe, Probe, SystemProbe
 from photoark.client.daemon.service import write_user_unit
+from photoark.client.errors import ClientError
+from photoark.client.home import ClientHome
 from photoark.client.session import Session
+from photoark.client.settings import Settings
 from photoark.tuning import limit_arenas
 
 __all__ = ["daemon_command"]
@@ -55,10 +59,41 @@ def daemon_command(
     probe: Probe = FileProbe(probe_file) if probe_file is not None else SystemProbe()
     with handle_errors(), Session.open(client_home) as session:
         daemon = Daemon(session, probe, DaemonTiming(policy_every=policy_every))
+        web_stop = threading.Event()
 
         def stop(signum: int, frame: FrameType | None) -> None:
+            web_stop.set()
             daemon.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        daemon.run()
+        settings = Settings(session.db)
+        if settings.get("web.enabled"):
+            _serve_web(client_home, int(settings.get("web.port")), web_stop)
+        try:
+            daemon.run()
+        finally:
+            web_stop.set()
+
+
+def _serve_web(home: ClientHome, port: int, stop: threading.Event) -> None:
+    """The web app beside the daemon, in a thread (``web.enabled``); `photoark web` prints a
+    login link to it. A web app that cannot start is logged; the backup goes on."""
+    from photoark.web.runner import WebOptions, serve
+
+    log = logging.getLogger("photoark.web")
+
+    def run() -> None:
+        try:
+            serve(
+                home,
+                WebOptions(port=port, open_browser=False),
+                lambda url: log.info(
+                    "web app on %s (`photoark web` prints a login link)", url.split("/login")[0]
+                ),
+                stop,
+            )
+        except ClientError as err:
+            log.error("the web app did not start: %s (%s)", err, err.hint)
+
+    threading.Thread(target=run, name="web", daemon=True).start()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import webbrowser
 from typing import Annotated
 
 import typer
 
-from photoark.cli.options import HomeOption, JsonOption, home_of
+from photoark.cli.options import HomeOption, JsonOption, home_of, state_of
 from photoark.cli.output import console, handle_errors
 
 __all__ = ["web_command"]
@@ -25,9 +26,11 @@ def web_command(
 ) -> None:
     """Serve the web app in the foreground until Ctrl-C. Prints a one-time login link.
 
-    Photos are decrypted here, on this machine, with this device's keys: the browser talks to
-    this process only, and the server still sees nothing."""
-    from photoark.web.runner import WebOptions, serve
+    When the daemon serves the app (`photoark config set web.enabled true`), or another
+    `photoark web` runs for this home, prints a new link to that one and exits. Photos are
+    decrypted here, on this machine, with this device's keys: the browser talks to this
+    process only, and the server still sees nothing."""
+    from photoark.web.runner import WebOptions, running_app_link, serve
 
     def announce(url: str) -> None:
         if json_output:
@@ -38,4 +41,11 @@ def web_command(
         sys.stdout.flush()
 
     with handle_errors():
+        with state_of(home) as db:
+            link = running_app_link(db)
+        if link is not None:  # the daemon (or another `photoark web`) serves it already
+            announce(link)
+            if not no_open:
+                webbrowser.open(link)
+            return
         serve(home_of(home), WebOptions(host, port, not no_open), announce)

@@ -210,10 +210,11 @@ class Mirror:
 
     def timeline_rows(
         self, album_id: int | None = None
-    ) -> list[tuple[int, str, str | None, float]]:
-        """``(id, type, taken_at, when)`` of every live file (in one album, when given), where
-        ``when`` is the best known time: taken (UTC), else modified, else uploaded. Plain
-        columns only (no metadata decoded): a 20 000-photo timeline is one cheap query."""
+    ) -> list[tuple[int, str, str | None, float, bool]]:
+        """``(id, type, taken_at, when, has thumbnail)`` of every live file (in one album, when
+        given), where ``when`` is the best known time: taken (UTC), else modified, else
+        uploaded. Plain columns only (no metadata decoded): a 20 000-photo timeline is one
+        cheap query."""
         where = "f.is_trashed = 0"
         params: tuple[int, ...] = ()
         if album_id is not None:
@@ -221,11 +222,11 @@ class Mirror:
             params = (album_id,)
         rows = self._db.query_tuples(
             "SELECT f.id, f.type, f.taken_at, COALESCE(f.taken_at_utc,"
-            " json_extract(f.metadata, '$.mtime_ns') / 1e9, f.created_at)"
+            " json_extract(f.metadata, '$.mtime_ns') / 1e9, f.created_at), f.thumbnail_size"
             f" FROM files f WHERE {where}",
             params,
         )
-        return [(int(i), str(t), a, float(w)) for i, t, a, w in rows]
+        return [(int(i), str(t), a, float(w), n > 0) for i, t, a, w, n in rows]
 
     def album_covers(self) -> dict[int, int]:
         """Album id -> its most recently added live file (the album's cover)."""

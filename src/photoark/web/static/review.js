@@ -38,7 +38,7 @@
     const differs = (label, v) => g.files.some((o) => FACTS.find(([l]) => l === label)[1](o) !== v);
     const set = (keep) => { f.keep = keep; draw(); };
     return el("figure", { class: `card${f.keep ? "" : " trashed"}`, dataset: { photoId: String(f.id) } },
-      tile(f.id, f.type, `/photos/${f.id}`),
+      tile(f.id, f.has_thumbnail === false ? f.type[0].toUpperCase() : f.type, `/photos/${f.id}`),
       el("div", { class: "name", title: f.name, text: f.name }),
       el("div", { class: "why", text: n === 0 && f.reason ? `Suggested keeper: ${f.reason}` : f.reason || "" }),
       el("table", {}, values.map(([label, v]) => el("tr", {}, el("td", { text: label }),
