@@ -112,4 +112,16 @@ def running_app_link(db: StateDB) -> str | None:
     served = logins.served()
     if served is None or not daemon_running({"pid": served.get("pid", 0)}):
         return None
+    if not _answers(str(served.get("url", ""))):  # stopping, or its port is another's now
+        return None
     return f"{served['url']}/login?token={logins.issue()}"
+
+
+def _answers(origin: str) -> bool:
+    """Whether something listens at ``http://HOST:PORT``."""
+    host, _, port = origin.removeprefix("http://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False

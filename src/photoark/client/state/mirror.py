@@ -229,10 +229,11 @@ class Mirror:
         return [(int(i), str(t), a, float(w), n > 0) for i, t, a, w, n in rows]
 
     def album_covers(self) -> dict[int, int]:
-        """Album id -> its most recently added live file (the album's cover)."""
+        """Album id -> its most recently added live file with a thumbnail (its cover)."""
         rows = self._db.query_tuples(
             "SELECT e.collection_id, MAX(e.file_id) FROM entries e JOIN files f"
-            " ON f.id = e.file_id WHERE f.is_trashed = 0 GROUP BY e.collection_id"
+            " ON f.id = e.file_id WHERE f.is_trashed = 0 AND f.thumbnail_size > 0"
+            " GROUP BY e.collection_id"
         )
         return {int(a): int(f) for a, f in rows}
 

@@ -53,8 +53,10 @@
       return el("details", { class: "folder panel", open: plan.folders.length < 6, dataset: { folder: d.path } },
         el("summary", {}, all, ` ${d.path} `, el("span", { class: "muted", text: `${plural(d.files.length, "file")}, ${bytes(d.bytes)}` })),
         el("table", { class: "list" }, d.files.map((f) => el("tr", { dataset: { path: f.path } },
-          el("td", {}, el("input", { type: "checkbox", checked: !unchecked.has(f.path), "aria-label": f.name,
+          el("td", { class: "pick" }, el("input", { type: "checkbox", checked: !unchecked.has(f.path), "aria-label": f.name,
             onchange: (e) => { if (e.target.checked) unchecked.delete(f.path); else unchecked.add(f.path); draw(); } })),
+          el("td", { class: "pic" }, el("img", { class: "thumb", alt: "", loading: "lazy", src: `/api/photos/${f.id}/thumbnail`,
+            onerror: (e) => { e.target.hidden = true; } })),
           el("td", {}, el("a", { href: `/photos/${f.id}`, text: f.name })),
           el("td", { class: "num", text: bytes(f.size) })))));
     });

@@ -27,9 +27,9 @@
       return;
     }
     const rows = items.map((t) => el("tr", { dataset: { trashId: String(t.id) } },
-      el("td", {}, el("input", { type: "checkbox", checked: picked.has(t.id), "aria-label": t.name || `file ${t.id}`,
+      el("td", { class: "pick" }, el("input", { type: "checkbox", checked: picked.has(t.id), "aria-label": t.name || `file ${t.id}`,
         onchange: (e) => { if (e.target.checked) picked.add(t.id); else picked.delete(t.id); draw(total); } })),
-      el("td", {}, t.has_thumbnail ? el("img", { class: "thumb", alt: "", src: `/api/photos/${t.id}/thumbnail` }) : ""),
+      el("td", { class: "pic" }, t.has_thumbnail ? el("img", { class: "thumb", alt: "", src: `/api/photos/${t.id}/thumbnail` }) : ""),
       el("td", {}, el("b", { text: t.name || `(file ${t.id})` }), el("div", { class: "muted", text: t.albums.join(", ") || "no album" })),
       el("td", { class: "num", text: bytes(t.stored_bytes) }),
       el("td", { class: "num" }, el("span", { class: `pill ${t.days_left < 3 ? "bad" : t.days_left < 10 ? "warn" : ""}`,
