@@ -112,6 +112,10 @@ class LibraryFollower:
                 self._hub.publish("server", {"reachable": False})
             except ClientError as err:  # a revoked token: say so, try again later
                 self._hub.publish("server", {"reachable": True, "error": str(err)})
+            except Exception:
+                if self._stop.is_set():  # the session closed under us at the app's stop
+                    return
+                raise
             self._stop.wait(delay)
             delay = min(delay * 2, 30.0)
 

@@ -84,7 +84,14 @@ def serve(
         ctx = build_context(session, guard)
         app = create_app(ctx)
         server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                # open event streams never end on their own: give them this long at a stop
+                timeout_graceful_shutdown=2,
+            )
         )
         if stop is not None:
 

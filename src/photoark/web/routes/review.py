@@ -31,9 +31,14 @@ def similar_scan(ctx: Changing) -> dict[str, Any]:
     return ctx.jobs.start("similar", lambda progress: review.similar_scan(ctx, progress)).as_json()
 
 
-@router.post("/{kind}/apply")
-def apply(ctx: Changing, kind: str, plan: dict[str, Any] = Body(...)) -> dict[str, Any]:
-    return review.apply(ctx, kind, plan)
+@router.post("/duplicates/apply")
+def apply_duplicates(ctx: Changing, plan: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    return review.apply(ctx, "duplicates", plan)
+
+
+@router.post("/similar/apply")
+def apply_similar(ctx: Changing, plan: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    return review.apply(ctx, "similar", plan)
 
 
 @router.post("/undo")
