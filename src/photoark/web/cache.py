@@ -50,6 +50,7 @@ class ThumbnailCache:
         self._root = _private_dir(root)
         self._max = max_bytes
         self._lock = threading.Lock()
+        self._since_trim = 0  # bytes stored since the last trim
         self._trim()
 
     def _path(self, f: LibraryFile) -> Path:
@@ -81,10 +82,17 @@ class ThumbnailCache:
             os.replace(tmp, path)
         except OSError:
             Path(tmp).unlink(missing_ok=True)  # a full disk costs the cache, not the answer
+            return
+        with self._lock:
+            self._since_trim += len(sealed)
+            due = self._since_trim > self._max // 20
+        if due:  # a long-running app (beside the daemon) stays within its bound too
+            self._trim()
 
     def _trim(self) -> None:
         """Drop the oldest entries while the cache is above its bound."""
         with self._lock:
+            self._since_trim = 0
             entries = []
             total = 0
             for folder in self._root.iterdir():

@@ -110,11 +110,10 @@ class Jobs:
             result = work(job.progress)
         except ClientError as err:
             job.error = {"message": str(err), "hint": err.hint}
-            job.state = "failed"
         except Exception as err:  # shown on the page; the app goes on
             job.error = {"message": f"{type(err).__name__}: {err}", "hint": ""}
-            job.state = "failed"
         else:
-            job.result, job.state = result, "done"
-        job.finished_at = time.time()
+            job.result = result
+        job.finished_at = time.time()  # before the state: "done" never shows an old time
+        job.state = "done" if job.error is None else "failed"
         self._hub.publish("job", {"kind": job.kind, "state": job.state, "error": job.error})

@@ -124,7 +124,8 @@ class GuardMiddleware:
             await _plain(send, 421, f"this app answers only to {self.guard.netloc}\n")
             return
         origin = headers.get("origin")
-        if scope["method"] not in SAFE_METHODS and origin and origin != self.guard.origin:
+        ours = {f"http://{h}" for h in self.guard.allowed_hosts()}
+        if scope["method"] not in SAFE_METHODS and origin and origin not in ours:
             await _plain(send, 403, "a request from another site was refused\n")
             return
 
