@@ -22,19 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
-
-from tests.builders import CORPUS, Client, running_server  # noqa: E402
+from tests.builders import CHROMIUM, CHROMIUM_ARGS, CORPUS, Client, running_server  # noqa: E402
 
 FOLDERS = ("lychee-samples", "photoprism", "neardup-threatexchange-pdq", "neardup-imagehash-php")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def _shoot(page: Page, out: Path, name: str, path: str, ready: str, base: str) -> None:
@@ -62,8 +52,16 @@ def main() -> None:
         client.run("delete", *map(str, doomed))
         env = {**os.environ, "PHOTOARK_HOME": str(client.home), "XDG_DATA_HOME": str(tmp / "xdg")}
         web = subprocess.Popen(
-            [sys.executable, "-m", "photoark.cli.main", "web", "--no-open", "--port", "0"]
-            + ["--json"],
+            [
+                sys.executable,
+                "-m",
+                "photoark.cli.main",
+                "web",
+                "--no-open",
+                "--port",
+                "0",
+                "--json",
+            ],
             stdout=subprocess.PIPE,
             env=env,
             text=True,
@@ -73,9 +71,7 @@ def main() -> None:
             url = json.loads(web.stdout.readline())["url"]
             base = url.split("/login")[0]
             with sync_playwright() as p:
-                browser = p.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-                )
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 page.goto(url)
                 _shoot(page, args.out, "timeline", "/", "[data-photo-id] img.loaded", base)

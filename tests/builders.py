@@ -23,6 +23,20 @@ CORPUS = REPO.parent / "shared" / "corpus"
 PASSWORD = "correct horse battery staple"
 
 
+# Debian's chromium, driven by the playwright package (its own browser download is never used),
+# with the flags this machine's closed network needs (no background connections)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

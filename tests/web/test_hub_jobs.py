@@ -9,6 +9,7 @@ import json
 import os
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,7 +27,10 @@ from tests.web.builders import WebApi, web_library
 
 
 def run(coroutine: Callable[[], Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coroutine(), 5))
+    """Run ``coroutine()`` on a loop of its own thread: another suite's browser driver may keep
+    an event loop running in this one (playwright's sync API does)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(asyncio.wait_for(coroutine(), 5))).result()
 
 
 def publish_from_thread(hub: Hub, *events: tuple[str, dict[str, Any]]) -> None:

@@ -90,6 +90,13 @@ class Jobs:
         with self._lock:
             return self._jobs.setdefault(kind, Job(kind))
 
+    def forget(self, kind: str) -> None:
+        """Drop a finished job's result (it no longer holds); a running job is left alone."""
+        with self._lock:
+            job = self._jobs.get(kind)
+            if job is not None and job.state != "running":
+                self._jobs[kind] = Job(kind)
+
     def start(self, kind: str, work: Callable[[Progress], Any]) -> Job:
         """Run ``work(progress)`` in the background unless a ``kind`` job is running."""
         with self._lock:

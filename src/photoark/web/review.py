@@ -31,7 +31,7 @@ from photoark.web.context import WebContext
 from photoark.web.jobs import Progress
 from photoark.web.library import photo_facts
 
-__all__ = ["apply", "duplicates", "similar_scan", "undo"]
+__all__ = ["apply", "duplicates", "similar_job", "similar_scan", "undo"]
 
 
 def _with_facts(session: Session, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,7 +79,20 @@ def similar_scan(ctx: WebContext, progress: Progress) -> dict[str, Any]:
         g["files"] = _with_facts(session, g["files"])
         g["bytes_freed"] = sum(f.get("stored", 0) for f in g["files"] if not f["keep"])
     shown["embeddings"] = report.as_json()
+    shown["sync_version"] = session.mirror.sync_version()  # what the groups were made from
     return shown
+
+
+def similar_job(ctx: WebContext) -> dict[str, Any]:
+    """The scan job as a page sees it; a result made before the library last changed (an
+    apply, an undo, another device, the CLI) is dropped, so the page scans again (the
+    embeddings are cached: only the grouping runs) rather than offer trashed photos."""
+    job = ctx.jobs.get("similar")
+    if job.state == "done" and (job.result or {}).get("sync_version") != (
+        ctx.session.mirror.sync_version()
+    ):
+        ctx.jobs.forget("similar")
+    return ctx.jobs.get("similar").as_json()
 
 
 def apply(ctx: WebContext, kind: str, document: Any) -> dict[str, Any]:

@@ -22,8 +22,8 @@ def duplicates(ctx: Reading) -> dict[str, Any]:
 
 @router.get("/similar")
 def similar(ctx: Reading) -> dict[str, Any]:
-    """The scan job: its state, progress, and result when done."""
-    return ctx.jobs.get("similar").as_json()
+    """The scan job: its state, progress, and result when done (and still current)."""
+    return review.similar_job(ctx)
 
 
 @router.post("/similar/scan")

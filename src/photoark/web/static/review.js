@@ -241,7 +241,10 @@
     on("job", async (job) => {
       if (job.kind !== "similar") return;
       if (job.state === "running") progress(job);
-      else if (job.state === "done") take((await api("/api/similar")).result);
+      else if (job.state === "done") {
+        const now = await api("/api/similar");
+        if (now.state === "done") take(now.result); else load(false);
+      }
       else if (job.state === "failed") progress(job);
     });
   }
