@@ -113,6 +113,12 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "--trash-days": ("0.5", "trash_days", 0.5),
     "--trash-sweep-seconds": ("0.25", "trash_sweep_seconds", 0.25),
     "--log-level": ("debug", "log_level", "debug"),
+    "--sweep-grace": ("0", "sweep_grace_seconds", 0.0),
+    "--body-timeout": ("1.5", "body_idle_seconds", 1.5),
+    "--bodies-per-account": ("2", "bodies_per_account", 2),
+    "--login-workers": ("3", "login_hash_workers", 3),
+    "--login-wait": ("0.5", "login_wait_seconds", 0.5),
+    "--token-idle-days": ("0", "token_idle_days", 0.0),
 }
 
 

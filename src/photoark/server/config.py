@@ -59,8 +59,14 @@ class ServerSettings:
     port: int = 8080
     default_quota: int = 10 * 2**30
     login_hash: LoginHashLevel = "interactive"
-    upload_expiry_seconds: int = 7 * 86400
-    gc_interval_seconds: float = 3600
+    upload_expiry_seconds: int = 86400  # an unfinished upload session left this long is gone
+    gc_interval_seconds: float = 3600  # how often expired sessions and leftovers are swept
+    sweep_grace_seconds: float = 3600  # a leftover younger than this is never swept (in flight)
+    body_idle_seconds: float = 30.0  # a request body silent this long is a 408
+    bodies_per_account: int = 4  # large bodies (parts, bundles) one account may send at once
+    login_hash_workers: int = 2  # Argon2 hashes computed at once (64 MiB each)
+    login_wait_seconds: float = 2.0  # how long a login waits for a hash worker before a 503
+    token_idle_days: float = 90.0  # a token unused this long stops working (0: never)
     trash_days: float = 30.0  # a trashed file is deleted for good this long after trashing
     trash_sweep_seconds: float = 3600  # how often expired trash is looked for
     events_poll_seconds: float = 0.25  # GET /events: how often the users' counters are read
@@ -69,6 +75,10 @@ class ServerSettings:
     def __post_init__(self) -> None:
         if self.trash_days < 0 or self.trash_sweep_seconds <= 0:
             raise ValueError("trash_days must be >= 0 and trash_sweep_seconds > 0")
+        if self.bodies_per_account < 1 or self.login_hash_workers < 1:
+            raise ValueError("bodies_per_account and login_hash_workers must be >= 1")
+        if self.token_idle_days < 0 or self.sweep_grace_seconds < 0:
+            raise ValueError("token_idle_days and sweep_grace_seconds must be >= 0")
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir}/photoark.db")
 

@@ -135,6 +135,23 @@ def _whole_positive_seconds(text: str) -> int:
     return value
 
 
+def _seconds_or_zero(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise ValueError(f"invalid duration {text!r}: expected a number of seconds, 0 or more")
+    return value
+
+
+def _whole_positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"invalid number {text!r}: expected a whole number above 0")
+    return value
+
+
 def _days(text: str) -> float:
     value = _number(text)
     if value < 0:
@@ -188,8 +205,9 @@ SERVER_OPTIONS: tuple[ServerOption, ...] = (
         "--upload-expiry",
         "upload_expiry_seconds",
         _whole_positive_seconds,
-        str(7 * 86400),
-        "Seconds an unfinished upload session is kept before it is collected.",
+        "86400",
+        "Seconds an unfinished upload session is kept before it is collected (its parts stop"
+        " counting towards the quota).",
         "SECONDS",
     ),
     ServerOption(
@@ -197,8 +215,56 @@ SERVER_OPTIONS: tuple[ServerOption, ...] = (
         "gc_interval_seconds",
         _positive_seconds,
         "3600",
-        "Seconds between two collections of expired upload sessions.",
+        "Seconds between two sweeps of expired upload sessions and crash leftovers.",
         "SECONDS",
+    ),
+    ServerOption(
+        "--sweep-grace",
+        "sweep_grace_seconds",
+        _seconds_or_zero,
+        "3600",
+        "A leftover (temporary file, unreferenced object) younger than this is never swept.",
+        "SECONDS",
+    ),
+    ServerOption(
+        "--body-timeout",
+        "body_idle_seconds",
+        _positive_seconds,
+        "30",
+        "Seconds a request body may stay silent before the request is refused (408).",
+        "SECONDS",
+    ),
+    ServerOption(
+        "--bodies-per-account",
+        "bodies_per_account",
+        _whole_positive,
+        "4",
+        "Large request bodies (parts, bundles) one account may send at once.",
+        "N",
+    ),
+    ServerOption(
+        "--login-workers",
+        "login_hash_workers",
+        _whole_positive,
+        "2",
+        "Login hashes (Argon2, 64 MiB each) computed at once; more logins wait, then get 503.",
+        "N",
+    ),
+    ServerOption(
+        "--login-wait",
+        "login_wait_seconds",
+        _positive_seconds,
+        "2",
+        "Seconds a login waits for a hash worker before it is told to retry (503).",
+        "SECONDS",
+    ),
+    ServerOption(
+        "--token-idle-days",
+        "token_idle_days",
+        _days,
+        "90",
+        "Days a login token may go unused before it stops working (0: never).",
+        "DAYS",
     ),
     ServerOption(
         "--trash-days",
