@@ -24,6 +24,10 @@ class ErrorCode(StrEnum):
     UPLOAD_INCOMPLETE = "upload_incomplete"  # commit of an upload that misses parts
     CHECKSUM_MISMATCH = "checksum_mismatch"  # a part's body does not match its declared SHA-256
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    REQUEST_TIMEOUT = "request_timeout"  # a request body that stayed silent too long
+    RATE_LIMITED = "rate_limited"  # too many attempts (logins): wait Retry-After seconds
+    BUSY = "busy"  # the server is at capacity for this work: retry after Retry-After seconds
+    OBJECT_DAMAGED = "object_damaged"  # the stored copy is truncated or unreadable
     INTERNAL = "internal"
 
 
@@ -40,5 +44,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UPLOAD_INCOMPLETE: 409,
     ErrorCode.CHECKSUM_MISMATCH: 400,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
+    ErrorCode.REQUEST_TIMEOUT: 408,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BUSY: 503,
+    ErrorCode.OBJECT_DAMAGED: 410,  # retrying cannot help: the copy on the server is bad
     ErrorCode.INTERNAL: 500,
 }

@@ -15,7 +15,12 @@ errors (``OSError``, SQLAlchemy's ``IntegrityError``) and re-raise one of these 
     │   └── UploadIncomplete
     ├── QuotaExceeded
     ├── StorageFull
-    └── RangeNotSatisfiable
+    ├── RangeNotSatisfiable
+    ├── RequestTimeout
+    ├── ObjectDamaged
+    └── RetryLater (answers carry ``Retry-After``)
+        ├── RateLimited
+        └── Busy
 """
 
 from __future__ import annotations
@@ -24,13 +29,18 @@ from photoark.protocol.errors import ErrorCode
 
 __all__ = [
     "BadRequest",
+    "Busy",
     "ChecksumMismatch",
     "Conflict",
     "EmailTaken",
     "InvalidCredentials",
     "NotFound",
+    "ObjectDamaged",
     "QuotaExceeded",
     "RangeNotSatisfiable",
+    "RateLimited",
+    "RequestTimeout",
+    "RetryLater",
     "ServerError",
     "StorageFull",
     "Unauthorized",
@@ -125,3 +135,31 @@ class RangeNotSatisfiable(ServerError):
     def __init__(self, size: int) -> None:
         super().__init__(f"requested range not satisfiable (size {size})", {"size": size})
         self.size = size
+
+
+class RequestTimeout(ServerError):
+    code = ErrorCode.REQUEST_TIMEOUT
+
+
+class ObjectDamaged(ServerError):
+    """A stored object that is shorter than recorded or cannot be read: the copy is bad."""
+
+    code = ErrorCode.OBJECT_DAMAGED
+
+
+class RetryLater(ServerError):
+    """Refused for now; the answer says when to try again (``Retry-After``, whole seconds)."""
+
+    def __init__(
+        self, message: str, retry_after: float, details: dict[str, object] | None = None
+    ) -> None:
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(message, {**(details or {}), "retry_after": self.retry_after})
+
+
+class RateLimited(RetryLater):
+    code = ErrorCode.RATE_LIMITED
+
+
+class Busy(RetryLater):
+    code = ErrorCode.BUSY

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from photoark.protocol.errors import HTTP_STATUS, ErrorCode
 from photoark.protocol.models import Problem
-from photoark.server.errors import RangeNotSatisfiable, ServerError
+from photoark.server.errors import RangeNotSatisfiable, RetryLater, ServerError
 
 __all__ = ["install_problem_handlers", "problem_response"]
 
@@ -45,6 +45,8 @@ async def _server_error(_request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, RangeNotSatisfiable):
         headers = {"Content-Range": f"bytes */{exc.size}"}
+    elif isinstance(exc, RetryLater):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(exc.code, exc.message, exc.details, headers=headers)
 
 
