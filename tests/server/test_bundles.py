@@ -93,11 +93,11 @@ def test_repeated_upload_id_and_foreign_album_are_refused(
     assert object_count(api) == 0
 
 
-def test_another_users_upload_id_is_a_conflict(api: Api, alice: Account, bob: Account) -> None:
+def test_another_users_upload_id_is_not_found(api: Api, alice: Account, bob: Account) -> None:
     bobs_id = uuid.uuid4().hex
     assert api.bundle(bob, api.album(bob), [b"bob"], upload_ids=[bobs_id]).status_code == 201
     response = api.bundle(alice, api.album(alice), [b"alice"], upload_ids=[bobs_id])
-    assert response.status_code == 409
+    assert response.status_code == 404  # as any other user's upload: existence not told
     assert api.usage(alice)["files"] == 0 and api.usage(bob)["files"] == 1
 
 

@@ -31,6 +31,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "signup": ("account", "signup"),
     "login": ("account", "login"),
     "logout": ("account", "logout"),
+    "sessions": ("sessions", "sessions_app"),
     "backup": ("backup", "backup_command"),
     "sync": ("library", "sync"),
     "albums": ("albums", "albums_app"),

@@ -28,6 +28,7 @@ from photoark.protocol.models import (
     MAX_MARKS,
     AddManyToCollection,
     AddToCollection,
+    AuthSessions,
     Bundle,
     BundleResult,
     Collection,
@@ -47,6 +48,7 @@ from photoark.protocol.models import (
     KeyParams,
     LoginRequest,
     LoginResponse,
+    OpenUpload,
     PartInfo,
     RestoredFile,
     SignupRequest,
@@ -404,6 +406,26 @@ class ApiClient(HttpTransport):
                     ) from err
                 self.retry.sleep(delay)
                 delay = min(delay * 2, self.retry.max_delay)
+
+    def sessions(self) -> AuthSessions:
+        """The account's live logins (``GET /auth/sessions``), the caller's own marked
+        ``current``. Read-only."""
+        return self._model(AuthSessions, "GET", "/auth/sessions")
+
+    def revoke_session(self, session_id: int) -> None:
+        """Revoke one login of the account (``DELETE /auth/sessions/{id}``): its token stops
+        working and its event streams end. Idempotent; an id that is not one of the account's
+        logins is a 404 :class:`ApiError` ``not_found``."""
+        self._send("DELETE", f"/auth/sessions/{session_id}")
+
+    def open_uploads(self) -> list[OpenUpload]:
+        """The account's open, unexpired upload sessions (``GET /uploads``), oldest first: what
+        holds quota besides stored files. Read-only."""
+        response = self._send("GET", "/uploads")
+        try:
+            return [OpenUpload.model_validate(u) for u in response.json()]
+        except (ValidationError, ValueError, TypeError) as err:
+            raise ApiError("bad_response", "bad answer to /uploads", 200) from err
 
 
 def _idempotency_key(*given: str | None) -> str:

@@ -10,7 +10,9 @@ sessions carry a client-chosen idempotency key). A request that is not idempoten
 connection could not be made); any other failure is raised at once.
 
 A problem body from the server becomes an :class:`ApiError` (or a subclass chosen by its
-``code``), never a raw ``httpx`` exception.
+``code``), never a raw ``httpx`` exception; ``object_damaged`` (the server's stored copy is
+truncated or lost: no retry can help) becomes an :class:`IntegrityFailure`, as a copy that
+fails authentication does, with the server's message naming the file.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from typing import Any, Self, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from photoark.client.errors import ApiError, AuthFailed, QuotaExceeded, ServerUnreachable
+from photoark.client.errors import (
+    ApiError,
+    AuthFailed,
+    ClientError,
+    IntegrityFailure,
+    QuotaExceeded,
+    ServerUnreachable,
+)
 
 __all__ = ["RETRY_STATUS", "HttpTransport", "Retry", "RetryPolicy", "problem_of"]
 
@@ -155,7 +164,9 @@ class HttpTransport:
         return model.model_dump(mode="json")
 
 
-def problem_of(response: httpx.Response) -> ApiError:
+def problem_of(response: httpx.Response) -> ClientError:
+    """The error a problem answer means: an :class:`ApiError` (:class:`AuthFailed`,
+    :class:`QuotaExceeded` by code), or :class:`IntegrityFailure` for ``object_damaged``."""
     try:
         body = response.json()
         code = str(body.get("code", "http_error"))
@@ -163,6 +174,11 @@ def problem_of(response: httpx.Response) -> ApiError:
         details = body.get("details") or {}
     except (ValueError, AttributeError):
         code, message, details = "http_error", f"HTTP {response.status_code}", {}
+    if code == "object_damaged":
+        # the message names the file; what to do goes with it (export lists it per file)
+        return IntegrityFailure(
+            f"{message} ({code}): keep your original and report it to the server's admin"
+        )
     cls: type[ApiError] = ApiError
     if code in ("invalid_credentials", "unauthorized"):
         cls = AuthFailed

@@ -33,6 +33,9 @@ POST     /uploads                             UploadCreate                Upload
                                                                           idempotency_key, a
                                                                           repeat answers the
                                                                           same session, 201)
+GET      /uploads                             -                           list[OpenUpload] (open,
+                                                                          unexpired; oldest
+                                                                          first)
 GET      /uploads/{id}                        -                           UploadSession
 PUT      /uploads/{id}/parts/{n}              raw bytes, header           PartInfo
                                               X-Content-SHA256 (hex)
@@ -71,13 +74,16 @@ GET      /events                              -                           text/e
 
 Uploads: the client opens a session with the exact ciphertext size and a part size; parts are
 numbered from 0, each ``part_size`` bytes except the last. ``PUT`` of a part is idempotent (a
-re-sent part overwrites the same bytes). ``GET /uploads/{id}`` tells which parts the server has,
-so an interrupted upload resumes by sending only the missing ones. ``POST /files`` completes
-the content upload, stores the optional thumbnail, and commits the file into a collection
-atomically; a repeated commit of the same upload returns the same file (and stores no second
-thumbnail). The thumbnail goes inline in the commit (``FileCommit.thumbnail``, at most
-``MAX_THUMBNAIL_BYTES``): a file then takes three requests (open upload, ``PUT`` its part(s),
-commit). Naming a separate, completed thumbnail upload (``thumbnail_upload_id``) still works.
+re-sent part overwrites the same bytes). A session not committed by its ``expires_at`` (the
+server's upload expiry, a day by default) is gone: it stops counting towards the quota at once,
+and ``GET /uploads`` lists the ones still open, so a client can abort those it lost track of.
+``GET /uploads/{id}`` tells which parts the server has, so an interrupted upload resumes by
+sending only the missing ones. ``POST /files`` completes the content upload, stores the optional
+thumbnail, and commits the file into a collection atomically; a repeated commit of the same
+upload returns the same file (and stores no second thumbnail). The thumbnail goes inline in the
+commit (``FileCommit.thumbnail``, at most ``MAX_THUMBNAIL_BYTES``): a file then takes three
+requests (open upload, ``PUT`` its part(s), commit). Naming a separate, completed thumbnail
+upload (``thumbnail_upload_id``) still works.
 
 Bundles (the fast path for small files): ``POST /files/bundle`` uploads and commits up to
 ``MAX_BUNDLE_FILES`` one-part files in one request and one transaction. Each item names its own

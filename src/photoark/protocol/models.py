@@ -23,6 +23,8 @@ __all__ = [
     "MAX_TRASH_PAGE",
     "AddManyToCollection",
     "AddToCollection",
+    "AuthSession",
+    "AuthSessions",
     "Bundle",
     "BundleItem",
     "BundleResult",
@@ -45,6 +47,7 @@ __all__ = [
     "LoginRequest",
     "LoginResponse",
     "MarkChange",
+    "OpenUpload",
     "PartInfo",
     "Problem",
     "RestoredFile",
@@ -409,3 +412,40 @@ class VerifiedFile(_Model):
     content_size: int
     object_size: int | None
     trashed: bool = False
+
+
+class AuthSession(_Model):
+    """One login of the account (``GET /auth/sessions``). ``id`` names it for
+    ``DELETE /auth/sessions/{id}`` and is not the token. ``last_used_at`` is updated at most
+    once an hour; ``expires_at`` is when the token stops working if unused until then
+    (``None``: the server never expires idle tokens). ``current``: the token of this request."""
+
+    id: int
+    created_at: float
+    last_used_at: float
+    expires_at: float | None
+    current: bool
+
+
+class AuthSessions(_Model):
+    """``GET /auth/sessions``: the account's live logins, oldest first."""
+
+    sessions: list[AuthSession]
+    token_idle_days: float  # a token unused this long stops working (0: never)
+
+
+class OpenUpload(_Model):
+    """One of the caller's open upload sessions (``GET /uploads`` lists them, oldest first):
+    sessions not committed, aborted or expired, each still counting ``size`` bytes towards the
+    quota. ``parts`` and ``bytes`` are what it has received so far; ``idempotency_key`` is the
+    one it was opened with (``None`` without), so a client can tell its own sessions (it
+    chooses its keys) from another device's. At ``expires_at`` the session is gone (it stops
+    counting at once; the server deletes it and its parts later)."""
+
+    id: str
+    created: float  # Unix seconds
+    expires_at: float
+    size: int
+    parts: int
+    bytes: int
+    idempotency_key: str | None = None

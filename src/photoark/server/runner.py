@@ -5,6 +5,9 @@ the app's lifespan. A ``GET /events`` stream never ends by itself, so :class:`_S
 the change feed (every stream ends at once, cleanly) as shutdown BEGINS; other requests get
 :data:`GRACEFUL_SHUTDOWN_SECONDS` to finish before uvicorn cancels them.
 
+The server process runs with umask 077: every file and directory it makes (database, blobs,
+temporaries) is private to its user, on top of the explicit 0600/0700 modes of the app.
+
 A start that fails for a reason the user can fix (the data directory cannot be written, the
 database cannot be opened or reached) raises :class:`ServerStartError` with a message; the
 entry points print it without a traceback and exit with :data:`STARTUP_FAILURE`.
@@ -13,6 +16,7 @@ entry points print it without a traceback and exit with :data:`STARTUP_FAILURE`.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 
@@ -22,6 +26,7 @@ from fastapi import FastAPI
 
 from photoark.server.app import create_app
 from photoark.server.config import ServerSettings
+from photoark.server.errors import StorageFull
 from photoark.server.services import Services
 from photoark.tuning import tune_allocator
 
@@ -71,10 +76,13 @@ def serve(settings: ServerSettings, log_level: str = "info") -> None:
     """Serve the API on ``settings.host:settings.port`` until interrupted."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     tune_allocator()
+    os.umask(0o077)  # the whole process serves private data: nothing it makes is for others
     try:
         app = create_app(settings)
     except OSError as err:
         raise ServerStartError(f"cannot create or open the server's files: {err}") from err
+    except StorageFull as err:  # the database could not even be migrated
+        raise ServerStartError(f"cannot start: {err.message}; free some space") from err
     except (ValueError, sqlalchemy.exc.ArgumentError, sqlalchemy.exc.OperationalError) as err:
         raise ServerStartError(f"cannot open the database: {_first_line(err)}") from err
     server = build_server(app, settings.host, settings.port, log_level)

@@ -45,6 +45,7 @@ from photoark.client.daemon.timing import DaemonTiming
 from photoark.client.daemon.watcher import Settler
 from photoark.client.errors import ClientError, ServerUnreachable
 from photoark.client.lock import exclusive
+from photoark.client.pipeline.orphans import abort_orphan_uploads
 from photoark.client.session import Session
 from photoark.client.settings import Settings
 from photoark.client.state.daemonstate import DaemonQueue, StatusBoard
@@ -117,6 +118,11 @@ class Daemon:
             self._changes.pull()
         except ServerUnreachable as err:
             self._pausing.went_offline(str(err))
+        else:
+            try:  # sessions an earlier run of this home opened and never recorded (killed)
+                abort_orphan_uploads(self.session.api, self.session.db)
+            except ClientError as err:  # backing up goes on without it
+                log.warning("could not abort forgotten upload sessions: %s", err)
         for t in threads:
             t.start()
         last_refresh = -1e9

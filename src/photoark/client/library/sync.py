@@ -3,7 +3,8 @@
 Each page is applied in one transaction together with the new version, so a kill mid-sync
 resumes from the last applied page. An entry whose key or metadata fails authentication is
 recorded in ``broken_entries`` (shown by ``ls``/``export`` as an integrity failure), never
-silently dropped and never allowed to stop the rest of the library from syncing.
+silently dropped and never allowed to stop the rest of the library from syncing. A deleted
+album takes its records with it (its own and its entries'): what is gone cannot fail.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def _apply_collection(
     result.albums_changed += 1
     if c.is_deleted:
         session.mirror.remove_album(conn, c.id)
+        _clear_album_broken(session, conn, c.id)
         return
     try:
         album = album_from_collection(session.account.master_key, c)
@@ -42,6 +44,14 @@ def _apply_collection(
         return
     session.mirror.clear_broken(conn, c.id, 0)
     session.mirror.put_album(conn, album)
+
+
+def _clear_album_broken(session: Session, conn: sqlite3.Connection, album_id: int) -> None:
+    """Forget every broken record of a deleted album: the album's own and its entries'."""
+    # same connection as ``conn`` (the state DB has one): sees this transaction's records too
+    for broken_album, file_id, _ in session.mirror.broken_entries():
+        if broken_album == album_id:
+            session.mirror.clear_broken(conn, album_id, file_id)
 
 
 def _record_broken(

@@ -37,6 +37,7 @@ from photoark.client.pipeline.handover import Handover
 from photoark.client.pipeline.identify import identify
 from photoark.client.pipeline.known import KnownContent
 from photoark.client.pipeline.livephotos import LivePair, live_parts, pair_live_photos
+from photoark.client.pipeline.orphans import abort_orphan_uploads
 from photoark.client.pipeline.outcome import Ignored, IgnoreReason, Outcome
 from photoark.client.pipeline.report import BackupOptions, BackupProgress, BackupReport
 from photoark.client.pipeline.retire import retire_previous_versions
@@ -71,8 +72,12 @@ def backup(
     options: BackupOptions | None = None,
     progress: BackupProgress | None = None,
 ) -> BackupReport:
-    """Back up ``paths`` (files or folders, recursively) into the album ``album_name``."""
+    """Back up ``paths`` (files or folders, recursively) into the album ``album_name``.
+
+    First, the upload sessions an earlier run of this home left unrecorded (killed right after
+    opening one) are aborted, so they stop holding quota (:mod:`.orphans`)."""
     with exclusive(session.home, "backup"):
+        abort_orphan_uploads(session.api, session.db)
         found, passed = scan_split(paths)
         return backup_found(
             session, found, passed, paths, album_name, options or BackupOptions(), progress

@@ -18,6 +18,7 @@ from photoark.client.errors import ApiError, FileChangedError
 from photoark.client.library.records import seal_metadata
 from photoark.client.pipeline.bundler import Bundler
 from photoark.client.pipeline.decide import Action
+from photoark.client.pipeline.orphans import home_tag
 from photoark.client.pipeline.outcome import Outcome
 from photoark.client.pipeline.smallfiles import SmallFile, record_commit, seal_small
 from photoark.client.pipeline.sources import ContentSource
@@ -54,6 +55,7 @@ class Handover:
         self.versions = versions
         self.tally = tally
         self.queue = UploadQueue(session.db)
+        self.tag = home_tag(session.db)  # in the keys of the sessions it opens (.orphans)
         self.bundler = bundler
         self.adder = adder
 
@@ -65,6 +67,7 @@ class Handover:
             tally.sent,
             tally.progress.bytes_done,
             cancel=tally.stopped,
+            tag=self.tag,
         )
 
     def known(

@@ -26,6 +26,7 @@ import blake3
 
 from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, FileChangedError, UploadStopped
+from photoark.client.pipeline.orphans import session_key
 from photoark.client.pipeline.sources import ContentSource
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.crypto.boxes import new_key
@@ -68,7 +69,9 @@ class UploadResult:
 class ContentUploader:
     """Uploads file content. ``on_bytes`` is told every content byte sent over the network;
     ``on_plain`` every plaintext byte dealt with (sent, or found already on the server), so the
-    two differ on a resumed upload."""
+    two differ on a resumed upload. ``tag``: the home's tag (:func:`.orphans.home_tag`), put
+    in every session's idempotency key so that a session a kill left unrecorded can be told
+    apart from another device's and aborted."""
 
     def __init__(
         self,
@@ -78,8 +81,10 @@ class ContentUploader:
         on_plain: Callable[[int], None] = lambda n: None,
         in_flight: int = 3,
         cancel: Callable[[], bool] = lambda: False,
+        tag: str | None = None,
     ) -> None:
         self._cancel = cancel
+        self._tag = tag
         self._api = api
         self._queue = queue
         self._on_bytes = on_bytes
@@ -115,7 +120,8 @@ class ContentUploader:
         file_key = new_key()
         encryptor = StreamEncryptor.start(file_key)
         total = content_size(source.size)
-        session = self._api.open_upload(total, PART_SIZE)
+        key = None if self._tag is None else session_key(self._tag)
+        session = self._api.open_upload(total, PART_SIZE, idempotency_key=key)
         pending = PendingUpload(
             path=source.path,
             size=source.size,

@@ -23,19 +23,23 @@ Svc = Annotated[Services, Depends(get_services)]
 
 @dataclass(frozen=True)
 class Auth:
-    """The authenticated caller: user id and the token used (logout revokes that one)."""
+    """The authenticated caller: user id, the token used (logout revokes that one) and that
+    token's id (``/auth/sessions`` marks it current; event streams end when it is revoked)."""
 
     user_id: int
     token: str
+    token_id: int
 
 
 def authenticate(request: Request, services: Svc) -> Auth:
-    """``Authorization: Bearer TOKEN`` → :class:`Auth`; missing, invalid or revoked → 401."""
+    """``Authorization: Bearer TOKEN`` → :class:`Auth`; missing, invalid, revoked or
+    expired → 401."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing bearer token")
-    return Auth(services.accounts.authenticate(token), token)
+    found = services.accounts.authenticate(token)
+    return Auth(found.user_id, token, found.token_id)
 
 
 CurrentUser = Annotated[Auth, Depends(authenticate)]

@@ -56,8 +56,10 @@ class EventStreamResponse(StreamingResponse):
             group.cancel_scope.cancel()
 
 
-async def _frames(feed: ChangeFeed, user_id: int, version: int) -> AsyncIterator[bytes]:
-    with feed.watch(user_id, version) as watch:
+async def _frames(
+    feed: ChangeFeed, user_id: int, version: int, token_id: int
+) -> AsyncIterator[bytes]:
+    with feed.watch(user_id, version, token_id) as watch:
         yield change_event(version)
         async for moved in watch.changes():
             yield PING if moved is None else change_event(moved)
@@ -68,7 +70,7 @@ async def events(auth: CurrentUser, services: Svc) -> EventStreamResponse:
     feed = services.events
     version = await feed.current(auth.user_id)  # before the 200: a failure is a problem body
     return EventStreamResponse(
-        _frames(feed, auth.user_id, version),
+        _frames(feed, auth.user_id, version, auth.token_id),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 

@@ -16,7 +16,7 @@ from photoark.protocol.models import (
     TrashFiles,
     VerifiedFile,
 )
-from photoark.server.api.bodies import read_body
+from photoark.server.api.bodies import large_body
 from photoark.server.api.deps import CurrentUser, Svc
 from photoark.server.api.limits import DbInt
 from photoark.server.api.ranges import parse_range
@@ -27,6 +27,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/files", tags=["files"])
 
+_BUNDLE_LIMIT = "a bundle is at most"
+
 
 @router.post("", status_code=201)
 def commit_file(request: FileCommit, auth: CurrentUser, services: Svc) -> FileRecord:
@@ -35,15 +37,15 @@ def commit_file(request: FileCommit, auth: CurrentUser, services: Svc) -> FileRe
 
 @router.post("/bundle", status_code=201)
 async def commit_bundle(request: Request, auth: CurrentUser, services: Svc) -> BundleResult:
-    body = await read_body(request, MAX_BUNDLE_BYTES, "a bundle is at most")
-    files = await run_in_threadpool(services.bundles.commit, auth.user_id, body)
+    async with large_body(request, auth.user_id, MAX_BUNDLE_BYTES, _BUNDLE_LIMIT) as body:
+        files = await run_in_threadpool(services.bundles.commit, auth.user_id, body)
     return BundleResult(files=files)
 
 
 @router.post("/thumbnails")
 async def set_thumbnails(request: Request, auth: CurrentUser, services: Svc) -> BundleResult:
-    body = await read_body(request, MAX_BUNDLE_BYTES, "a bundle is at most")
-    files = await run_in_threadpool(services.bundles.set_thumbnails, auth.user_id, body)
+    async with large_body(request, auth.user_id, MAX_BUNDLE_BYTES, _BUNDLE_LIMIT) as body:
+        files = await run_in_threadpool(services.bundles.set_thumbnails, auth.user_id, body)
     return BundleResult(files=files)
 
 

@@ -7,12 +7,19 @@ refused before a byte is read; a body without one (chunked) is read up to the li
 as soon as it grows past it, so the server never holds more than the limit for one request. The
 answer is a ``413`` problem with code ``too_large`` and ``details.max_bytes``.
 
+A body that stays silent for ``idle_seconds`` (``--body-timeout``) is answered ``408``
+``request_timeout``. The routes that bound their bodies themselves (part ``PUT``, bundle and
+thumbnail ``POST``: see :mod:`.bodies`) apply the same timeout as they read. Either way the 408
+closes the connection (``Connection: close``) instead of leaving it open for the rest of a body
+that is not coming.
+
 :data:`DbInt` bounds integers in paths and queries to what both databases store (a signed
 64-bit integer), so an out-of-range id is a ``400 bad_request``, never a database error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated
 
@@ -34,15 +41,22 @@ _BUNDLE_POST = re.compile(r"^/files/(bundle|thumbnails)/?$")
 
 
 class BodyLimitMiddleware:
-    """Pure ASGI middleware: bodies over ``max_bytes`` get a 413 problem (see module doc)."""
+    """Pure ASGI middleware: bodies over ``max_bytes`` get a 413 problem, bodies silent for
+    ``idle_seconds`` (``None``: no limit) a 408 (see module doc)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, idle_seconds: float | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.idle_seconds = idle_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _bounds_itself(scope["method"], scope["path"]):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _bounds_itself(scope["method"], scope["path"]):
+            await self.app(scope, receive, _close_after_timeout(send))
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
@@ -52,7 +66,12 @@ class BodyLimitMiddleware:
         chunks: list[bytes] = []
         received = 0
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout(self.idle_seconds):
+                    message = await receive()
+            except TimeoutError:
+                await self._timed_out(scope, receive, send, received)
+                return
             if message["type"] != "http.request":  # client went away: let the app see it
                 await self.app(scope, _replay([], message, receive), send)
                 return
@@ -65,6 +84,15 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(chunks, None, receive), send)
+
+    async def _timed_out(self, scope: Scope, receive: Receive, send: Send, received: int) -> None:
+        response = problem_response(
+            ErrorCode.REQUEST_TIMEOUT,
+            f"no byte of the body for {self.idle_seconds:g} s ({received} received)",
+            {"received": received, "idle_seconds": self.idle_seconds},
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
@@ -81,6 +109,18 @@ def _bounds_itself(method: str, path: str) -> bool:
     return (method == "PUT" and _PART_PUT.match(path) is not None) or (
         method == "POST" and _BUNDLE_POST.match(path) is not None
     )
+
+
+def _close_after_timeout(send: Send) -> Send:
+    """``send``, with ``Connection: close`` added to a ``408`` answer (a silent body)."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 408:
+            headers = [*message.get("headers", []), (b"connection", b"close")]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
 
 
 def _content_length(scope: Scope) -> int | None:

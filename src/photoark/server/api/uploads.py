@@ -1,7 +1,8 @@
 """Routes under ``/uploads``: resumable upload sessions and their parts.
 
 ``PUT`` of a part is async so its body can be read with a bound (the part's exact expected
-size, known before reading); the checks and the write run in the threadpool.
+size, known before reading) under one of the account's body slots (:mod:`.bodies`); the checks
+and the write run in the threadpool.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from photoark.protocol.models import PartInfo, UploadCreate, UploadSession
-from photoark.server.api.bodies import read_body
+from photoark.protocol.models import OpenUpload, PartInfo, UploadCreate, UploadSession
+from photoark.server.api.bodies import large_body
 from photoark.server.api.deps import CurrentUser, Svc
 from photoark.server.api.limits import DbInt
 from photoark.server.errors import BadRequest
@@ -25,6 +26,13 @@ def open_upload(request: UploadCreate, auth: CurrentUser, services: Svc) -> Uplo
     """Open a session; a repeat with the same ``idempotency_key`` answers the same session,
     also with 201 (a retry cannot tell whether its first attempt got through)."""
     return services.uploads.open(auth.user_id, request)
+
+
+@router.get("")
+def list_open_uploads(auth: CurrentUser, services: Svc) -> list[OpenUpload]:
+    """The caller's open, unexpired sessions (what holds quota), so a client can abort those
+    it no longer knows."""
+    return services.uploads.list_open(auth.user_id)
 
 
 @router.get("/{upload_id}")
@@ -50,7 +58,7 @@ async def put_part(
     if not x_content_sha256:
         raise BadRequest("missing X-Content-SHA256 header")
     limit = await run_in_threadpool(services.uploads.part_limit, auth.user_id, upload_id, number)
-    body = await read_body(request, limit)
-    return await run_in_threadpool(
-        services.uploads.put_part, auth.user_id, upload_id, number, body, x_content_sha256
-    )
+    async with large_body(request, auth.user_id, limit) as body:
+        return await run_in_threadpool(
+            services.uploads.put_part, auth.user_id, upload_id, number, body, x_content_sha256
+        )

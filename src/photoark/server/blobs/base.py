@@ -12,15 +12,22 @@ quota of the storage backend is :class:`~photoark.server.errors.StorageFull`; ot
 failures propagate as they are. The local directory store is :mod:`.local`, an in-memory one
 :mod:`.memory`; an S3 store (multipart upload = upload, object = object, presigned part URLs)
 fits the same contract.
+
+Sweeping (:mod:`photoark.server.services.sweeper`): :meth:`BlobStore.list_objects` and
+:meth:`BlobStore.list_uploads` name everything stored with the time it last changed, and
+:meth:`BlobStore.remove_temporary` drops what interrupted writes left; the sweeper decides
+from the database what is garbage and deletes it with the idempotent :meth:`BlobStore.delete`
+and :meth:`BlobStore.abort`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["READ_CHUNK", "BlobStore", "check_key", "check_range"]
+__all__ = ["READ_CHUNK", "BlobStore", "StoredKey", "check_key", "check_range"]
 
 READ_CHUNK = 1024 * 1024  # read_range yields chunks of at most this size
 
@@ -38,6 +45,16 @@ def check_range(size: int, start: int, end_inclusive: int) -> None:
     """:class:`ValueError` unless ``0 <= start <= end_inclusive < size``."""
     if not 0 <= start <= end_inclusive < size:
         raise ValueError(f"range {start}-{end_inclusive} outside object of size {size}")
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """An object or upload the store holds, and when it last changed (Unix seconds): the
+    sweeper leaves anything younger than its grace period alone, whatever the database says,
+    because a write may be on its way to being recorded."""
+
+    key: str
+    modified: float
 
 
 class BlobStore(Protocol):
@@ -105,4 +122,28 @@ class BlobStore(Protocol):
 
     def delete(self, object_key: str) -> None:
         """Delete the object. Idempotent: a missing object is not an error."""
+        ...
+
+    def list_objects(self) -> Iterator[StoredKey]:
+        """Every object, with the time it was last written; in no particular order.
+
+        Read-only and lazy: objects written or deleted while it runs may or may not be listed.
+        Only well-formed keys are listed (never a temporary file).
+        """
+        ...
+
+    def list_uploads(self) -> Iterator[StoredKey]:
+        """Every upload (parts not yet completed into an object), with the time a part of it
+        was last written; in no particular order. Read-only and lazy, as :meth:`list_objects`.
+        """
+        ...
+
+    def remove_temporary(self, older_than: float) -> int:
+        """Remove what interrupted writes left (temporary files, staging directories) that
+        last changed before ``older_than`` (Unix seconds); return how many were removed.
+
+        Never touches an object or a part. Idempotent, and safe while other processes write
+        (several replicas may share the store) as long as ``older_than`` spares writes in
+        flight. A store whose writes leave nothing behind returns 0.
+        """
         ...

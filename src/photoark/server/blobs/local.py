@@ -15,6 +15,11 @@ and manifest into a private staging directory ``uploads/.put-<object_key>-<rando
 valid upload key), one directory fsync, rename into ``blobs/`` (never over an existing object).
 ``read_range`` maps byte offsets to part files through the manifest. ``ENOSPC``/``EDQUOT``
 become :class:`~photoark.server.errors.StorageFull`.
+
+Everything is private to the server's user: directories 0700, files 0600 (whatever the umask).
+A write is staged under a name no listing takes for a key (``.<name>.<random>.tmp``, or the
+``uploads/.put-*`` staging directories); a crash leaves those behind, and
+:meth:`LocalBlobStore.remove_temporary` sweeps them once old enough.
 """
 
 from __future__ import annotations
@@ -29,13 +34,56 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from photoark.server.blobs.base import READ_CHUNK, check_key, check_range
+from photoark.server.blobs.base import READ_CHUNK, StoredKey, check_key, check_range
 from photoark.server.errors import NotFound, StorageFull
 
 __all__ = ["LocalBlobStore"]
 
 _MANIFEST = "manifest.json"
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_STAGING = ".put-"  # put_object's staging directories under uploads/
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def _private(path: str, flags: int) -> int:
+    """``open`` opener: a new file is created 0600 (the umask may only narrow it)."""
+    return os.open(path, flags, FILE_MODE)
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def _is_key(name: str) -> bool:
+    try:
+        check_key(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _modified(entry: os.DirEntry[str]) -> float | None:
+    """The entry's mtime, or ``None`` if it is gone meanwhile (deleted by another writer)."""
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _older(entry: os.DirEntry[str], than: float) -> bool:
+    """Whether the entry last changed before ``than`` (not if it is gone meanwhile)."""
+    modified = _modified(entry)
+    return modified is not None and modified < than
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    """The directory's entries; none if it is gone (or was never made)."""
+    try:
+        with os.scandir(directory) as it:
+            return list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 @contextlib.contextmanager
@@ -81,8 +129,10 @@ class LocalBlobStore:
     def __init__(self, data_dir: Path) -> None:
         self._uploads = data_dir / "uploads"
         self._blobs = data_dir / "blobs"
-        self._uploads.mkdir(parents=True, exist_ok=True)
-        self._blobs.mkdir(parents=True, exist_ok=True)
+        for directory in (self._uploads, self._blobs):
+            directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            with contextlib.suppress(PermissionError):  # not ours: its owner decides
+                os.chmod(directory, DIR_MODE)  # one made by an earlier version may be 0755
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -96,7 +146,7 @@ class LocalBlobStore:
         """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename)."""
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            with open(tmp, "wb") as fh:
+            with open(tmp, "wb", opener=_private) as fh:
                 fh.write(data)
                 _make_durable(fh)
             os.replace(tmp, path)
@@ -111,7 +161,7 @@ class LocalBlobStore:
             raise ValueError("part numbers start at 0")
         directory = self._upload_dir(upload_key)
         with _disk_errors():
-            directory.mkdir(exist_ok=True)
+            directory.mkdir(exist_ok=True, mode=DIR_MODE)
             self._write_file(directory / _part_name(number), data)
 
     def part_sizes(self, upload_key: str) -> dict[int, int]:
@@ -150,25 +200,25 @@ class LocalBlobStore:
         with _disk_errors():
             self._write_file(source / _MANIFEST, manifest.encode())
             _fsync_dir(source)
-            target.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(exist_ok=True, mode=DIR_MODE)
             os.rename(source, target)
             _fsync_dir(target.parent)
         return sum(sizes[n] for n in range(part_count))
 
     def put_object(self, object_key: str, data: bytes) -> None:
         target = self._object_dir(object_key)
-        staging = self._uploads / f".put-{object_key}-{secrets.token_hex(4)}"
+        staging = self._uploads / f"{_STAGING}{object_key}-{secrets.token_hex(4)}"
         manifest = json.dumps({"part_sizes": [len(data)]}).encode()
         try:
             with _disk_errors():
-                staging.mkdir()
+                staging.mkdir(mode=DIR_MODE)
                 # Nobody sees the staging directory: plain writes, made durable by the fsyncs.
                 for name, content in ((_part_name(0), data), (_MANIFEST, manifest)):
-                    with open(staging / name, "wb") as fh:
+                    with open(staging / name, "wb", opener=_private) as fh:
                         fh.write(content)
                         _make_durable(fh)
                 _fsync_dir(staging)
-                target.parent.mkdir(exist_ok=True)
+                target.parent.mkdir(exist_ok=True, mode=DIR_MODE)
                 try:
                     # Never replaces an object: renaming onto a non-empty directory fails.
                     os.rename(staging, target)
@@ -193,9 +243,9 @@ class LocalBlobStore:
             with _disk_errors():
                 for object_key, data in objects:
                     target = self._object_dir(object_key)
-                    target.parent.mkdir(exist_ok=True)
+                    target.parent.mkdir(exist_ok=True, mode=DIR_MODE)
                     tmp = target.with_name(f".{object_key}.{secrets.token_hex(4)}.tmp")
-                    fh = open(tmp, "wb")  # noqa: SIM115 - closed below, after its fsync
+                    fh = open(tmp, "wb", opener=_private)  # noqa: SIM115 - closed after fsync
                     handles.append(fh)
                     written.append((tmp, target))
                     fh.write(data)
@@ -286,3 +336,57 @@ class LocalBlobStore:
             shutil.rmtree(target, ignore_errors=True)
         except FileNotFoundError:
             pass
+
+    # -- sweeping ----------------------------------------------------------------------------
+
+    def list_objects(self) -> Iterator[StoredKey]:
+        """``blobs/<ab>/<key>``: a one-part object's file, or a completed upload's directory
+        (its mtime is its manifest's arrival, the last write before it appeared)."""
+        for fan in _entries(self._blobs):
+            if not fan.is_dir(follow_symlinks=False):
+                continue
+            for entry in _entries(Path(fan.path)):
+                if not _is_key(entry.name):
+                    continue
+                modified = _modified(entry)
+                if modified is not None:
+                    yield StoredKey(entry.name, modified)
+
+    def list_uploads(self) -> Iterator[StoredKey]:
+        """``uploads/<key>/``, with the directory's mtime: every part write renames a file
+        into it, so that is when a part last arrived."""
+        for entry in _entries(self._uploads):
+            if _is_key(entry.name) and entry.is_dir(follow_symlinks=False):
+                modified = _modified(entry)
+                if modified is not None:
+                    yield StoredKey(entry.name, modified)
+
+    def remove_temporary(self, older_than: float) -> int:
+        """``.*.tmp`` files (an interrupted atomic write) in upload directories, in the fan-out
+        directories of ``blobs/`` and in completed objects' directories, and ``put_object``'s
+        staging directories, each last changed before ``older_than``."""
+        places = [Path(e.path) for e in _entries(self._uploads) if _is_key(e.name)]
+        for fan in _entries(self._blobs):
+            if fan.is_dir(follow_symlinks=False):
+                places.append(Path(fan.path))
+                places.extend(
+                    Path(e.path)
+                    for e in _entries(Path(fan.path))
+                    if _is_key(e.name) and e.is_dir(follow_symlinks=False)
+                )
+        old = [  # names first: only a temporary is stat'ed
+            entry
+            for place in places
+            for entry in _entries(place)
+            if _is_temporary(entry.name) and _older(entry, older_than)
+        ]
+        for entry in old:
+            Path(entry.path).unlink(missing_ok=True)
+        staging = [
+            entry
+            for entry in _entries(self._uploads)
+            if entry.name.startswith(_STAGING) and _older(entry, older_than)
+        ]
+        for entry in staging:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        return len(old) + len(staging)

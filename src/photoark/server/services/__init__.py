@@ -75,7 +75,15 @@ def build_services(
     upload_store = UploadStore(engine)
     uploads = UploadService(upload_store, blobs, settings.upload_expiry_seconds, clock)
     return Services(
-        accounts=AccountService(account_store, settings.login_hash, settings.default_quota),
+        accounts=AccountService(
+            account_store,
+            settings.login_hash,
+            settings.default_quota,
+            hash_workers=settings.login_hash_workers,
+            login_wait=settings.login_wait_seconds,
+            token_idle_days=settings.token_idle_days,
+            clock=clock,
+        ),
         collections=CollectionService(collection_store),
         uploads=uploads,
         files=FileService(file_store, collection_store, uploads, blobs),
@@ -88,6 +96,7 @@ def build_services(
             account_store.versions,
             poll_interval=settings.events_poll_seconds,
             heartbeat=settings.events_heartbeat_seconds,
+            live_tokens=account_store.unrevoked,
         ),
         upload_store=upload_store,
     )

@@ -18,6 +18,7 @@ from photoark.protocol.models import (
     Entry,
 )
 from photoark.server.errors import BadRequest
+from photoark.server.services.validation import check_sealed
 from photoark.server.store.collections import CollectionStore
 
 __all__ = ["CollectionService"]
@@ -30,12 +31,16 @@ class CollectionService:
     def create(self, user_id: int, request: CollectionCreate) -> Collection:
         """A new album. With ``request.idempotency_key``, at most one per key and user: a
         repeat answers the album the key made (a retry after a lost answer); the key with
-        another body is a :class:`~photoark.server.errors.Conflict`."""
+        another body is a :class:`~photoark.server.errors.Conflict`. The wrapped key and the
+        encrypted name must not be empty (:class:`BadRequest` otherwise)."""
+        check_sealed("encrypted_key", request.encrypted_key)
+        check_sealed("encrypted_name", request.encrypted_name)
         return self._store.create(
             user_id, request.encrypted_key, request.encrypted_name, request.idempotency_key
         )
 
     def rename(self, user_id: int, collection_id: int, encrypted_name: bytes) -> Collection:
+        check_sealed("encrypted_name", encrypted_name)
         return self._store.rename(user_id, collection_id, encrypted_name)
 
     def list(self, user_id: int) -> list[Collection]:

@@ -19,6 +19,12 @@ Contract:
   as one value, the newest), ``None`` after ``heartbeat`` seconds without one, and ends when the
   feed closes. Leaving the ``with`` block (normally, by an error, or by cancellation when the
   client went away) unregisters it; a user nobody watches any more is dropped from the query.
+- A watcher may name the token its stream was opened with (``token_id``); given a
+  ``live_tokens`` reader, each tick also asks which of the watched tokens are still unrevoked
+  (one more primary-key query, in the same trip to a thread) and ends the streams of the others:
+  a logout or a revoked session, through any replica, ends its streams within a tick (at once
+  through this process: the write pokes the feed). A token that merely expires by idleness
+  does not end an open stream (the stream is its use); its next request is refused.
 - :meth:`ChangeFeed.start` / :meth:`ChangeFeed.stop` run and end the poller (the app's lifespan);
   :meth:`ChangeFeed.close` ends every stream at once (server shutdown: uvicorn drains open
   requests BEFORE the lifespan ends, so the runner calls it when shutdown begins). A feed never
@@ -38,20 +44,26 @@ __all__ = ["ChangeFeed", "Watch"]
 log = logging.getLogger(__name__)
 
 ReadVersions = Callable[[Collection[int]], Mapping[int, int]]
+LiveTokens = Callable[[Collection[int]], Collection[int]]
 
 
 class Watch:
     """One stream's view of a user's counter; made by :meth:`ChangeFeed.watch`."""
 
-    def __init__(self, feed: ChangeFeed, topic: _Topic, version: int) -> None:
+    def __init__(
+        self, feed: ChangeFeed, topic: _Topic, version: int, token_id: int | None = None
+    ) -> None:
         self._feed = feed
         self._topic = topic
         self._wake = asyncio.Event()
         self.version = version  # the newest value handed out (or known by the caller)
+        self.token_id = token_id
+        self.revoked = False  # its token was revoked: the stream ends
 
     async def changes(self) -> AsyncIterator[int | None]:
-        """Each newer counter value; ``None`` after ``heartbeat`` s of silence; ends on close."""
-        while not self._feed.closed:
+        """Each newer counter value; ``None`` after ``heartbeat`` s of silence; ends on close
+        or when the watch's token is revoked."""
+        while not self._feed.closed and not self.revoked:
             if self._topic.version > self.version:
                 self.version = self._topic.version
                 yield self.version
@@ -88,8 +100,10 @@ class ChangeFeed:
         poll_interval: float = 0.25,
         heartbeat: float = 15.0,
         min_gap: float = 0.02,
+        live_tokens: LiveTokens | None = None,
     ) -> None:
         self._read = read_versions
+        self._live_tokens = live_tokens
         self.poll_interval = poll_interval
         self.heartbeat = heartbeat
         self._min_gap = min_gap
@@ -153,15 +167,16 @@ class ChangeFeed:
         return versions.get(user_id, 0)
 
     @contextlib.contextmanager
-    def watch(self, user_id: int, version: int) -> Iterator[Watch]:
+    def watch(self, user_id: int, version: int, token_id: int | None = None) -> Iterator[Watch]:
         """Watch ``user_id`` from ``version`` (read by the caller, e.g. with :meth:`current`):
-        a change committed after that read is never missed."""
+        a change committed after that read is never missed. With ``token_id``, the watch ends
+        once that token is revoked."""
         topic = self._topics.get(user_id)
         if topic is None:
             topic = self._topics[user_id] = _Topic(version)
         else:
             topic.version = max(topic.version, version)
-        watch = Watch(self, topic, version)
+        watch = Watch(self, topic, version, token_id)
         topic.watches.add(watch)
         try:
             yield watch
@@ -183,9 +198,23 @@ class ChangeFeed:
                 await asyncio.sleep(self._min_gap)
 
     async def _tick(self) -> None:
-        """One query for every watched user; wake the watchers of those whose counter moved."""
+        """One query for every watched user (and one for the watched tokens); wake the watchers
+        of those whose counter moved, end those whose token was revoked."""
+        users = list(self._topics)
+        tokens = {
+            watch.token_id
+            for topic in self._topics.values()
+            for watch in topic.watches
+            if watch.token_id is not None
+        }
+        live_tokens = self._live_tokens if tokens else None
+
+        def read() -> tuple[Mapping[int, int], Collection[int] | None]:
+            versions = self._read(users)
+            return versions, None if live_tokens is None else set(live_tokens(tokens))
+
         try:
-            versions = await asyncio.to_thread(self._read, list(self._topics))
+            versions, live = await asyncio.to_thread(read)
         except Exception:
             if not self._failing:  # once per outage, not four times a second
                 log.exception("reading users' change counters failed; retrying every tick")
@@ -199,3 +228,10 @@ class ChangeFeed:
             if topic is not None and version > topic.version:
                 topic.version = version
                 topic.wake()
+        if live is not None:
+            for topic in self._topics.values():
+                for watch in topic.watches:
+                    # a watch opened during the query is checked at the next tick
+                    if watch.token_id in tokens and watch.token_id not in live:
+                        watch.revoked = True
+                        watch._notify()

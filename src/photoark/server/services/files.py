@@ -16,10 +16,15 @@ commit of a committed upload returns before writing anything; a commit that lose
 concurrent one, or is refused inside the transaction, deletes the object it wrote, so one file
 never leaves a second thumbnail object. (A crash between the write and the transaction leaves
 an unreferenced object: garbage, never a dangling reference.)
+
+A download checks the object first: one the blob store holds with another size than recorded
+(truncated, a part lost) or not at all is :class:`ObjectDamaged` (410 ``object_damaged``)
+before a byte is sent, never a 500 nor a stream that breaks off.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +32,14 @@ from typing import Literal
 
 from photoark.protocol.models import FileCommit, FileIds, FileRecord, VerifiedFile
 from photoark.server.blobs.base import BlobStore
-from photoark.server.errors import BadRequest, Conflict, NotFound, ServerError, UploadIncomplete
+from photoark.server.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    ObjectDamaged,
+    ServerError,
+    UploadIncomplete,
+)
 from photoark.server.services.uploads import UploadService, admit_quota, expected_part_size
 from photoark.server.store.collections import CollectionStore
 from photoark.server.store.files import CommitParts, CommitResult, FileStore
@@ -37,6 +49,8 @@ __all__ = ["BlobKind", "Download", "FileService", "missing_parts"]
 
 BlobKind = Literal["content", "thumbnail"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Download:
@@ -44,6 +58,8 @@ class Download:
 
     object_key: str
     size: int
+    file_id: int = 0
+    kind: BlobKind = "content"
 
 
 def missing_parts(row: UploadRow) -> list[int]:
@@ -190,11 +206,30 @@ class FileService:
     def download(self, user_id: int, file_id: int, kind: BlobKind) -> Download:
         row = self._files.get(user_id, file_id)
         if kind == "content":
-            return Download(row.content_object, row.record.content_size)
+            return Download(row.content_object, row.record.content_size, file_id, kind)
         if row.thumbnail_object is None:
             raise NotFound("the file has no thumbnail")
-        return Download(row.thumbnail_object, row.record.thumbnail_size)
+        return Download(row.thumbnail_object, row.record.thumbnail_size, file_id, kind)
 
     def read(self, download: Download, start: int, end_inclusive: int) -> Iterator[bytes]:
-        """Bytes of a blob obtained from :meth:`download` (so access was checked)."""
-        return self._blobs.read_range(download.object_key, start, end_inclusive)
+        """Bytes of a blob obtained from :meth:`download` (so access was checked).
+
+        :class:`ObjectDamaged` when the blob store does not hold exactly the recorded size
+        (measured now, from the stored data), raised here, before the first byte."""
+        stored = self._blobs.stored_size(download.object_key)
+        if stored != download.size:
+            raise self._damaged(download, stored)
+        try:
+            return self._blobs.read_range(download.object_key, start, end_inclusive)
+        except (NotFound, ValueError) as err:  # damaged or deleted since the check
+            raise self._damaged(download, None) from err
+
+    @staticmethod
+    def _damaged(download: Download, stored: int | None) -> ObjectDamaged:
+        what = "" if download.kind == "content" else f"{download.kind} of "
+        state = "is missing" if stored is None else f"holds {stored} of {download.size} bytes"
+        log.error("%sfile %d: object %s %s", what, download.file_id, download.object_key, state)
+        return ObjectDamaged(
+            f"the server's copy of the {what}file {download.file_id} is damaged: it {state}",
+            {"file_id": download.file_id, "kind": download.kind, "stored_size": stored},
+        )

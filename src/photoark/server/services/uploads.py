@@ -2,8 +2,14 @@
 
 A session is opened with the exact ciphertext size and a part size; it is admitted only if
 ``used + size <= quota`` where ``used`` counts stored files, trash and the user's other open
-sessions. Parts are numbered from 0; each is exactly ``part_size`` bytes except the last, which
-is the remainder; its SHA-256 must match the one the client declared.
+sessions that have not expired. Parts are numbered from 0; each is exactly ``part_size`` bytes
+except the last, which is the remainder; its SHA-256 must match the one the client declared.
+
+A session expires ``expiry_seconds`` after it was opened: it is then gone at once (not listed,
+not counted towards the quota, refused), and the sweeper
+(:mod:`~photoark.server.services.sweeper`) deletes it with its parts. ``GET /uploads`` lists the
+caller's open sessions, so a client can abort those it lost track of (a kill between opening a
+session and recording it).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from photoark.protocol.models import PartInfo, UploadCreate, UploadSession
+from photoark.protocol.models import OpenUpload, PartInfo, UploadCreate, UploadSession
 from photoark.server.blobs.base import BlobStore
 from photoark.server.errors import BadRequest, ChecksumMismatch, Conflict, NotFound, QuotaExceeded
 from photoark.server.store.uploads import COMMITTED, OPEN, UploadRow, UploadStore
@@ -121,6 +127,21 @@ class UploadService:
 
     def get(self, user_id: int, upload_id: str) -> UploadSession:
         return session_model(self.live(user_id, upload_id))
+
+    def list_open(self, user_id: int) -> list[OpenUpload]:
+        """The caller's open sessions that have not expired, oldest first."""
+        return [
+            OpenUpload(
+                id=row.id,
+                created=row.created_at,
+                expires_at=row.expires_at,
+                size=row.size,
+                parts=row.parts,
+                bytes=row.bytes,
+                idempotency_key=row.idempotency_key,
+            )
+            for row in self._store.list_open(user_id, self._clock())
+        ]
 
     def part_limit(self, user_id: int, upload_id: str, number: int) -> int:
         """The size part ``number`` must have, checked before its body is read."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from photoark.protocol.models import FileRecord
-from photoark.server.errors import Conflict
+from photoark.server.errors import Conflict, NotFound
 from photoark.server.store.db import read_transaction
 from photoark.server.store.files import recommit_in
 from photoark.server.store.rows import (
@@ -55,9 +55,10 @@ class BundleStore:
         self._engine = engine
 
     def committed(self, owner_id: int, upload_ids: Sequence[str]) -> set[str]:
-        """Which of ``upload_ids`` are already committed uploads of the owner; another
-        owner's or an open session's id is a :class:`Conflict` (ids are random: never by
-        chance)."""
+        """Which of ``upload_ids`` are already committed uploads of the owner; an open
+        session's id is a :class:`Conflict`, another owner's a :class:`NotFound` (as every
+        other look-up of another user's upload: its existence is not told; ids are random,
+        so never by chance)."""
         with read_transaction(self._engine) as conn:
             rows = conn.execute(
                 select(uploads.c.id, uploads.c.owner_id, uploads.c.state).where(
@@ -65,7 +66,9 @@ class BundleStore:
                 )
             ).all()
         for row in rows:
-            if row.owner_id != owner_id or row.state != COMMITTED:
+            if row.owner_id != owner_id:
+                raise NotFound(f"no such upload {row.id}")
+            if row.state != COMMITTED:
                 raise Conflict(f"upload id {row.id} is already in use")
         return {str(row.id) for row in rows}
 

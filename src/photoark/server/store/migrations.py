@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, func, insert, inspect, select, text
+from sqlalchemy import Column, Connection, Engine, func, insert, inspect, select, text, update
 from sqlalchemy.schema import CreateColumn
 
 from photoark.server.store import schema
@@ -100,6 +100,31 @@ def _v7_idempotency_keys(conn: Connection) -> None:
                 index.create(conn, checkfirst=True)
 
 
+def _v8_token_last_use(conn: Connection) -> None:
+    """``tokens.last_used_at`` (idle tokens expire; ``GET /auth/sessions`` shows it). Tokens
+    made before have no record of their use: their clock starts now, so an upgrade never
+    logs a device out. A fresh database has the column already (hence the check)."""
+    present = {c["name"] for c in inspect(conn).get_columns("tokens")}
+    if "last_used_at" not in present:
+        _add_column(conn, "tokens", schema.tokens.c.last_used_at)
+    conn.execute(
+        update(schema.tokens)
+        .where(schema.tokens.c.last_used_at.is_(None))
+        .values(last_used_at=time.time())
+    )
+
+
+def _v9_blob_key_indexes(conn: Connection) -> None:
+    """Indexes on the columns naming blobs (``files.content_object``,
+    ``files.thumbnail_object``, ``uploads.object_key``): the blob sweeper asks which keys rows
+    still name, a batch at a time. A fresh database has them already (hence the checks)."""
+    wanted = {"ix_files_content_object", "ix_files_thumbnail_object", "ix_uploads_object_key"}
+    for table in (schema.files, schema.uploads):
+        for index in table.indexes:
+            if index.name in wanted:
+                index.create(conn, checkfirst=True)
+
+
 def _add_column(conn: Connection, table_name: str, column: Column[Any]) -> None:
     """``ALTER TABLE ... ADD COLUMN`` as the latest schema declares it (both databases)."""
     ddl = CreateColumn(column).compile(dialect=conn.dialect)
@@ -114,6 +139,8 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (5, _v5_deletion_marks),
     (6, _v6_embeddings),
     (7, _v7_idempotency_keys),
+    (8, _v8_token_last_use),
+    (9, _v9_blob_key_indexes),
 ]
 
 

@@ -99,6 +99,9 @@ tokens = Table(
     Column("user_id", _Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    # When the token last authenticated a request, updated at most once an hour (a token unused
+    # for the server's ``token_idle_days`` stops working); migration 8 set old rows to its time.
+    Column("last_used_at", Float, nullable=True),
     Index("ix_tokens_user", "user_id"),
 )
 
@@ -146,6 +149,9 @@ files = Table(
     # the expiry sweep's range across users (deleting a file for good clears trashed_at, so
     # only the trash is in the range)
     Index("ix_files_trashed_at", "trashed_at"),
+    # the blob sweeper asks which object keys rows still name (migration 9)
+    Index("ix_files_content_object", "content_object"),
+    Index("ix_files_thumbnail_object", "thumbnail_object"),
 )
 
 collection_files = Table(
@@ -237,6 +243,7 @@ uploads = Table(
     Index("ix_uploads_owner_state", "owner_id", "state"),
     Index("ix_uploads_state_expires", "state", "expires_at"),
     _idempotency_index("ix_uploads_owner_idempotency"),
+    Index("ix_uploads_object_key", "object_key"),  # the blob sweeper's look-ups (migration 9)
 )
 
 upload_parts = Table(

@@ -1,7 +1,12 @@
-"""SQL for resumable upload sessions and their parts. One transaction per method."""
+"""SQL for resumable upload sessions and their parts. One transaction per method.
+
+An open session past its ``expires_at`` is gone for every purpose before the collector deletes
+it: it is not listed, and its size no longer counts towards the quota (:func:`quota_and_use`).
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +20,7 @@ from photoark.server.store.db import read_transaction
 from photoark.server.store.idempotency import create_once
 from photoark.server.store.schema import files, upload_parts, uploads, users
 
-__all__ = ["UploadRow", "UploadStore", "quota_and_use"]
+__all__ = ["OpenUploadRow", "UploadRow", "UploadStore", "quota_and_use"]
 
 OPEN = "open"
 COMMITTED = "committed"
@@ -35,6 +40,19 @@ class UploadRow:
     expires_at: float
     parts: tuple[PartInfo, ...] = ()
     idempotency_key: str | None = None  # the client's, from the opening request
+
+
+@dataclass(frozen=True)
+class OpenUploadRow:
+    """An open session as listed: what it holds so far (parts recorded, their bytes)."""
+
+    id: str
+    size: int
+    created_at: float
+    expires_at: float
+    parts: int
+    bytes: int
+    idempotency_key: str | None
 
 
 class UploadStore:
@@ -71,7 +89,7 @@ class UploadStore:
             return _get(conn, row.owner_id, found.id)
 
         def create(conn: Connection) -> UploadRow:
-            quota, used = quota_and_use(conn, row.owner_id)
+            quota, used = quota_and_use(conn, row.owner_id, now=row.created_at)
             admit(quota, used)
             conn.execute(
                 insert(uploads).values(
@@ -96,6 +114,44 @@ class UploadStore:
         """The owner's session with its parts, or :class:`NotFound`."""
         with read_transaction(self._engine) as conn:
             return _get(conn, owner_id, upload_id)
+
+    def list_open(self, owner_id: int, now: float) -> list[OpenUploadRow]:
+        """The owner's open sessions not expired at ``now``, oldest first, with the count and
+        bytes of the parts recorded so far."""
+        of_session = upload_parts.c.upload_id == uploads.c.id  # per row, by the primary key
+        query = (
+            select(
+                uploads.c.id,
+                uploads.c.size,
+                uploads.c.created_at,
+                uploads.c.expires_at,
+                uploads.c.idempotency_key,
+                select(func.count()).where(of_session).scalar_subquery().label("parts"),
+                select(func.coalesce(func.sum(upload_parts.c.size), 0))
+                .where(of_session)
+                .scalar_subquery()
+                .label("bytes"),
+            )
+            .where(
+                uploads.c.owner_id == owner_id,
+                uploads.c.state == OPEN,
+                uploads.c.expires_at >= now,
+            )
+            .order_by(uploads.c.created_at, uploads.c.id)
+        )
+        with read_transaction(self._engine) as conn:
+            return [
+                OpenUploadRow(
+                    id=r.id,
+                    size=int(r.size),
+                    created_at=float(r.created_at),
+                    expires_at=float(r.expires_at),
+                    parts=int(r.parts),
+                    bytes=int(r.bytes),
+                    idempotency_key=r.idempotency_key,
+                )
+                for r in conn.execute(query)
+            ]
 
     def record_part(self, owner_id: int, upload_id: str, part: PartInfo) -> int:
         """Record a stored part (insert or overwrite) and return its ``put_count``.
@@ -216,9 +272,11 @@ def _upsert_part(conn: Connection, upload_id: str, part: PartInfo) -> Any:
     )
 
 
-def quota_and_use(conn: Connection, owner_id: int) -> tuple[int, int]:
-    """The owner's quota and used bytes (stored files, trash and open sessions), with the
-    owner's row locked for the rest of the transaction."""
+def quota_and_use(conn: Connection, owner_id: int, now: float | None = None) -> tuple[int, int]:
+    """The owner's quota and used bytes (stored files, trash and open sessions not expired at
+    ``now``, the current time if not given), with the owner's row locked for the rest of the
+    transaction."""
+    now = time.time() if now is None else now
     quota = conn.execute(
         select(users.c.quota_bytes).where(users.c.id == owner_id).with_for_update()
     ).scalar_one()
@@ -229,7 +287,7 @@ def quota_and_use(conn: Connection, owner_id: int) -> tuple[int, int]:
     ).scalar_one()
     open_bytes = conn.execute(
         select(func.coalesce(func.sum(uploads.c.size), 0)).where(
-            uploads.c.owner_id == owner_id, uploads.c.state == OPEN
+            uploads.c.owner_id == owner_id, uploads.c.state == OPEN, uploads.c.expires_at >= now
         )
     ).scalar_one()
     return int(quota), int(file_bytes) + int(open_bytes)

@@ -1,0 +1,78 @@
+"""SQL for the sweeper: which blob keys rows still need. Read-only.
+
+Where a blob key lives in :mod:`.schema` (checked by ``tests/server/test_sweeper.py``, which
+fails when a new column names one):
+
+- ``files.content_object`` and ``files.thumbnail_object`` of files not deleted for good (a
+  deleted row keeps its keys only so that its garbage can be found: it protects nothing);
+- ``uploads.object_key`` of every upload row, open or committed (an open session's object
+  exists once a commit completed it and failed after; a committed row's object is its file's);
+- ``uploads.id`` of an open session names its parts (``upload_parts`` has no key of its own).
+
+Embeddings, marks, albums and accounts hold their data inline. Each query takes a bounded
+batch of candidates (the caller's list, cut into chunks of :data:`CHUNK`) and uses an index on
+the key column (migration 9), so a sweep costs a few lookups per thousand blobs, not a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, select
+
+from photoark.server.store.db import read_transaction
+from photoark.server.store.schema import files, uploads
+from photoark.server.store.uploads import OPEN
+
+__all__ = ["CHUNK", "KEY_COLUMNS", "SweepStore"]
+
+CHUNK = 500  # keys per IN (...) list: well under every database's parameter limit
+
+# Every column holding a blob key (table, column): the sweeper's reference list, and what the
+# schema test compares against the tables' String(64) key columns.
+KEY_COLUMNS = (
+    ("files", "content_object"),
+    ("files", "thumbnail_object"),
+    ("uploads", "object_key"),
+    ("uploads", "id"),
+)
+
+
+class SweepStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def referenced_objects(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` (object keys) that a live file or any upload row names."""
+        found: set[str] = set()
+        with read_transaction(self._engine) as conn:
+            for start in range(0, len(keys), CHUNK):
+                chunk = list(keys[start : start + CHUNK])
+                live = files.c.is_deleted.is_(False)
+                for column in (files.c.content_object, files.c.thumbnail_object):
+                    found.update(
+                        str(key)
+                        for key in conn.scalars(select(column).where(column.in_(chunk), live))
+                    )
+                found.update(
+                    str(key)
+                    for key in conn.scalars(
+                        select(uploads.c.object_key).where(uploads.c.object_key.in_(chunk))
+                    )
+                )
+        return found
+
+    def open_sessions(self, upload_ids: Sequence[str]) -> set[str]:
+        """Those of ``upload_ids`` that are open sessions (expired ones too: the collector
+        deletes those with their parts, in order)."""
+        found: set[str] = set()
+        with read_transaction(self._engine) as conn:
+            for start in range(0, len(upload_ids), CHUNK):
+                chunk = list(upload_ids[start : start + CHUNK])
+                found.update(
+                    str(key)
+                    for key in conn.scalars(
+                        select(uploads.c.id).where(uploads.c.id.in_(chunk), uploads.c.state == OPEN)
+                    )
+                )
+        return found
