@@ -15,6 +15,9 @@ POST     /auth/signup                         SignupRequest               LoginR
 POST     /auth/login                          LoginRequest                LoginResponse
 POST     /auth/logout                         -                           204 (revokes this token)
 POST     /auth/revoke-all                     -                           204 (all tokens of user)
+GET      /auth/sessions                       -                           AuthSessions (the
+                                                                          account's logins)
+DELETE   /auth/sessions/{id}                  -                           204 (revokes that one)
 GET      /collections                         -                           list[Collection]
 POST     /collections                         CollectionCreate            Collection (201; with an
                                                                           idempotency_key, a
