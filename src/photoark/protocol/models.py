@@ -105,7 +105,8 @@ B64Name = Annotated[B64, Field(max_length=MAX_NAME_BYTES)]
 B64Metadata = Annotated[B64, Field(max_length=MAX_METADATA_BYTES)]
 B64Thumbnail = Annotated[B64, Field(min_length=1, max_length=MAX_THUMBNAIL_BYTES)]
 Int64 = Annotated[int, Field(ge=0, le=MAX_INT)]
-UploadId = Annotated[str, Field(min_length=1, max_length=64)]
+UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # the server issues 32 hex digits
+UploadId = Annotated[str, Field(pattern=UPLOAD_ID_PATTERN)]
 ClientUploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MarkHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # a deletion mark: 32 bytes, hex

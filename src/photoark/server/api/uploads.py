@@ -7,10 +7,19 @@ and the write run in the threadpool.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Header, Request, Response
+from fastapi import Path as FastApiPath
 from starlette.concurrency import run_in_threadpool
 
-from photoark.protocol.models import OpenUpload, PartInfo, UploadCreate, UploadSession
+from photoark.protocol.models import (
+    UPLOAD_ID_PATTERN,
+    OpenUpload,
+    PartInfo,
+    UploadCreate,
+    UploadSession,
+)
 from photoark.server.api.bodies import large_body
 from photoark.server.api.deps import CurrentUser, Svc
 from photoark.server.api.limits import DbInt
@@ -35,20 +44,24 @@ def list_open_uploads(auth: CurrentUser, services: Svc) -> list[OpenUpload]:
     return services.uploads.list_open(auth.user_id)
 
 
+# an upload id in a path: what the server issues, so a NUL or a slash never reaches a store
+UploadIdPath = Annotated[str, FastApiPath(pattern=UPLOAD_ID_PATTERN)]
+
+
 @router.get("/{upload_id}")
-def get_upload(upload_id: str, auth: CurrentUser, services: Svc) -> UploadSession:
+def get_upload(upload_id: UploadIdPath, auth: CurrentUser, services: Svc) -> UploadSession:
     return services.uploads.get(auth.user_id, upload_id)
 
 
 @router.delete("/{upload_id}", status_code=204)
-def abort_upload(upload_id: str, auth: CurrentUser, services: Svc) -> Response:
+def abort_upload(upload_id: UploadIdPath, auth: CurrentUser, services: Svc) -> Response:
     services.uploads.abort(auth.user_id, upload_id)
     return Response(status_code=204)
 
 
 @router.put("/{upload_id}/parts/{number}")
 async def put_part(
-    upload_id: str,
+    upload_id: UploadIdPath,
     number: DbInt,
     request: Request,
     auth: CurrentUser,
