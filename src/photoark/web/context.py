@@ -13,6 +13,7 @@ from photoark.optimize.removal import CleanupResult
 from photoark.web.cache import OriginalCache, ThumbnailCache
 from photoark.web.hub import Hub
 from photoark.web.jobs import Jobs
+from photoark.web.library import Timelines
 from photoark.web.security import Guard
 
 __all__ = ["WebContext"]
@@ -26,6 +27,7 @@ class WebContext:
     jobs: Jobs
     thumbnails: ThumbnailCache
     originals: OriginalCache
+    timelines: Timelines = field(default_factory=Timelines)  # made once per mirror version
     # one change of the library at a time (the pages' applies, the follower's pulls)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     applied: list[CleanupResult] = field(default_factory=list)  # what undo takes back, last first

@@ -4,6 +4,9 @@ browser can show for formats it cannot decode (HEIC, RAW, TIFF)."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +23,8 @@ __all__ = [
     "BROWSER_IMAGES",
     "Displayed",
     "NotFound",
+    "Timeline",
+    "Timelines",
     "albums",
     "display",
     "file_or_404",
@@ -77,6 +82,42 @@ def timeline(mirror: Mirror, album_id: int | None = None) -> dict[str, Any]:
     return {"count": count, "months": months}
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """One timeline, made once per mirror version: its JSON (what ``/api/timeline`` sends) and
+    each id's position (a photo view's neighbours)."""
+
+    ids: list[int]
+    position: dict[int, int]
+    body: bytes
+
+
+class Timelines:
+    """The timelines asked for lately (the library's, an album's), kept until the mirror's
+    version changes: scrolling pages and arrow keys never sort 20 000 photos again."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self._keep = keep
+        self._made: OrderedDict[tuple[int | None, int], Timeline] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, mirror: Mirror, album_id: int | None = None) -> Timeline:
+        key = (album_id, mirror.sync_version())
+        with self._lock:
+            made = self._made.get(key)
+            if made is not None:
+                self._made.move_to_end(key)
+                return made
+        shown = timeline(mirror, album_id)
+        ids = [item[0] for month in shown["months"] for item in month["items"]]
+        made = Timeline(ids, {i: n for n, i in enumerate(ids)}, json.dumps(shown).encode())
+        with self._lock:
+            self._made[key] = made
+            while len(self._made) > self._keep:
+                self._made.popitem(last=False)
+        return made
+
+
 def _month_label(month: str) -> str:
     try:
         return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
@@ -121,12 +162,18 @@ def photo_facts(mirror: Mirror, f: LibraryFile, album_names: dict[int, str]) -> 
     }
 
 
-def photo_details(mirror: Mirror, file_id: int, album_id: int | None = None) -> dict[str, Any]:
+def photo_details(
+    mirror: Mirror,
+    file_id: int,
+    album_id: int | None = None,
+    timelines: Timelines | None = None,
+) -> dict[str, Any]:
     """The photo view's facts, with the previous and next photo of the timeline (or album)."""
     f = file_or_404(mirror, file_id)
     names = {a.id: a.name for a in mirror.albums()}
-    order = [i for _, i, _, _ in timeline_order(mirror, album_id)]
-    at = order.index(file_id) if file_id in order else -1
+    shown = (timelines or Timelines(keep=1)).get(mirror, album_id)
+    order = shown.ids
+    at = shown.position.get(file_id, -1)
     facts = photo_facts(mirror, f, names)
     facts["previous"] = order[at - 1] if at > 0 else None
     facts["next"] = order[at + 1] if 0 <= at < len(order) - 1 else None

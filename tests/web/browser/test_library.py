@@ -23,7 +23,7 @@ VISIBLE_TILES = """() => [...document.querySelectorAll('#timeline [data-photo-id
   .map((a) => Number(a.dataset.photoId))"""
 THUMBS_SETTLED = """(ids) => ids.every((id) => {
   const img = document.querySelector(`#timeline [data-photo-id="${id}"] img`);
-  return img && img.complete; })"""
+  return img && img.getAttribute('src') && img.complete; })"""
 NATURAL_WIDTHS = """(ids) => ids.map((id) =>
   document.querySelector(`#timeline [data-photo-id="${id}"] img`).naturalWidth)"""
 

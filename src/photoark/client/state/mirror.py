@@ -212,17 +212,18 @@ class Mirror:
         self, album_id: int | None = None
     ) -> list[tuple[int, str, str | None, float, bool]]:
         """``(id, type, taken_at, when, has thumbnail)`` of every live file (in one album, when
-        given), where ``when`` is the best known time: taken (UTC), else modified, else
-        uploaded. Plain columns only (no metadata decoded): a 20 000-photo timeline is one
-        cheap query."""
+        given), where ``when`` is the best known time: taken (UTC), else modified (read from
+        the metadata only when there is no ``taken_at``), else uploaded. Plain columns only
+        (no metadata decoded): a 20 000-photo timeline is one cheap query."""
         where = "f.is_trashed = 0"
         params: tuple[int, ...] = ()
         if album_id is not None:
             where += " AND f.id IN (SELECT file_id FROM entries WHERE collection_id = ?)"
             params = (album_id,)
         rows = self._db.query_tuples(
-            "SELECT f.id, f.type, f.taken_at, COALESCE(f.taken_at_utc,"
-            " json_extract(f.metadata, '$.mtime_ns') / 1e9, f.created_at), f.thumbnail_size"
+            "SELECT f.id, f.type, f.taken_at, COALESCE(f.taken_at_utc, CASE WHEN f.taken_at"
+            " IS NULL THEN json_extract(f.metadata, '$.mtime_ns') / 1e9 END, f.created_at),"
+            " f.thumbnail_size"
             f" FROM files f WHERE {where}",
             params,
         )

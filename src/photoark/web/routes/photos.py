@@ -17,8 +17,10 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/timeline")
-def timeline(ctx: Reading, album: int | None = None) -> dict[str, Any]:
-    return library.timeline(ctx.session.mirror, album)
+def timeline(ctx: Reading, album: int | None = None) -> Response:
+    """The timeline's JSON as made once per mirror version (see :func:`library.timeline`)."""
+    made = ctx.timelines.get(ctx.session.mirror, album)
+    return Response(made.body, media_type="application/json")
 
 
 @router.get("/albums")
@@ -28,7 +30,7 @@ def albums(ctx: Reading) -> list[dict[str, Any]]:
 
 @router.get("/photos/{file_id}")
 def photo(ctx: Reading, file_id: int, album: int | None = None) -> dict[str, Any]:
-    return library.photo_details(ctx.session.mirror, file_id, album)
+    return library.photo_details(ctx.session.mirror, file_id, album, ctx.timelines)
 
 
 @router.get("/photos/{file_id}/thumbnail")

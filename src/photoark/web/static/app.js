@@ -88,14 +88,18 @@ const ark = (() => {
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
   // a photo tile: <a data-photo-id><img thumbnail></a>; kind i/v/l (photo, video, Live
-  // Photo), a capital when there is no thumbnail (a placeholder then, no request)
-  function tile(id, kind, href) {
+  // Photo), a capital when there is no thumbnail (a placeholder then, no request). With
+  // ``defer`` the thumbnail's address waits in data-src until the page asks for it (a timeline
+  // scrolled fast asks only for the rows it stops on).
+  function tile(id, kind, href, defer = false) {
     const k = String(kind || "i");
     const img = el("img", { alt: "", decoding: "async", draggable: "false" });
     img.addEventListener("load", () => img.classList.add("loaded"));
     img.addEventListener("error", () => img.classList.add("broken"));
-    if (k === k.toLowerCase() || k.length > 1) img.src = `/api/photos/${id}/thumbnail`;
-    else img.classList.add("broken");
+    if (k === k.toLowerCase() || k.length > 1) {
+      if (defer) img.dataset.src = `/api/photos/${id}/thumbnail`;
+      else img.src = `/api/photos/${id}/thumbnail`;
+    } else img.classList.add("broken");
     const lower = k.toLowerCase();
     const badge = lower === "v" || lower === "video" ? "VIDEO" : lower === "l" || lower === "live" ? "LIVE" : null;
     return el("a", { class: "tile", href: href || `/photos/${id}`, dataset: { photoId: String(id) } },

@@ -53,13 +53,35 @@
     const suffix = albumId !== null ? `?album=${albumId}` : "";
     const node = el("div", { class: "row" });
     for (const [id, kind] of row.items) {
-      const t = tile(id, kind, `/photos/${id}${suffix}`);
+      const t = tile(id, kind, `/photos/${id}${suffix}`, true);
       t.style.width = `${layout.size}px`;
       t.style.height = `${layout.size}px`;
       node.append(t);
     }
     return node;
   }
+
+  // Thumbnails are asked for once the scroll rests (LOAD_AFTER ms): the rows on screen first,
+  // then the buffer. A fast scroll through 20 000 photos asks for none of those it passes.
+  const LOAD_AFTER = 90;
+  let loadTimer = null;
+  function loadRows() {
+    const top = window.scrollY - canvas.offsetTop;
+    const bottom = top + window.innerHeight;
+    const near = [];
+    const far = [];
+    for (const [i, node] of shown) {
+      const r = layout.rows[i];
+      (r.y + r.h > top && r.y < bottom ? near : far).push(node);
+    }
+    for (const node of [...near, ...far]) {
+      for (const img of node.querySelectorAll("img[data-src]")) {
+        img.src = img.dataset.src;
+        delete img.dataset.src;
+      }
+    }
+  }
+  const loadSoon = () => { clearTimeout(loadTimer); loadTimer = setTimeout(loadRows, LOAD_AFTER); };
 
   let scheduled = false;
   function render() {
@@ -84,6 +106,7 @@
     let m = firstRowAt(Math.max(0, top));
     while (m > 0 && !layout.rows[m].month) m--;
     if (layout.rows[m] && layout.rows[m].month) heading.textContent = layout.rows[m].month.label;
+    loadSoon();
   }
   const schedule = () => { if (!scheduled) { scheduled = true; requestAnimationFrame(render); } };
 
@@ -113,6 +136,7 @@
     main().append(canvas);
     computeLayout();
     render();
+    loadRows(); // the first screen at once
   }
 
   async function refresh() {
