@@ -20,7 +20,6 @@ the connection. Two scenarios:
 from __future__ import annotations
 
 import argparse
-import base64
 import selectors
 import socket
 import sys
@@ -46,6 +45,7 @@ from _common import (
 use_checkout()
 
 import httpx  # noqa: E402
+from tests.builders import signup_json  # noqa: E402
 
 from photoark.crypto.keys import ARGON2_MIN, create_account_keys  # noqa: E402
 
@@ -53,26 +53,9 @@ MiB = 1024 * 1024
 TARGET = 64 * MiB  # RSS growth with 8 hostile connections
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def signup(url: str, email: str) -> str:
     """A new account's bearer token (cheap Argon2 limits, as the tests' builders)."""
-    keys = create_account_keys(PASSWORD, ARGON2_MIN)
-    attrs = keys.attributes
-    body = {
-        "email": email,
-        "login_key": b64(keys.login_key),
-        "key_attributes": {
-            "kek_salt": b64(attrs.kek_salt),
-            "ops_limit": attrs.ops_limit,
-            "mem_limit": attrs.mem_limit,
-            "master_key_wrapped": b64(attrs.master_key_wrapped),
-            "master_key_wrapped_recovery": b64(attrs.master_key_wrapped_recovery),
-            "recovery_key_wrapped": b64(attrs.recovery_key_wrapped),
-        },
-    }
+    body = signup_json(email, create_account_keys(PASSWORD, ARGON2_MIN))
     response = httpx.post(url + "/auth/signup", json=body, timeout=30)
     response.raise_for_status()
     token: str = response.json()["token"]

@@ -72,7 +72,7 @@ from _common import (
     use_checkout,
     write_json,
 )
-from tests.builders import ServerProcess, free_port
+from tests.builders import CHROMIUM, CHROMIUM_ARGS, ServerProcess, free_port
 
 use_checkout()  # this working tree's src/, in every process started
 
@@ -84,16 +84,6 @@ FIRST_TILES = 20
 DATASET_VERSION = "1"
 ALBUM = "Timeline"
 VIEWPORT = {"width": 1440, "height": 900}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 YEARS = (2017, 2025)  # taken from 2017-01-01 to 2024-12-31
 
 
@@ -648,7 +638,7 @@ def main() -> None:
         result["backup_s"] = lib.backup_s
         shutil.rmtree(lib.home / "cache", ignore_errors=True)  # a cold thumbnail cache
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
             web = WebApp(lib.home, lib.root / "web.log").start(timeout=args.timeout)
             bench = Run(args, lib, server, web, table, result)
             try:

@@ -3,6 +3,7 @@ described as data."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from photoark.crypto.keys import AccountKeys
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -35,6 +38,28 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-quic",
 )
+
+
+def signup_json(email: str, keys: AccountKeys) -> dict[str, Any]:
+    """The body of ``POST /auth/signup`` for an account with ``keys``
+    (``create_account_keys(PASSWORD, ARGON2_MIN)`` for cheap test limits)."""
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    attrs = keys.attributes
+    return {
+        "email": email,
+        "login_key": b64(keys.login_key),
+        "key_attributes": {
+            "kek_salt": b64(attrs.kek_salt),
+            "ops_limit": attrs.ops_limit,
+            "mem_limit": attrs.mem_limit,
+            "master_key_wrapped": b64(attrs.master_key_wrapped),
+            "master_key_wrapped_recovery": b64(attrs.master_key_wrapped_recovery),
+            "recovery_key_wrapped": b64(attrs.recovery_key_wrapped),
+        },
+    }
 
 
 def free_port() -> int:

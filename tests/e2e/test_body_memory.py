@@ -3,7 +3,6 @@ clients that go away mid-body. Measured on the server process itself (``VmRSS``,
 
 from __future__ import annotations
 
-import base64
 import selectors
 import socket
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from photoark.crypto.keys import ARGON2_MIN, create_account_keys
 from photoark.protocol.models import MAX_BUNDLE_BYTES
-from tests.builders import PASSWORD, ServerProcess, running_server
+from tests.builders import PASSWORD, ServerProcess, running_server, signup_json
 
 MiB = 1024 * 1024
 IDLE = 3.0  # --body-timeout
@@ -30,25 +29,9 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 def signup(url: str, email: str) -> str:
     """A bearer token for a new account (cheap Argon2 limits)."""
     keys = create_account_keys(PASSWORD, ARGON2_MIN)
-    attrs = keys.attributes
-
-    def b64(data: bytes) -> str:
-        return base64.b64encode(data).decode("ascii")
-
     response = httpx.post(
         url + "/auth/signup",
-        json={
-            "email": email,
-            "login_key": b64(keys.login_key),
-            "key_attributes": {
-                "kek_salt": b64(attrs.kek_salt),
-                "ops_limit": attrs.ops_limit,
-                "mem_limit": attrs.mem_limit,
-                "master_key_wrapped": b64(attrs.master_key_wrapped),
-                "master_key_wrapped_recovery": b64(attrs.master_key_wrapped_recovery),
-                "recovery_key_wrapped": b64(attrs.recovery_key_wrapped),
-            },
-        },
+        json=signup_json(email, keys),
         timeout=30,
     )
     assert response.status_code == 201, response.text

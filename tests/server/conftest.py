@@ -45,6 +45,7 @@ from photoark.server.app import create_app
 from photoark.server.blobs import BlobStore
 from photoark.server.config import ServerSettings
 from photoark.server.services import Services
+from tests.builders import signup_json
 
 PASSWORD = "correct horse battery staple"
 
@@ -202,19 +203,7 @@ class Api:
             self._emails += 1
             email = f"user{self._emails}@example.org"
         keys = create_account_keys(PASSWORD, ARGON2_MIN)
-        attrs = keys.attributes
-        body = {
-            "email": email,
-            "login_key": b64(keys.login_key),
-            "key_attributes": {
-                "kek_salt": b64(attrs.kek_salt),
-                "ops_limit": attrs.ops_limit,
-                "mem_limit": attrs.mem_limit,
-                "master_key_wrapped": b64(attrs.master_key_wrapped),
-                "master_key_wrapped_recovery": b64(attrs.master_key_wrapped_recovery),
-                "recovery_key_wrapped": b64(attrs.recovery_key_wrapped),
-            },
-        }
+        body = signup_json(email, keys)
         response = self.http.post("/auth/signup", json=body)
         assert response.status_code == 201, response.text
         data = response.json()
