@@ -12,7 +12,8 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Final
+from importlib.metadata import version as package_version
+from typing import Annotated, Final
 
 import typer
 
@@ -27,6 +28,7 @@ UNUSED_OPTIONAL_IMPORTS: Final = ("trio", "httpx._main")
 # command name -> (module under photoark.cli.commands, the command function or Typer app)
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "server": ("server", "server"),
+    "local": ("local", "local_app"),
     "quickstart": ("quickstart", "quickstart"),
     "signup": ("account", "signup"),
     "login": ("account", "login"),
@@ -65,7 +67,17 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
     )
 
     @app.callback()
-    def _group() -> None:
+    def _group(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version",
+                is_eager=True,
+                callback=_print_version,
+                help="Print photoark's version and exit.",
+            ),
+        ] = False,
+    ) -> None:
         # a group even with one command registered (Typer would run a lone command directly);
         # no docstring: the help is the app's
         pass
@@ -78,6 +90,12 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
         else:
             app.command(name)(target)
     return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"photoark {package_version('photoark')}")
+        raise typer.Exit()
 
 
 def _command_of(args: Sequence[str]) -> str | None:

@@ -22,7 +22,15 @@ from photoark.client.errors import (
     ServerUnreachable,
 )
 
-__all__ = ["EXIT_CODES", "console", "emit_json", "fail", "handle_errors", "stderr"]
+__all__ = [
+    "EXIT_CODES",
+    "console",
+    "emit_json",
+    "fail",
+    "handle_errors",
+    "plural",
+    "stderr",
+]
 
 console = Console()
 stderr = Console(stderr=True)
@@ -42,6 +50,12 @@ def emit_json(value: Any) -> None:
     # ASCII escapes: valid JSON on any terminal encoding, even for non-UTF-8 file names
     sys.stdout.write(json.dumps(value, ensure_ascii=True, indent=2) + "\n")
     sys.stdout.flush()
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``"1 file"``, ``"2 files"``, ``"1,234 files"``: a count with its noun agreeing
+    (``nouns`` for an irregular plural: ``plural(n, "copy", "copies")``)."""
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 def fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
