@@ -1,14 +1,22 @@
-"""``photoark doctor``'s local checks, each with its fix (the server checks: tests/e2e)."""
+"""``photoark doctor``'s local checks, each with its fix (the server checks: tests/e2e; the
+local server quickstart set up, down: here)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import socket
 from pathlib import Path
+
+import pytest
 
 from photoark.client.daemon.policy import Conditions
 from photoark.client.doctor import Finding, run_checks
-from photoark.client.home import resolve_home
+from photoark.client.home import ClientHome, resolve_home
 from photoark.client.state import StateDB
+from photoark.client.state.account import Account, AccountStore
 from photoark.client.state.watches import WatchList
+from photoark.protocol.models import KeyAttributesModel
 
 
 class Probe:
@@ -60,3 +68,58 @@ def test_watch_problems_inotify_limit_policy_and_ffmpeg(tmp_path: Path) -> None:
     assert found["ffmpeg"].level == "warn" and "apt install ffmpeg" in found["ffmpeg"].fix
     limit.write_text("524288\n")
     assert _by_check(run_checks(home, MAINS, inotify_limit=limit))["inotify"].level == "ok"
+
+
+def _home_with_local_account(tmp_path: Path, port: int) -> ClientHome:
+    """A home as quickstart leaves it, its server (on ``port``) not running."""
+    home = resolve_home(tmp_path / "h").ensure()
+    url = f"http://127.0.0.1:{port}"
+    home.server_dir.mkdir()
+    (home.server_dir / "local-server.json").write_text(json.dumps({"url": url, "pid": None}))
+    attrs = KeyAttributesModel(
+        kek_salt=b"s" * 16,
+        ops_limit=2,
+        mem_limit=8192,
+        master_key_wrapped=b"m" * 72,
+        master_key_wrapped_recovery=b"r" * 72,
+        recovery_key_wrapped=b"k" * 72,
+    )
+    db = StateDB(home.state_db)
+    AccountStore(db).save(Account(url, "me@photoark.local", 1, "t", b"\0" * 32, attrs))
+    db.close()
+    return home
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_local_server_down_is_fixed_by_local_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    home = _home_with_local_account(tmp_path, _closed_port())
+    server = _by_check(run_checks(home, MAINS))["server"]
+    assert server.level == "fail" and str(home.server_dir) in server.detail
+    assert server.fix == (
+        "photoark local start (and, to start it at every login: "
+        "photoark local start --install-user-service)"
+    )
+    wants = tmp_path / "config" / "systemd" / "user" / "default.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "photoark-server.service").touch()  # enabled: it comes back by itself
+    assert _by_check(run_checks(home, MAINS))["server"].fix == "photoark local start"
+
+
+def test_a_remote_server_down_is_not_the_local_one(tmp_path: Path) -> None:
+    home = _home_with_local_account(tmp_path, _closed_port())
+    db = StateDB(home.state_db)
+    account = AccountStore(db).load()
+    assert account is not None
+    AccountStore(db).save(dataclasses.replace(account, server="http://127.0.0.1:9"))
+    db.close()
+    server = _by_check(run_checks(home, MAINS))["server"]
+    assert server.level == "fail" and "photoark server" in server.fix
+    assert "local start" not in server.fix

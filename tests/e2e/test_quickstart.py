@@ -33,6 +33,16 @@ def test_quickstart_sets_up_once_and_backs_up(tmp_path: Path) -> None:
         assert credentials.read_text() == text  # the account is kept, not made again
         names = sorted(row["name"] for row in client.json("ls", "Holidays"))
         assert names == [f"img{i}.jpg" for i in range(4)]
+        told = " ".join(client.run("quickstart", str(pics)).stdout.split())
+        assert "photoark local status" in told and "photoark local start" in told
     finally:
         if pid:
             os.kill(pid, signal.SIGTERM)
+
+
+def test_a_folder_that_does_not_exist_sets_nothing_up(tmp_path: Path) -> None:
+    client = Client(tmp_path / "home", server="")
+    done = client.run("quickstart", str(tmp_path / "Picturs"), check=False)
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "Picturs" in done.stderr
+    assert not client.home.exists()  # no home: no server started, no account, no album

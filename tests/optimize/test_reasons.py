@@ -42,5 +42,6 @@ def test_json_output_shows_the_plain_strings() -> None:
 
 
 def test_dedup_keep_rule_is_the_sentence_the_plan_shows() -> None:
-    assert KeepRule.MOST_ALBUMS_THEN_OLDEST.value == "in the most albums, then the oldest upload"
-    assert [r.value for r in KeepRule] == ["in the most albums, then the oldest upload"]
+    rule = "in the most albums, then the original name (not a copy's), then the oldest upload"
+    assert KeepRule.MOST_ALBUMS_THEN_NAME_THEN_OLDEST.value == rule
+    assert [r.value for r in KeepRule] == [rule]

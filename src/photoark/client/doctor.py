@@ -20,8 +20,10 @@ from photoark.client.api import ApiClient
 from photoark.client.daemon.policy import Probe, UploadPolicy, pause_reason
 from photoark.client.errors import AuthFailed, ClientError
 from photoark.client.home import ClientHome
+from photoark.client.local.server import LocalServer, local_account_server, serves_account
+from photoark.client.local.service import SERVER_UNIT_NAME, installed_server_unit, unit_enabled
 from photoark.client.settings import Settings
-from photoark.client.state.account import AccountStore
+from photoark.client.state.account import Account, AccountStore
 from photoark.client.state.daemonstate import StatusBoard
 from photoark.client.state.db import StateDB
 from photoark.client.state.watches import WatchList
@@ -33,6 +35,7 @@ __all__ = ["Finding", "run_checks"]
 INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_watches")
 MIN_FREE_BYTES = 1 << 30
 MAX_SKEW_SECONDS = 60.0
+_SERVICE = "photoark local start --install-user-service"
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Finding:
         return {"check": self.check, "level": self.level, "detail": self.detail, "fix": self.fix}
 
 
-def _server(db: StateDB) -> list[Finding]:
+def _server(db: StateDB, home: ClientHome) -> list[Finding]:
     account = AccountStore(db).load()
     if account is None:
         return [
@@ -57,6 +60,7 @@ def _server(db: StateDB) -> list[Finding]:
                 "photoark login --server URL --email EMAIL (or photoark quickstart)",
             )
         ]
+    local = local_account_server(home, account)
     out: list[Finding] = []
     with ApiClient(account.server, account.token, retry=RetryPolicy(attempts=1)) as api:
         try:
@@ -64,14 +68,7 @@ def _server(db: StateDB) -> list[Finding]:
             health = api.health()
             received = time.time()
         except ClientError as err:
-            return [
-                Finding(
-                    "server",
-                    "fail",
-                    f"cannot reach {account.server}: {err}",
-                    "start the server (photoark server), or check the address and the network",
-                )
-            ]
+            return [_server_down(account.server, err, local)]
         same = health.version == photoark.__version__
         out.append(
             Finding(
@@ -97,17 +94,81 @@ def _server(db: StateDB) -> list[Finding]:
             api.usage()
             out.append(Finding("login", "ok", f"logged in as {account.email}"))
         except AuthFailed:
-            out.append(
-                Finding(
-                    "login",
-                    "fail",
-                    f"the server no longer accepts this client's session ({account.email})",
-                    f"photoark login --server {account.server} --email {account.email}",
-                )
-            )
+            out.append(_refused(account, local))
         except ClientError as err:
             out.append(Finding("login", "warn", f"could not check the session: {err}"))
+    if local is not None:
+        out.append(_local_service(local))
     return out
+
+
+def _server_down(url: str, err: ClientError, local: LocalServer | None) -> Finding:
+    if local is None:
+        return Finding(
+            "server",
+            "fail",
+            f"cannot reach {url}: {err}",
+            "start the server (photoark server), or check the address and the network",
+        )
+    return Finding(
+        "server",
+        "fail",
+        f"cannot reach {url}: {err}; it is the local server quickstart set up (data in "
+        f"{local.data_dir}), and it is not running",
+        "photoark local start"
+        + ("" if _service_enabled() else f" (and, to start it at every login: {_SERVICE})"),
+    )
+
+
+def _refused(account: Account, local: LocalServer | None) -> Finding:
+    """The server answers but refuses the token: revoked, or another server at the address
+    (one that does not even know the account's email, see ``serves_account``)."""
+    login = f"photoark login --server {account.server} --email {account.email}"
+    known = serves_account(account.server, account)
+    if known is not False:
+        return Finding(
+            "login",
+            "fail",
+            f"the server no longer accepts this client's session ({account.email})",
+            login,
+        )
+    if local is not None:
+        return Finding(
+            "login",
+            "fail",
+            f"a different server (empty, or with other data) is running on port {local.port}: "
+            f"it does not know this account ({account.email}), which is on the local server "
+            f"quickstart set up (data in {local.data_dir})",
+            f"stop the server running on port {local.port} (Ctrl-C where it runs; "
+            f"`ss -ltnp 'sport = :{local.port}'` shows it), then run: photoark local start",
+        )
+    return Finding(
+        "login",
+        "fail",
+        f"the server at {account.server} does not know this account ({account.email}): "
+        "another server answers at this address, or it runs with other data",
+        "check the address, and that the server runs with this account's data (--data, "
+        f"--database); if the account really moved: {login}",
+    )
+
+
+def _service_enabled() -> bool:
+    return unit_enabled(SERVER_UNIT_NAME)
+
+
+def _local_service(local: LocalServer) -> Finding:
+    unit = installed_server_unit()
+    where = f"{local.url}, data in {local.data_dir}"
+    if unit is not None and _service_enabled():
+        return Finding("local server", "ok", f"{where}; started at login by {unit}")
+    return Finding(
+        "local server",
+        "warn",
+        f"{where}; nothing starts it again after a reboot"
+        + (f" ({unit} is written but not enabled)" if unit else ""),
+        f"{_SERVICE} (or photoark daemon --install-user-service), or run photoark local "
+        "start after each reboot",
+    )
 
 
 def _count_dirs(root: str, limit: int) -> int:
@@ -254,7 +315,7 @@ def run_checks(
     db = StateDB(home.ensure().state_db)
     try:
         findings = [
-            *_server(db),
+            *_server(db, home),
             _daemon(db),
             *_watches(db, inotify_limit),
             _disk(home),

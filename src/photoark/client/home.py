@@ -43,6 +43,16 @@ class ClientHome:
         return self.root / "server"
 
     @property
+    def local_server_record(self) -> Path:
+        """``{"url", "pid", …}`` of that server (see :mod:`photoark.client.local.server`)."""
+        return self.server_dir / "local-server.json"
+
+    @property
+    def local_credentials(self) -> Path:
+        """The password and recovery key of the account ``quickstart`` made (0600)."""
+        return self.root / "local-account.txt"
+
+    @property
     def models_dir(self) -> Path:
         """The on-device model, built from the installed weights and cached (checksummed)."""
         return self.root / "models"

@@ -5,7 +5,9 @@ second copy), from other devices and from older uploads. Nothing here reads a ph
 mirror's hashes say it all, in one grouped query (memory proportional to the duplicates).
 
 - **Plan** (:func:`find_duplicates`): per group, the copy to keep — the one in the most albums,
-  then the oldest upload — and the others to remove. A Live Photo groups by its combined hash.
+  then the one under the original's name rather than a copy's (``IMG_1.JPG``, not
+  ``IMG_1 copy.JPG``: :func:`~.keeper.copy_marks`), then the oldest upload — and the others to
+  remove. A Live Photo groups by its combined hash.
 - **Review**: the plan prints as JSON; the user may edit it and pass it back
   (:func:`plan_from_json`), which is checked against the library: a group may only name live
   files of one same content, so an edited plan can never remove the last copy of a photo.
@@ -23,6 +25,7 @@ from typing import Any
 from photoark.client.errors import InvalidDedupPlan
 from photoark.client.session import Session
 from photoark.client.state.mirror import Mirror
+from photoark.optimize.keeper import copy_marks
 from photoark.optimize.reasons import KeepRule
 from photoark.optimize.removal import CleanupResult, Removal, add_then_trash
 
@@ -32,6 +35,7 @@ __all__ = [
     "InvalidDedupPlan",
     "KeepRule",
     "apply_plan",
+    "extra_copies",
     "find_duplicates",
     "plan_from_json",
     "plan_json",
@@ -65,9 +69,10 @@ class DuplicateGroup:
 
 
 def keep_first(copies: Sequence[Copy]) -> list[Copy]:
-    """The default keep rule (:attr:`KeepRule.MOST_ALBUMS_THEN_OLDEST`), best first: the most
-    albums, then the oldest upload."""
-    return sorted(copies, key=lambda c: (-len(c.albums), c.created_at, c.id))
+    """The default keep rule (:attr:`KeepRule.MOST_ALBUMS_THEN_NAME_THEN_OLDEST`), best first:
+    the most albums, then the original's name over a copy's, then the oldest upload (the order
+    of :func:`~.keeper.keeper_order`, whose content criteria all tie between exact copies)."""
+    return sorted(copies, key=lambda c: (-len(c.albums), copy_marks(c.name), c.created_at, c.id))
 
 
 def _copies(mirror: Mirror) -> dict[str, tuple[int, list[Copy]]]:
@@ -86,6 +91,12 @@ def find_duplicates(mirror: Mirror) -> list[DuplicateGroup]:
         keep, *remove = keep_first(copies)
         out.append(DuplicateGroup(content_hash, size, keep, tuple(remove)))
     return out
+
+
+def extra_copies(mirror: Mirror) -> set[int]:
+    """The files dedup would remove: every copy of a content but the one it keeps (the
+    similar-photo scan leaves them out, so a copy is never offered as a similar photo)."""
+    return {c.id for group in find_duplicates(mirror) for c in group.remove}
 
 
 def plan_json(groups: Sequence[DuplicateGroup], mirror: Mirror) -> dict[str, Any]:
@@ -107,7 +118,7 @@ def plan_json(groups: Sequence[DuplicateGroup], mirror: Mirror) -> dict[str, Any
                     }
                     for c in (g.keep, *g.remove)
                 ],
-                "why": KeepRule.MOST_ALBUMS_THEN_OLDEST.value,
+                "why": KeepRule.MOST_ALBUMS_THEN_NAME_THEN_OLDEST.value,
             }
             for g in groups
         ],

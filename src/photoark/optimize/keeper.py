@@ -3,8 +3,10 @@
 Best first: the most pixels; then the camera's own format over a re-encode (RAW, then HEIC or
 HEIF, then AVIF/JXL, then JPEG, then TIFF, before PNG, WebP, GIF and BMP copies: a JPEG made
 from a HEIC is never preferred to it, however many bytes it has); then the most metadata
-(date taken, location, camera); then the most albums; then the oldest (taken, else
-uploaded); then the lowest id, so the order is total and stable.
+(date taken, location, camera); then the most albums; then the original name over a copy's
+(``IMG_1.JPG`` over ``IMG_1 copy.JPG``, ``IMG_1 (1).JPG``, ``Copy of IMG_1.JPG``…, see
+:func:`copy_marks`); then the oldest (taken, else uploaded); then the lowest id, so the order is
+total and stable.
 
 :func:`why_first` says in a few words what made the keeper win over the next best
 ("more pixels", "original format", "has location"…), :func:`why_not` what the keeper has
@@ -14,13 +16,14 @@ that another member lacks: both are shown to the user beside the suggestion.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from photoark.media.formats import FORMATS
 
-__all__ = ["Candidate", "format_rank", "keeper_order", "why_first", "why_not"]
+__all__ = ["Candidate", "copy_marks", "format_rank", "keeper_order", "why_first", "why_not"]
 
 C = TypeVar("C", bound="Candidate")
 
@@ -41,6 +44,36 @@ def format_rank(name: str | None) -> int:
     return _FORMAT_RANKS.get(name or "", _UNKNOWN_FORMAT)
 
 
+# what copying adds to a name (the extension left aside), as file managers and browsers spell
+# it: at the end of the stem…
+_COPY_SUFFIX: Final = re.compile(
+    r"(?: copy(?: \d+)?"  # macOS Finder: "IMG copy", "IMG copy 2"
+    r"| - copy(?: \(\d+\))?"  # Windows Explorer: "IMG - Copy", "IMG - Copy (2)"
+    r"|[-_]copy(?:[-_ ]?\d+)?"  # "IMG-copy", "IMG_copy", "IMG_copy2"
+    r"| ?\(\d{1,3}\)"  # browsers and Windows: "IMG (1)", "IMG(2)" (not "Party (2019)")
+    r"|~\d+(?:-\d+)?"  # "IMG~2", and export's own clash names "IMG~1234", "IMG~1234-2"
+    r")$",
+    re.IGNORECASE,
+)
+# …or at its start: Windows XP's "Copy of IMG", "Copy (2) of IMG"
+_COPY_PREFIX: Final = re.compile(r"^copy (?:\(\d+\) )?of ", re.IGNORECASE)
+
+
+def copy_marks(name: str) -> int:
+    """How many copy markers ``name`` carries (``IMG_1.JPG`` 0, ``IMG_1 copy.JPG`` 1,
+    ``Copy of IMG_1 (1).JPG`` 2): fewer is likelier the original's name."""
+    stem = name.rpartition(".")[0] if "." in name.lstrip(".") else name
+    marks = 0
+    while stem:
+        cut = _COPY_SUFFIX.sub("", stem, count=1)
+        if cut == stem:
+            cut = _COPY_PREFIX.sub("", stem, count=1)
+        if cut == stem or not cut.strip():  # a name that is only a marker is a name
+            break
+        stem, marks = cut, marks + 1
+    return marks
+
+
 @dataclass(frozen=True)
 class Candidate:
     """What the rule looks at in a photo."""
@@ -54,6 +87,9 @@ class Candidate:
     album_count: int
     taken: float | None  # seconds since the epoch (UTC), when known
     created_at: float  # uploaded
+    # the file's name: an original's is preferred to a copy's (keyword-only, so a subclass may
+    # add fields without defaults)
+    name: str = field(default="", kw_only=True)
 
 
 def _taken_or_uploaded(c: Candidate) -> tuple[float, float]:
@@ -68,6 +104,7 @@ _CRITERIA: Final[tuple[tuple[str, Callable[[Candidate], Any]], ...]] = (
     ("has location", lambda c: not c.has_gps),
     ("more metadata", lambda c: -c.metadata_fields),
     ("in more albums", lambda c: -c.album_count),
+    ("original name", lambda c: copy_marks(c.name)),
     ("oldest", _taken_or_uploaded),
     ("lowest id", lambda c: c.id),
 )

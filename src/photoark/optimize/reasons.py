@@ -57,5 +57,8 @@ _TEXT: Final[dict[KeptReason, str]] = {
 class KeepRule(StrEnum):
     """Why ``dedup`` keeps the copy it keeps (``groups[].why`` in its JSON)."""
 
-    # the default rule (duplicates.keep_first): the copy in the most albums, then the oldest
-    MOST_ALBUMS_THEN_OLDEST = "in the most albums, then the oldest upload"
+    # the default rule (duplicates.keep_first): the copy in the most albums, then the one
+    # whose name carries no copy marker ("IMG_1.JPG" over "IMG_1 copy.JPG"), then the oldest
+    MOST_ALBUMS_THEN_NAME_THEN_OLDEST = (
+        "in the most albums, then the original name (not a copy's), then the oldest upload"
+    )

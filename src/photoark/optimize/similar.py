@@ -43,6 +43,7 @@ from photoark.ml.identity import (
     SIMILAR_THRESHOLD,
     model_name,
 )
+from photoark.optimize.duplicates import extra_copies
 from photoark.optimize.grouping import Cluster, Thresholds, Tier, tiered_by_fingerprints
 from photoark.optimize.keeper import Candidate, keeper_order, why_first, why_not
 from photoark.optimize.neighbours import IndexParams
@@ -74,7 +75,6 @@ _METADATA_FIELDS: Final = ("taken_at", "gps", "make", "model", "orientation", "w
 
 @dataclass(frozen=True)
 class Photo(Candidate):
-    name: str
     hash: str
     album_ids: tuple[int, ...]
     width: int | None
@@ -244,7 +244,7 @@ def find_similar(
     """Groups of similar photos among those with an embedding of ``model`` (reads only the
     local state: compute the missing embeddings first, see
     :mod:`photoark.client.library.embedder`)."""
-    copies = mirror.extra_photo_copies()
+    copies = extra_copies(mirror)
     source = CachedVectors(session_db, model, dim, copies)
     spill_dir = session_db.path.parent
     loosest = thresholds.near_identical if tier == "near_identical" else thresholds.similar

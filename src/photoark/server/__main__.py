@@ -1,6 +1,6 @@
 """``python -m photoark.server [--data DIR] [--port P] ...``: start a server without the CLI.
 
-End-to-end tests and the client's local server (``client/localserver.py``) spawn real server
+End-to-end tests and the client's local server (``client/local/server.py``) spawn real server
 processes this way. The options are ``photoark server``'s, from :mod:`photoark.server.options`.
 """
 

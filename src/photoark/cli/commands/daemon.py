@@ -15,7 +15,7 @@ from photoark.cli.options import HomeOption, home_of
 from photoark.cli.output import console, handle_errors
 from photoark.client.daemon.daemon import Daemon, DaemonTiming
 from photoark.client.daemon.policy import FileProbe, Probe, SystemProbe
-from photoark.client.daemon.service import write_user_unit
+from photoark.client.daemon.service import ServicesInstall, install_user_services
 from photoark.client.errors import ClientError
 from photoark.client.home import ClientHome
 from photoark.client.session import Session
@@ -30,7 +30,8 @@ def daemon_command(
         bool,
         typer.Option(
             "--install-user-service",
-            help="Write a systemd user unit that runs the daemon at login, then exit.",
+            help="Write a systemd user unit that runs the daemon at login, then exit (with the "
+            "local server quickstart set up: its unit too, enabled and started).",
         ),
     ] = False,
     probe_file: Annotated[
@@ -47,12 +48,9 @@ def daemon_command(
     """Back up the watched folders continuously (see `photoark watch add`)."""
     client_home = home_of(home)
     if install_user_service:
-        unit = write_user_unit(client_home.root)
-        console.print(
-            f"wrote {unit}\nstart it now and at every login with:\n"
-            "  systemctl --user daemon-reload && systemctl --user enable --now photoark",
-            highlight=False,
-        )
+        with handle_errors():
+            installed = install_user_services(client_home)
+        _print_install(installed)
         return
     logging.getLogger("photoark").setLevel(logging.INFO)
     limit_arenas()  # before any thread: a long-running process keeps what its arenas hold
@@ -74,6 +72,26 @@ def daemon_command(
             daemon.run()
         finally:
             web_stop.set()
+
+
+def _print_install(installed: ServicesInstall) -> None:
+    if installed.server_unit is not None:
+        console.print(f"wrote {installed.server_unit} (the local server)", highlight=False)
+        if installed.server_not_enabled is None:
+            console.print("enabled and started it: the local server now starts at every login")
+        else:
+            console.print(
+                f"could not enable it: {installed.server_not_enabled}\n"
+                "start the local server yourself after each reboot: photoark local start "
+                "(e.g. from your desktop session's autostart)",
+                highlight=False,
+                markup=False,
+            )
+    console.print(
+        f"wrote {installed.daemon_unit}\nstart it now and at every login with:\n"
+        "  systemctl --user daemon-reload && systemctl --user enable --now photoark",
+        highlight=False,
+    )
 
 
 def _serve_web(home: ClientHome, port: int, stop: threading.Event) -> None:

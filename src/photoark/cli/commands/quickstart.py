@@ -19,7 +19,11 @@ __all__ = ["quickstart"]
 
 
 def quickstart(
-    paths: Annotated[list[Path], typer.Argument(help="Folders to back up.")],
+    paths: Annotated[
+        list[Path],
+        # checked before anything is made: a typo creates no home, server or account
+        typer.Argument(help="Folders to back up.", exists=True, readable=True),
+    ],
     album: Annotated[
         str | None, typer.Option(help="Album name (default: the folder's name).")
     ] = None,
@@ -51,11 +55,19 @@ def quickstart(
     print_report(report)
     console.print(f"\nAlbum [bold]{album_name}[/] on {server_url}")
     if server:
-        console.print(f"Server data:   {server.data_dir}  (log: {server.log}, pid {server.pid})")
+        pid = f", pid {server.pid}" if server.pid else ""
+        console.print(f"Server data:   {server.data_dir}  (log: {server.log}{pid})")
     console.print(f"Client state:  {client_home.root}")
     if credentials:
         console.print(f"Account:       {credentials}  (password and recovery key; keep it safe)")
     console.print("Restore with:  photoark export DEST")
+    if server:
+        console.print(
+            "The server:    photoark local status; after a reboot, photoark local start "
+            "(or at every login: photoark local start --install-user-service)",
+            highlight=False,
+            markup=False,
+        )
     console.print(
         "Keep it backed up automatically: photoark watch add "
         + " ".join(shlex.quote(str(p)) for p in paths)

@@ -2,7 +2,7 @@
 local server, its credentials kept in ``<home>/local-account.txt`` (0600 from creation).
 
 A home that already has an account keeps it (and its server); the local server is started
-(or found running) when the account is on this machine or there is none yet.
+(or found running) when the account is on it or there is none yet, at the account's address.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from pathlib import Path
 
 from photoark.client import auth
 from photoark.client.home import ClientHome
-from photoark.client.local.server import LocalServer, start_local_server
-from photoark.client.state import StateDB
-from photoark.client.state.account import AccountStore
+from photoark.client.local.server import (
+    LocalServer,
+    load_account,
+    local_account_server,
+    start_local_server,
+)
 
 __all__ = ["LOCAL_EMAIL", "LocalSetup", "credentials_file", "set_up_local"]
 
@@ -30,20 +33,16 @@ class LocalSetup:
 
 
 def credentials_file(home: ClientHome) -> Path:
-    return home.root / "local-account.txt"
+    return home.local_credentials
 
 
 def set_up_local(home: ClientHome) -> LocalSetup:
     """Make sure this home has an account and, if it is (or will be) local, a running local
     server. Signs up a new local account only when the home has none."""
-    db = StateDB(home.state_db)
-    try:
-        account = AccountStore(db).load()
-    finally:
-        db.close()
+    account = load_account(home)
     server = None
-    if account is None or account.server.startswith("http://127.0.0.1"):
-        server = start_local_server(home)
+    if account is None or local_account_server(home, account) is not None:
+        server = start_local_server(home, account).server
     credentials = credentials_file(home)
     if account is None:
         url = server.url if server else ""

@@ -303,25 +303,6 @@ class Mirror:
         ).fetchone()
         return row is not None
 
-    def extra_photo_copies(self) -> set[int]:
-        """Live photos (``image``/``live``) that are a second copy of another's content: all
-        but the one dedup keeps (the one in the most albums, then the oldest upload)."""
-        rows = self._db.query(
-            "SELECT f.id, f.hash, f.created_at,"
-            " (SELECT count(*) FROM entries e WHERE e.file_id = f.id) AS albums"
-            " FROM files f WHERE f.is_trashed = 0 AND f.type IN ('image', 'live') AND f.hash IN ("
-            "  SELECT hash FROM files WHERE is_trashed = 0 AND type IN ('image', 'live')"
-            "  GROUP BY hash HAVING count(*) > 1)"
-            " ORDER BY f.hash, -albums, f.created_at, f.id"
-        )
-        out: set[int] = set()
-        previous = None
-        for r in rows:
-            if r["hash"] == previous:
-                out.add(r["id"])
-            previous = r["hash"]
-        return out
-
     def sync_version(self) -> int:
         value = self._db.get_meta("sync_version")
         return int(value) if value else 0
