@@ -17,6 +17,8 @@ from typing import Annotated, Final
 
 import typer
 
+from photoark.cli.options import HelpCommand, plain_help
+
 __all__ = ["COMMANDS", "build_app", "main"]
 
 # Optional modules our dependencies import eagerly when they happen to be installed, and that
@@ -88,8 +90,9 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
         if isinstance(target, typer.Typer):
             app.add_typer(target, name=name)
         else:
-            app.command(name)(target)
-    return app
+            app.command(name, cls=HelpCommand)(target)
+    # help reads `IDS...` and `--json`, not `{ids}...` and `--json <bool>` (typer's own style)
+    return plain_help(app)
 
 
 def _print_version(value: bool) -> None:

@@ -352,11 +352,15 @@ class ApiClient(HttpTransport):
                 if response.status_code >= 400:
                     response.read()
                     if response.status_code in RETRY_STATUS:  # busy or restarting
-                        raise ServerUnreachable(f"the event stream: {problem_of(response)}")
+                        raise ServerUnreachable(
+                            f"the event stream: {problem_of(response)}", url=self.base_url
+                        )
                     raise problem_of(response)
                 yield from _change_versions(response.iter_lines())
         except httpx.TransportError as err:
-            raise ServerUnreachable(f"the event stream from {self.base_url}: {err}") from err
+            raise ServerUnreachable(
+                f"the event stream from {self.base_url}: {err}", url=self.base_url
+            ) from err
 
     def thumbnail(self, file_id: int) -> bytes:
         return self._send("GET", f"/files/{file_id}/thumbnail").content
@@ -379,6 +383,7 @@ class ApiClient(HttpTransport):
                 with self._http.stream(
                     "GET", f"/files/{file_id}/content", headers=headers
                 ) as response:
+                    self._answered = True
                     if response.status_code >= 400:
                         response.read()
                         if response.status_code in RETRY_STATUS:
@@ -394,6 +399,8 @@ class ApiClient(HttpTransport):
                         yield piece
                     return
             except httpx.TransportError as err:
+                if self._fails_fast(err, failures):
+                    raise self._unreachable(err) from err
                 failures += 1
                 if failures >= self.retry.attempts:
                     if answered:
@@ -402,7 +409,7 @@ class ApiClient(HttpTransport):
                             f" on every attempt ({err})"
                         ) from err
                     raise ServerUnreachable(
-                        f"download from {self.base_url} kept failing: {err}"
+                        f"download from {self.base_url} kept failing: {err}", url=self.base_url
                     ) from err
                 self.retry.sleep(delay)
                 delay = min(delay * 2, self.retry.max_delay)

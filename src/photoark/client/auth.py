@@ -9,6 +9,7 @@ import dataclasses
 from photoark.client.api import ApiClient
 from photoark.client.errors import AuthFailed, ClientError
 from photoark.client.home import ClientHome
+from photoark.client.session import hinted
 from photoark.client.state import StateDB
 from photoark.client.state.account import Account, AccountStore
 from photoark.crypto.boxes import unwrap_key
@@ -45,16 +46,19 @@ def signup(
     password: str,
     limits: Argon2Limits = ARGON2_MODERATE,
 ) -> tuple[Account, bytes]:
-    """Create an account; returns it and the recovery key (show it to the user once)."""
-    keys = create_account_keys(password, limits)
-    with ApiClient(server) as api:
+    """Create an account; returns it and the recovery key (show it to the user once).
+
+    A wrong address or a server that is down fails before the keys are made (a second)."""
+    with hinted(home), ApiClient(server) as api:
+        api.health()
+        keys = create_account_keys(password, limits)
         response = api.signup(
             SignupRequest(
                 email=email, login_key=keys.login_key, key_attributes=_attrs_model(keys.attributes)
             )
         )
     account = Account(
-        server=server.rstrip("/"),
+        server=api.base_url,
         email=email,
         user_id=response.user_id,
         token=response.token,
@@ -93,7 +97,7 @@ def login(
     kdf_floor: Argon2Limits = ARGON2_MODERATE,
 ) -> Account:
     """Log in on this client home. A wrong password and an unknown email fail the same way."""
-    with ApiClient(server) as api:
+    with hinted(home), ApiClient(server) as api:
         params = api.key_params(email)
         limits = Argon2Limits(params.ops_limit, params.mem_limit)
         check_kdf_limits(limits, kdf_floor)
@@ -106,7 +110,7 @@ def login(
             "invalid_credentials", "the server's key attributes do not match this password", 401
         ) from err
     account = Account(
-        server=server.rstrip("/"),
+        server=api.base_url,
         email=email,
         user_id=response.user_id,
         token=response.token,

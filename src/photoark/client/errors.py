@@ -6,12 +6,13 @@ to a message, a hint and an exit code in one place (:mod:`photoark.cli.output`).
 
     ClientError
      ├── NotLoggedIn            no account on this client home
-     ├── ServerUnreachable      connection refused / timed out after retries
+     ├── ServerUnreachable      connection refused / timed out after retries (``url``)
      ├── ApiError               the server answered with a problem body (``code``)
      │    ├── AuthFailed        invalid_credentials / unauthorized
      │    └── QuotaExceeded     quota_exceeded (numbers in ``details``)
      ├── IntegrityFailure       downloaded data failed authentication (never written out)
      ├── UsageError             bad arguments the CLI could not catch itself
+     │    └── InvalidServerUrl  a server address that is not an http(s) URL
      ├── ModelUnavailable       the image model cannot be loaded
      ├── HomeBusy               another backup holds this client home's lock
      ├── WatchError             a watched folder cannot be added or found
@@ -35,6 +36,7 @@ __all__ = [
     "HomeBusy",
     "IntegrityFailure",
     "InvalidDedupPlan",
+    "InvalidServerUrl",
     "InvalidSimilarPlan",
     "ModelUnavailable",
     "NoSpaceForScan",
@@ -66,7 +68,13 @@ class NotLoggedIn(ClientError):
 
 
 class ServerUnreachable(ClientError):
-    hint = "check that the server is running and the URL is right (`photoark doctor` later)"
+    """``url``: the server's address, when the error is about one."""
+
+    hint = "is the server running? check the address (`photoark doctor`)"
+
+    def __init__(self, message: str, hint: str | None = None, url: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.url = url
 
 
 class ApiError(ClientError):
@@ -84,7 +92,22 @@ class ApiError(ClientError):
 
 
 class AuthFailed(ApiError):
-    hint = "check the email and password, or log in again with `photoark login`"
+    """``invalid_credentials`` (a login with a wrong email or password) or ``unauthorized``
+    (this device's login was revoked or expired): each has its own hint."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(code, message, status, details)
+        self.hint = (
+            "check the email and password"
+            if code == "invalid_credentials"
+            else "log in again: `photoark login --server URL --email EMAIL`"
+        )
 
 
 class QuotaExceeded(ApiError):
@@ -100,6 +123,10 @@ class IntegrityFailure(ClientError):
 
 class UsageError(ClientError):
     pass
+
+
+class InvalidServerUrl(UsageError):
+    """Raised before any request; the hint gives the address as it should probably be."""
 
 
 class ModelUnavailable(ClientError):

@@ -2,12 +2,20 @@
 server, the bearer token, retries, and problem bodies turned into :class:`ApiError`.
 
 Retries. Transport failures (connection refused, timeouts, 502/503/504) are retried with
-exponential backoff up to ``RetryPolicy.attempts``; then :class:`ServerUnreachable`. That is
-only safe for requests the server treats as idempotent (part PUTs overwrite; commits, bundles,
-album adds, trash moves and marks are idempotent on the server; album creation and upload
-sessions carry a client-chosen idempotency key). A request that is not idempotent is sent with
-``retry=Retry.UNSENT``: it is retried only when it certainly never reached the server (the
-connection could not be made); any other failure is raised at once.
+exponential backoff up to ``RetryPolicy.attempts``; then :class:`ServerUnreachable`. Until the
+server has answered this transport once, a connection that cannot be made (refused, unknown
+host, no answer to connect) fails fast instead (``RetryPolicy.first_contact_attempts``): at the
+first request that is a server that is not running or a wrong address, and someone is waiting
+for the answer; a server that answered and then went away (a restart mid-upload) gets the whole
+backoff. :data:`PATIENT` retries the first contact like any other (for a process that may as
+well wait). An address that is not an http(s) URL is refused before any request
+(:func:`server_url`).
+
+Retrying is only safe for requests the server treats as idempotent (part PUTs overwrite;
+commits, bundles, album adds, trash moves and marks are idempotent on the server; album
+creation and upload sessions carry a client-chosen idempotency key). A request that is not
+idempotent is sent with ``retry=Retry.UNSENT``: it is retried only when it certainly never
+reached the server (the connection could not be made); any other failure is raised at once.
 
 A problem body from the server becomes an :class:`ApiError` (or a subclass chosen by its
 ``code``), never a raw ``httpx`` exception; ``object_damaged`` (the server's stored copy is
@@ -17,7 +25,9 @@ fails authentication does, with the server's message naming the file.
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -31,11 +41,20 @@ from photoark.client.errors import (
     AuthFailed,
     ClientError,
     IntegrityFailure,
+    InvalidServerUrl,
     QuotaExceeded,
     ServerUnreachable,
 )
 
-__all__ = ["RETRY_STATUS", "HttpTransport", "Retry", "RetryPolicy", "problem_of"]
+__all__ = [
+    "PATIENT",
+    "RETRY_STATUS",
+    "HttpTransport",
+    "Retry",
+    "RetryPolicy",
+    "problem_of",
+    "server_url",
+]
 
 M = TypeVar("M", bound=BaseModel)
 RETRY_STATUS = frozenset({502, 503, 504})
@@ -50,10 +69,49 @@ class Retry(Enum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often, and how patiently, a failed request is sent again.
+
+    ``attempts`` in all, ``initial_delay`` apart, doubling up to ``max_delay`` (six attempts:
+    about 8 s). ``first_contact_attempts``: the attempts, ``initial_delay`` apart, when the
+    connection cannot be made before the server has answered this transport once (a connect
+    timeout is not tried again: it already waited); ``None``: as ``attempts``."""
+
     attempts: int = 6
     initial_delay: float = 0.25
     max_delay: float = 8.0
     sleep: Callable[[float], None] = time.sleep
+    first_contact_attempts: int | None = 2
+
+
+# for a process that would rather wait than fail (it has its own backoff on top)
+PATIENT = RetryPolicy(first_contact_attempts=None)
+
+# the schemes and prefixes we strip to suggest a right address: ``htp://x``, ``http:/x``
+_SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/+")
+
+
+def server_url(url: str) -> str:
+    """``url`` without surrounding spaces and trailing slashes, if it is an http(s) address
+    with a host; else :class:`InvalidServerUrl`, whose hint gives the address as it should
+    probably be (``localhost:8080`` → ``http://localhost:8080``, ``htp://x`` → ``http://x``)."""
+    text = url.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        _ = parts.port  # a port that is not a number raises ValueError
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if valid:
+        return text.rstrip("/")
+    given = _SCHEME_PREFIX.match(text)
+    rest = text[given.end() :] if given else text
+    # ``htps://``, ``https:/``: https was meant
+    scheme = "https" if given and given.group().rstrip(":/").lower().endswith("s") else "http"
+    example = f"{scheme}://{rest}" if rest else "http://127.0.0.1:8080"
+    raise InvalidServerUrl(
+        f"{url!r} is not a server address",
+        f"a server address starts with http:// or https://, e.g. {example}",
+    )
 
 
 class HttpTransport:
@@ -67,9 +125,10 @@ class HttpTransport:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 60.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = server_url(base_url)
         self.token = token
         self.retry = retry or RetryPolicy()
+        self._answered = False  # the server has answered once: it exists, be patient
         self._http = httpx.Client(
             base_url=self.base_url,
             # plain http (a server on this machine or LAN) needs no TLS context; building one
@@ -132,9 +191,12 @@ class HttpTransport:
                 )
             except httpx.TransportError as err:
                 last = err
+                if self._fails_fast(err, attempt):
+                    raise self._unreachable(err) from err
                 if retry is Retry.UNSENT and not isinstance(err, httpx.ConnectError):
                     raise _unknown_outcome(self.base_url, path, err) from err
             else:
+                self._answered = True
                 if response.status_code not in RETRY_STATUS or retry is Retry.UNSENT:
                     if response.status_code >= 400:
                         raise problem_of(response)
@@ -143,10 +205,34 @@ class HttpTransport:
             if attempt + 1 < self.retry.attempts:
                 self.retry.sleep(delay)
                 delay = min(delay * 2, self.retry.max_delay)
+        attempts = self.retry.attempts
         raise ServerUnreachable(
             f"cannot reach the photoark server at {self.base_url} "
-            f"after {self.retry.attempts} attempts: {last}"
+            f"after {attempts} attempt{'' if attempts == 1 else 's'}: {last}",
+            url=self.base_url,
         ) from last
+
+    def _fails_fast(self, err: httpx.TransportError, attempt: int) -> bool:
+        """Whether ``err`` on ``attempt`` (from 0) ends the request now: a connection that
+        could not be made before the server ever answered, once the first-contact attempts
+        are spent (a connect timeout at once: it already waited)."""
+        if self._answered or not isinstance(err, _NOT_CONNECTED):
+            return False
+        first = self.retry.first_contact_attempts
+        return isinstance(err, httpx.ConnectTimeout) or (
+            first is not None and attempt + 1 >= min(first, self.retry.attempts)
+        )
+
+    def _unreachable(self, err: httpx.TransportError) -> ServerUnreachable:
+        """The connection could not be made at the first contact."""
+        if isinstance(err, httpx.ConnectTimeout):
+            timeout = self._http.timeout.connect
+            why = f"no answer within {timeout:g} s" if timeout else "no answer"
+        else:
+            why = str(err) or type(err).__name__
+        return ServerUnreachable(
+            f"cannot reach the photoark server at {self.base_url} ({why})", url=self.base_url
+        )
 
     def _model(self, model: type[M], method: str, path: str, **kw: Any) -> M:
         response = self._send(method, path, **kw)
@@ -187,8 +273,13 @@ def problem_of(response: httpx.Response) -> ClientError:
     return cls(code, message, response.status_code, details if isinstance(details, dict) else {})
 
 
+# the connection was never made: refused, unknown host, no answer to connect
+_NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
 def _unknown_outcome(base_url: str, path: str, err: Exception) -> ServerUnreachable:
     return ServerUnreachable(
         f"the connection to {base_url} failed during {path} ({err}); it may or may not have"
-        " been done on the server, so it was not sent again"
+        " been done on the server, so it was not sent again",
+        url=base_url,
     )

@@ -9,6 +9,7 @@ import typer
 from photoark.cli.options import HomeOption, JsonOption, home_of, read_password
 from photoark.cli.output import console, emit_json, handle_errors
 from photoark.client import auth
+from photoark.client.transport import server_url
 from photoark.crypto.keys import ARGON2_MIN, ARGON2_MODERATE, Argon2Limits
 
 __all__ = ["login", "logout", "signup"]
@@ -43,6 +44,8 @@ def signup(
     kdf: KdfOption = "moderate",
 ) -> None:
     """Create an account; keys are made on this device and never sent in clear."""
+    with handle_errors():  # a mistyped address is said before the password is asked
+        server = server_url(server)
     password = read_password(password_stdin, confirm=not password_stdin)
     with handle_errors():
         account, recovery = auth.signup(home_of(home), server, email, password, _limits(kdf))
@@ -65,6 +68,8 @@ def login(
     kdf: KdfOption = "moderate",
 ) -> None:
     """Log in on this device."""
+    with handle_errors():
+        server = server_url(server)
     password = read_password(password_stdin, confirm=False)
     with handle_errors():
         account = auth.login(home_of(home), server, email, password, _limits(kdf))

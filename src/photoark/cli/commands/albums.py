@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, handle_errors
+from photoark.cli.output import console, emit_json, handle_errors, plural
 from photoark.client.library import sync as sync_mod
 from photoark.client.library.organize import add_to_album, create_album, delete_album, rename_album
 from photoark.client.session import Session
@@ -96,7 +96,8 @@ def delete(
         )
         return
     console.print(
-        f"deleted album {done.name!r}: {done.kept_elsewhere} photos stay in other albums, "
+        f"deleted album {done.name!r}: {plural(done.kept_elsewhere, 'photo')} "
+        f"{'stays' if done.kept_elsewhere == 1 else 'stay'} in other albums, "
         + (
             f"{done.trashed} moved to the trash"
             if with_photos
@@ -118,4 +119,7 @@ def add_command(
     if json_output:
         emit_json({"album": album, "files": [f.id for f in added]})
     else:
-        console.print(f"{len(added)} files are in {album!r}", highlight=False)
+        console.print(
+            f"{plural(len(added), 'file')} {'is' if len(added) == 1 else 'are'} in {album!r}",
+            highlight=False,
+        )

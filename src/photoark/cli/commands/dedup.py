@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, fail, handle_errors
+from photoark.cli.output import console, emit_json, fail, handle_errors, plural
 from photoark.client.library import sync
 from photoark.client.session import Session
 from photoark.optimize.duplicates import apply_plan, find_duplicates, plan_from_json, plan_json
@@ -52,7 +52,8 @@ def dedup_command(
     for g in shown["groups"]:
         keep = next(f for f in g["files"] if f["id"] == g["keep"])
         console.print(
-            f"{len(g['files'])} copies of {keep['name']!r} ({g['size']:,} bytes), in "
+            f"{plural(len(g['files']), 'copy', 'copies')} of {keep['name']!r}"
+            f" ({plural(g['size'], 'byte')}), in "
             f"{', '.join(g['albums'])}: keep #{g['keep']} ({g['why']})",
             highlight=False,
         )
@@ -61,13 +62,15 @@ def dedup_command(
                 console.print(f"  remove #{f['id']} {f['name']!r}", highlight=False)
     if result is None:
         console.print(
-            f"{len(groups)} groups; {shown['bytes_freed']:,} bytes would be freed once the "
-            "trash empties. Run with --apply (or edit `--json` and pass it with --plan)."
+            f"{plural(len(groups), 'group')}; {plural(shown['bytes_freed'], 'byte')} would be"
+            " freed once the trash empties. Run with --apply (or edit `--json` and pass it with"
+            " --plan)."
         )
     else:
         console.print(
-            f"kept one copy of {result.groups} photos in every album; {result.trashed} copies "
-            f"moved to the trash ({result.bytes_freed:,} bytes freed when it empties)"
+            f"kept one copy of {plural(result.groups, 'photo')} in every album;"
+            f" {plural(result.trashed, 'copy', 'copies')} moved to the trash"
+            f" ({plural(result.bytes_freed, 'byte')} freed when it empties)"
         )
         for f in result.failed:
             console.print(f"[red]not applied[/] #{f['file_id']}: {f['error']}", highlight=False)

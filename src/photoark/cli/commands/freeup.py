@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, handle_errors, stderr
+from photoark.cli.output import console, emit_json, handle_errors, plural, stderr
 from photoark.cli.progress import Counter, wants_progress
 from photoark.client.library.trash import trashed_hashes
 from photoark.client.session import Session
@@ -57,15 +57,17 @@ def free_up_command(
         console.print(f"kept {k.path!r}: {k.reason.text}", highlight=False)
     if result is None:
         for c in plan.candidates:
-            console.print(f"can delete {c.path!r} ({c.size:,} bytes)", highlight=False)
+            console.print(f"can delete {c.path!r} ({plural(c.size, 'byte')})", highlight=False)
         console.print(
-            f"{len(plan.candidates)} files, {plan.bytes:,} bytes can be freed; "
+            f"{plural(len(plan.candidates), 'file')}, {plural(plan.bytes, 'byte')} can be freed; "
             "run again with --apply to delete them (to the desktop trash unless --permanent)"
         )
         return
     for f in result.failed:
         stderr.print(f"[red]not deleted[/] {f['path']!r}: {f['error']}", highlight=False)
     where = "deleted" if permanent else "moved to the desktop trash"
-    console.print(f"{len(result.deleted)} files {where}, {result.bytes_freed:,} bytes freed")
+    console.print(
+        f"{plural(len(result.deleted), 'file')} {where}, {plural(result.bytes_freed, 'byte')} freed"
+    )
     if result.failed:
         raise typer.Exit(2)

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, fail, handle_errors
+from photoark.cli.output import console, emit_json, fail, handle_errors, plural
 from photoark.client.library import sync as sync_mod
 from photoark.client.session import Session
 
@@ -29,8 +29,8 @@ def sync(home: HomeOption = None, json_output: JsonOption = False) -> None:
         emit_json(out)
         return
     console.print(
-        f"synced to version {result.version}: {result.albums_changed} album and "
-        f"{result.entries_changed} entry changes"
+        f"synced to version {result.version}: {plural(result.albums_changed, 'album change')}"
+        f" and {plural(result.entries_changed, 'entry change')}"
     )
     for _, _, error in result.broken:
         console.print(f"[red]integrity error:[/] {error}")
@@ -41,7 +41,10 @@ def ls(
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """List files: id, album, name, size, hash, taken_at, type."""
+    """List files: id, album, name, size, when taken, type.
+
+    With --json, each file's content hash too. `photoark delete` and `photoark add` take these
+    names or ids."""
     rows: list[dict[str, Any]] = []
     with handle_errors(), Session.open(home_of(home)) as session:
         sync_mod.pull(session)
@@ -83,8 +86,8 @@ def usage(home: HomeOption = None, json_output: JsonOption = False) -> None:
         return
     pct = 100 * (u.stored_bytes + u.trash_bytes) / u.quota_bytes if u.quota_bytes else 0.0
     console.print(
-        f"{u.files} files, {u.stored_bytes:,} bytes stored, {u.trash_bytes:,} in trash, "
-        f"quota {u.quota_bytes:,} ({pct:.1f}% used); "
-        f"the albums hold {u.logical_bytes:,} bytes, so duplicates saved "
+        f"{plural(u.files, 'file')}, {plural(u.stored_bytes, 'byte')} stored, "
+        f"{u.trash_bytes:,} in trash, quota {u.quota_bytes:,} ({pct:.1f}% used); "
+        f"the albums hold {plural(u.logical_bytes, 'byte')}, so duplicates saved "
         f"{max(0, u.logical_bytes - u.stored_bytes):,}"
     )

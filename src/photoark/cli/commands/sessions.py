@@ -41,8 +41,9 @@ def ls(home: HomeOption = None, json_output: JsonOption = False) -> None:
             f", expires {_when(item.expires_at)} if unused{mine}",
             highlight=False,
         )
-    if listed.token_idle_days:
-        console.print(f"a login unused for {listed.token_idle_days:g} days stops working")
+    days = listed.token_idle_days
+    if days:
+        console.print(f"a login unused for {days:g} {'day' if days == 1 else 'days'} stops working")
 
 
 @sessions_app.command("revoke")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, fail, handle_errors
+from photoark.cli.output import console, emit_json, fail, handle_errors, plural
 from photoark.cli.progress import ItemBar, wants_progress
 from photoark.client.library import sync
 from photoark.client.session import Session
@@ -101,11 +101,15 @@ def similar_command(
             f"[yellow]not compared[/] #{f['id']} {f['name']!r}: {f['error']}", highlight=False
         )
     if not shown["groups"]:
-        console.print(f"no similar photos among {shown['photos']} (threshold {shown['threshold']})")
+        console.print(
+            f"no similar photos among {plural(shown['photos'], 'photo')}"
+            f" (threshold {shown['threshold']})"
+        )
         return
     console.print(
-        f"{len(shown['groups'])} groups among {shown['photos']} photos; removing the suggested "
-        f"near-identical copies frees {shown['bytes_freed']:,} bytes once the trash empties. "
+        f"{plural(len(shown['groups']), 'group')} among {plural(shown['photos'], 'photo')};"
+        " removing the suggested near-identical copies frees "
+        f"{plural(shown['bytes_freed'], 'byte')} once the trash empties. "
         "Similar shots are for you to pick. Review with --json, then "
         "`photoark similar apply --plan FILE` (or `--keep-suggested`: near-identical only)."
     )
@@ -166,9 +170,10 @@ def apply_command(
         emit_json(result.as_json())
         return
     console.print(
-        f"{result.groups} groups cleaned up: {result.trashed} photos moved to the trash "
-        f"({result.bytes_freed:,} bytes freed when it empties), {result.added_to_albums} "
-        "kept photos added to albums that would have lost them"
+        f"{plural(result.groups, 'group')} cleaned up: {plural(result.trashed, 'photo')} moved"
+        f" to the trash ({plural(result.bytes_freed, 'byte')} freed when it empties),"
+        f" {plural(result.added_to_albums, 'kept photo')} added to albums that would have"
+        " lost them"
     )
     for f in result.failed:
         console.print(f"[red]not applied[/] #{f['file_id']}: {f['error']}", highlight=False)

@@ -1,5 +1,5 @@
 """``photoark trash ls|restore|delete|empty``, ``photoark rm ALBUM FILE...`` and
-``photoark delete ID...``."""
+``photoark delete FILE...``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, handle_errors
-from photoark.client.errors import ClientError
+from photoark.cli.output import console, emit_json, handle_errors, plural
 from photoark.client.library import sync
 from photoark.client.library.albums import album_named, files_in_album_by_ref
+from photoark.client.library.organize import library_files_by_ref
 from photoark.client.library.trash import (
     UNCATEGORIZED,
     delete_files,
@@ -28,7 +28,9 @@ __all__ = ["delete_command", "rm_command", "trash_app"]
 
 trash_app = typer.Typer(help="Files deleted from the backup, kept 30 days.", no_args_is_help=True)
 
-Ids = Annotated[list[int], typer.Argument(help="File ids (see `photoark trash ls`).")]
+Ids = Annotated[
+    list[int], typer.Argument(help="Ids of files in the trash (see `photoark trash ls`).")
+]
 
 
 @trash_app.command("ls")
@@ -45,7 +47,7 @@ def ls(home: HomeOption = None, json_output: JsonOption = False) -> None:
         days = max(0.0, (t.expires_at - time.time()) / 86400)
         albums = ", ".join(t.albums) or "no album"
         console.print(
-            f"#{t.id} {t.name!r} (from {albums}), {t.stored:,} bytes, deleted for good in "
+            f"#{t.id} {t.name!r} (from {albums}), {plural(t.stored, 'byte')}, deleted for good in "
             f"{days:.1f} days",
             highlight=False,
         )
@@ -77,7 +79,9 @@ def delete_for_good(ids: Ids, home: HomeOption = None, json_output: JsonOption =
     if json_output:
         emit_json({"deleted": done.deleted, "bytes": done.bytes})
     else:
-        console.print(f"deleted {done.deleted} files for good, {done.bytes:,} bytes freed")
+        console.print(
+            f"deleted {plural(done.deleted, 'file')} for good, {plural(done.bytes, 'byte')} freed"
+        )
 
 
 @trash_app.command("empty")
@@ -88,7 +92,9 @@ def empty(home: HomeOption = None, json_output: JsonOption = False) -> None:
     if json_output:
         emit_json({"deleted": done.deleted, "bytes": done.bytes})
     else:
-        console.print(f"emptied the trash: {done.deleted} files, {done.bytes:,} bytes freed")
+        console.print(
+            f"emptied the trash: {plural(done.deleted, 'file')}, {plural(done.bytes, 'byte')} freed"
+        )
 
 
 def rm_command(
@@ -107,18 +113,31 @@ def rm_command(
     if json_output:
         emit_json({"removed": [f.id for f in chosen], "album": album})
     else:
-        console.print(f"removed {len(chosen)} files from {album!r}", highlight=False)
+        console.print(f"removed {plural(len(chosen), 'file')} from {album!r}", highlight=False)
 
 
-def delete_command(ids: Ids, home: HomeOption = None, json_output: JsonOption = False) -> None:
-    """Move files to the trash (out of every album); restorable for 30 days."""
+def delete_command(
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="File names or ids, as `photoark ls` shows them (a name that several files"
+            " share is refused with their ids: give the id).",
+        ),
+    ],
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Move files to the trash (out of every album); restorable for 30 days.
+
+    Name them as `photoark ls` lists them, by name or id; `photoark trash ls` lists the trash
+    and `photoark trash restore` brings them back."""
     with handle_errors(), Session.open(home_of(home)) as session:
         sync.pull(session)
-        unknown = [i for i in ids if session.mirror.file(i) is None]
-        if unknown:
-            raise ClientError(f"not in your library: {unknown} (see `photoark ls`)")
-        n = delete_files(session, ids)
+        chosen = library_files_by_ref(session, files)
+        n = delete_files(session, [f.id for f in chosen])
     if json_output:
-        emit_json({"trashed": list(ids)})
+        emit_json({"trashed": [f.id for f in chosen]})
     else:
-        console.print(f"moved {n} files to the trash (`photoark trash restore` brings them back)")
+        console.print(
+            f"moved {plural(n, 'file')} to the trash (`photoark trash restore` brings them back)"
+        )

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from photoark.cli.options import HomeOption, JsonOption, home_of, state_of
-from photoark.cli.output import console, emit_json, handle_errors
+from photoark.cli.output import console, emit_json, handle_errors, plural
 from photoark.client.daemon.reupload import reupload
 from photoark.client.session import Session
 from photoark.client.state.watches import WatchList
@@ -106,6 +106,6 @@ def reupload_command(
         console.print("none of these files was deleted from the backup")
     else:
         console.print(
-            f"{len(lifted)} files will be backed up again by the daemon "
+            f"{plural(len(lifted), 'file')} will be backed up again by the daemon "
             "(or now, with `photoark backup`)"
         )
