@@ -8,8 +8,15 @@ Required: ``name`` (and ``name_bytes``, base64, when the original name is not va
 ``hash`` (BLAKE3 hex of the plaintext; ``"<still>:<video>"`` for a Live Photo), ``size``
 (plaintext bytes), ``type`` (``image``, ``video`` or ``live``) and ``header`` (base64
 secretstream header of the content). The rest is optional: what the backup knew of the file
-(``format``, ``mime``, ``mtime_ns``), a Live Photo's ``parts``, and the media fields read from
-EXIF or the container (``taken_at``, ``gps``, ``make``, ``model``...).
+(``format``, ``mime``, ``mtime_ns``, ``relative_path``), a Live Photo's ``parts``, and the media
+fields read from EXIF or the container (``taken_at``, ``gps``, ``make``, ``model``...).
+
+``relative_path`` is where the file sat under the folder that was backed up
+(``Trips/Rome/IMG_1.jpg``): ``/``-separated, relative, no empty, ``.`` or ``..`` component, no
+NUL or backslash, valid UTF-8. Export rebuilds the folders from it. Read from metadata another
+device sealed, it is checked (:func:`clean_relative_path`): a value that breaks any rule is read
+as absent, so the file is still there and exports under its name alone, and no value can lead
+a writer outside the folder it writes into.
 
 Unknown fields are kept, and :meth:`FileMetadata.to_json` gives back exactly the fields that
 were set: a newer client's metadata survives a round trip through an older one.
@@ -19,11 +26,33 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any
+from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-__all__ = ["FileMetadata", "LivePart", "MetadataError"]
+__all__ = ["MAX_RELATIVE_PATH", "FileMetadata", "LivePart", "MetadataError", "clean_relative_path"]
+
+MAX_RELATIVE_PATH: Final = 4096  # characters: PATH_MAX on Linux
+
+
+def clean_relative_path(value: object) -> str | None:
+    """``value`` if it is a safe relative path (the rules in the module docstring), else
+    ``None``. Never raises: a hostile value is dropped, not fatal to the file it came with."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_RELATIVE_PATH:
+        return None
+    if "\x00" in value or "\\" in value or value.startswith("/"):
+        return None
+    try:
+        value.encode("utf-8")  # no lone surrogates: they would not survive a JSON round trip
+    except UnicodeEncodeError:
+        return None
+    parts = value.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    first = parts[0]
+    if len(parts) > 1 and len(first) == 2 and first[1] == ":" and first[0].isalpha():
+        return None  # "C:/...": a drive on Windows
+    return value
 
 
 class MetadataError(ValueError):
@@ -60,6 +89,7 @@ class FileMetadata(_Named):
     format: str | None = None
     mime: str | None = None
     mtime_ns: int | None = None
+    relative_path: str | None = None  # under the folder backed up; None: unknown or unsafe
     parts: tuple[LivePart, ...] | None = None
 
     taken_at: str | None = None
@@ -74,6 +104,11 @@ class FileMetadata(_Named):
     content_identifier: str | None = None
     motion_photo: bool | None = None
     warnings: tuple[str, ...] | None = None
+
+    @field_validator("relative_path", mode="before")
+    @classmethod
+    def _safe_relative_path(cls, value: object) -> str | None:
+        return clean_relative_path(value)
 
     @classmethod
     def from_json(cls, data: object) -> FileMetadata:

@@ -3,20 +3,24 @@ and its thumbnail, as the JSON object that is sealed with the file key.
 
 Media problems never stop a backup: a file whose metadata or thumbnail cannot be read is still
 backed up, byte for byte, with what could be read and the warnings.
+
+Where the file sat under the folder that was backed up travels with it (``relative_path``, see
+:class:`Layout`), so export can rebuild the folders.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from photoark.client.library.records import display_name
 from photoark.media import MediaFormat, extract_metadata
-from photoark.protocol.metadata import FileMetadata
+from photoark.protocol.metadata import FileMetadata, clean_relative_path
 
-__all__ = ["Description", "describe", "thumbnail_of"]
+__all__ = ["Description", "Layout", "describe", "thumbnail_of"]
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +32,42 @@ class Description:
     warnings: list[str] = field(default_factory=list)
 
 
+class Layout:
+    """Where a file sits under the folders that were backed up: its path relative to the
+    deepest of ``bases`` that holds it, ``/``-separated (a file under none of them, or given
+    itself as a base: its name alone). ``None`` when that path breaks the metadata's rules
+    (a backslash in a name, say): the file then exports under its name alone."""
+
+    def __init__(self, bases: Iterable[str]) -> None:
+        folders = {os.path.abspath(b) for b in bases}
+        self._prefixes = sorted((f.rstrip(os.sep) + os.sep for f in folders), key=len)[::-1]
+
+    def relative_path(self, path: str) -> str | None:
+        path = os.path.abspath(path)
+        relative = os.path.basename(path)
+        for prefix in self._prefixes:
+            if path.startswith(prefix):
+                relative = path[len(prefix) :]
+                break
+        if os.sep != "/":
+            relative = relative.replace(os.sep, "/")
+        # a name that is not UTF-8 is spelled as display_name spells it (the exact bytes of the
+        # file's own name are in name_bytes; export takes the name from there)
+        relative = os.fsencode(relative).decode("utf-8", "replace")
+        return clean_relative_path(relative)
+
+
 def describe(
-    path: str, st: os.stat_result, fmt: MediaFormat, content_hash: str, thumbnail: bool = True
+    path: str,
+    st: os.stat_result,
+    fmt: MediaFormat,
+    content_hash: str,
+    thumbnail: bool = True,
+    relative_path: str | None = None,
 ) -> Description:
     """Metadata (and, unless ``thumbnail`` is false, the thumbnail) of a file about to be
-    backed up. A backup leaves thumbnails for after the originals (:mod:`.thumbnailer`)."""
+    backed up. A backup leaves thumbnails for after the originals (:mod:`.thumbnailer`).
+    ``relative_path``: where the file sits under the folder backed up (:class:`Layout`)."""
     warnings: list[str] = []
     media: dict[str, Any] = {}
     try:
@@ -58,6 +93,7 @@ def describe(
             "format": fmt.name,
             "mime": fmt.mime,
             "mtime_ns": st.st_mtime_ns,
+            **({} if relative_path is None else {"relative_path": relative_path}),
         }
     )
     return Description(metadata, thumb, warnings)
