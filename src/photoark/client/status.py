@@ -1,7 +1,15 @@
-"""What ``photoark status`` reports: per watched folder, files seen, backed up, queued,
+"""What ``photoark status`` reports: per watched folder, items seen, backed up, queued,
 failed (with reasons) and deleted from the backup (so not uploaded again); the daemon's state,
 why it is paused, the current batch's progress, what it has settling and queued, and the last
 sync. Read from the state DB, so it works from another process while the daemon runs.
+
+Counts are of items, as a backup counts them: a Live Photo's still and video are one item
+(:mod:`photoark.client.pipeline.report`), so ``seen`` and ``backed_up`` agree once everything
+is backed up. Each watch's JSON has ``seen``, ``backed_up``, ``queued`` (paths),
+``failed``/``failures`` (paths, with reasons), ``deleted_from_backup`` (and up to 100
+``deleted_from_backup_paths``), and ``live_photos``: how many of the backed-up items are Live
+Photos, so the media files on disk are ``seen + live_photos``. The daemon's ``current`` batch
+counts items too (``files``, ``files_done``).
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ def status_report(db: StateDB) -> dict[str, Any]:
     folders = []
     for watch in WatchList(db).list():
         failed = failures.under(watch.path)
-        seen, backed_up = seen_under(db, watch.path)
+        counts = seen_under(db, watch.path)
         deleted = (
             [p for p, h in media_hashes_under(db, watch.path) if deletion_mark(key, h) in marks]
             if key is not None
@@ -66,8 +74,9 @@ def status_report(db: StateDB) -> dict[str, Any]:
                 **watch.as_json(),
                 "exists": os.path.isdir(watch.path),
                 "problem": problems.get(watch.path),
-                "seen": seen,
-                "backed_up": backed_up,
+                "seen": counts.seen,
+                "backed_up": counts.backed_up,
+                "live_photos": counts.live_photos,
                 "queued": queue.count(watch.path),
                 "failed": len(failed),
                 "failures": failed,

@@ -1,4 +1,11 @@
-"""``photoark backup PATH... --album NAME``: one-shot recursive backup."""
+"""``photoark backup PATH... --album NAME``: one-shot recursive backup.
+
+Counts are of items, as the report counts them: a Live Photo's still and video are one item
+(:mod:`photoark.client.pipeline.report`). Nothing but the progress bar is shown while the run
+goes; everything worth reading (failures with their reasons, thumbnails that could not be made,
+what the media libraries printed on their own, a missing ffmpeg) comes once the bar is gone,
+long lists capped at :data:`LISTED` lines (``--json`` lists all).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, handle_errors, stderr
+from photoark.cli.output import console, emit_json, handle_errors, plural, stderr
 from photoark.cli.progress import RichBackupProgress, wants_progress
 from photoark.client.daemon.inhibit import SleepInhibitor
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress, BackupReport, backup
 from photoark.client.session import Session
 from photoark.client.settings import Settings
 
-__all__ = ["backup_command", "print_report", "run_backup"]
+__all__ = ["LISTED", "backup_command", "print_report", "run_backup"]
+
+LISTED = 20
+"""Lines of a list (failures, thumbnails not made, files passed over) printed before
+"and N more"."""
+
+FFMPEG_HINT = "sudo apt install ffmpeg"
 
 
 def run_backup(
@@ -25,39 +39,90 @@ def run_backup(
     options: BackupOptions,
     json_output: bool,
 ) -> BackupReport:
-    """Run a backup with a progress bar on a terminal, silently in a pipe or with --json."""
+    """Run a backup with a progress bar on a terminal, silently in a pipe or with --json. What
+    the libraries wrote to stderr during the bar is printed once it is gone."""
     str_paths = [str(p) for p in paths]
-    if wants_progress(json_output):
-        with RichBackupProgress() as progress:
-            return backup(session, str_paths, album, options, progress)
-    return backup(session, str_paths, album, options, BackupProgress())
+    if not wants_progress(json_output):
+        return backup(session, str_paths, album, options, BackupProgress())
+    with RichBackupProgress() as progress:
+        report = backup(session, str_paths, album, options, progress)
+    held = progress.held_back()
+    if held:
+        stderr.print(
+            "messages during the run, from the media libraries and the log (the files are"
+            " backed up unless listed as failed below):",
+            highlight=False,
+        )
+        _listed([f"  {line}" for line in held])
+    return report
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """A reason on one line, cut at ``limit`` characters (``--json`` has it whole)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _listed(lines: list[str], out: Console | None = None) -> None:
+    """Print the first :data:`LISTED` of ``lines`` (on ``out``, stderr by default), then how
+    many more there are."""
+    out = out or stderr
+    for line in lines[:LISTED]:
+        out.print(line, highlight=False, markup=False)
+    if len(lines) > LISTED:
+        out.print(f"  … and {len(lines) - LISTED} more (--json lists all)", highlight=False)
 
 
 def print_report(report: BackupReport) -> None:
+    """The run's summary, then every failure by file and reason, the thumbnails that could not
+    be made, what was passed over, and a missing ffmpeg said once."""
     console.print(
         f"uploaded {report.uploaded}, skipped {report.skipped} (already backed up), "
         f"added to album {report.added_to_album}, failed {len(report.failed)}, "
         f"{report.bytes_uploaded:,} bytes sent"
     )
+    if report.live_photos:
+        each = "each " if report.live_photos > 1 else ""
+        console.print(
+            f"  ({plural(report.live_photos, 'Live Photo')} among them: {each}a photo and its"
+            " video, backed up together as one item)",
+            highlight=False,
+        )
     thumbs = report.thumbnails
     if thumbs.made or thumbs.failed or report.thumbnails_pending:
         console.print(
             f"thumbnails: {thumbs.made} made, {len(thumbs.failed)} could not be made (their "
             f"originals are backed up), {report.thumbnails_pending} left for the next run"
+            + (":" if thumbs.failed else "")
         )
+        _listed([f"  {f['path']!r}: {_one_line(f['error'])}" for f in thumbs.failed], console)
     if report.deleted_from_backup:
         console.print(
-            f"{len(report.deleted_from_backup)} files not uploaded: you deleted them from the "
-            "backup (`photoark watch reupload PATH` to back them up again)"
+            f"{plural(len(report.deleted_from_backup), 'file')} not uploaded: you deleted them"
+            " from the backup (`photoark watch reupload PATH` to back them up again)",
+            highlight=False,
         )
-    for item in report.failed:
-        stderr.print(f"[red]failed[/] {item['path']!r}: {item['error']}", highlight=False)
     if report.ignored:
-        console.print(f"{len(report.ignored)} files passed over (not photos or videos):")
-        for item in report.ignored[:20]:
-            console.print(f"  {item['path']!r}: {item['reason']}", highlight=False)
-        if len(report.ignored) > 20:
-            console.print(f"  … and {len(report.ignored) - 20} more (see --json)")
+        console.print(
+            f"{plural(len(report.ignored), 'file')} passed over (not photos or videos):",
+            highlight=False,
+        )
+        _listed([f"  {i['path']!r}: {i['reason']}" for i in report.ignored], console)
+    if report.failed:
+        stderr.print(
+            f"[red]failed:[/] {plural(len(report.failed), 'file')} not backed up (the next run"
+            " tries again):",
+            highlight=False,
+        )
+        _listed([f"  {f['path']!r}: {_one_line(f['error'])}" for f in report.failed])
+    videos = thumbs.videos_without_ffmpeg
+    if videos:
+        theirs = "its thumbnail needs" if videos == 1 else "their thumbnails need"
+        stderr.print(
+            f"[yellow]ffmpeg is missing:[/] {plural(videos, 'video')} backed up, but {theirs}"
+            f" ffmpeg: {FFMPEG_HINT}",
+            highlight=False,
+        )
     if report.aborted:
         stderr.print(f"[bold red]stopped:[/] {report.aborted}. Nothing is lost; run it again.")
 

@@ -1,15 +1,22 @@
-"""``photoark status``: what the daemon is doing and how each watched folder stands."""
+"""``photoark status``: what the daemon is doing and how each watched folder stands.
+
+Counts are of items, as ``photoark backup`` counts them: a Live Photo's photo and video are
+one item (see :mod:`photoark.client.status`)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from rich.markup import escape
+
 from photoark.cli.options import HomeOption, JsonOption, state_of
-from photoark.cli.output import console, emit_json, handle_errors
+from photoark.cli.output import console, emit_json, handle_errors, plural
 from photoark.client.status import status_report
 
 __all__ = ["status_command"]
+
+_LISTED = 10  # failures printed per folder
 
 _PAUSES = {
     "metered": "on a metered network (`photoark config set upload.on_metered true` to allow)",
@@ -25,7 +32,7 @@ def _ago(ts: Any) -> str:
 
 
 def status_command(home: HomeOption = None, json_output: JsonOption = False) -> None:
-    """Show the daemon's state and, per watched folder, files seen, backed up, queued, failed."""
+    """Show the daemon's state and, per watched folder, items seen, backed up, queued, failed."""
     with handle_errors(), state_of(home) as db:
         report = status_report(db)
     if json_output:
@@ -39,13 +46,15 @@ def status_command(home: HomeOption = None, json_output: JsonOption = False) -> 
         if daemon["paused"]:
             line += f"; paused: {_PAUSES.get(daemon['paused'], daemon['paused'])}"
         if daemon.get("settling"):
-            line += f"; {daemon['settling']} files being written (taken once they hold still)"
+            line += (
+                f"; {plural(daemon['settling'], 'file')} being written (taken once they hold still)"
+            )
         console.print(line, highlight=False)
         current = daemon["current"]
         if current:
             console.print(
                 f"  now: album {current['album']!r}, {current['files_done']}/{current['files']}"
-                f" files, {current['bytes_done']:,}/{current['bytes']:,} bytes",
+                f" items, {current['bytes_done']:,}/{current['bytes']:,} bytes",
                 highlight=False,
             )
     console.print(f"last sync: {_ago(report['last_sync'])}", highlight=False)
@@ -63,12 +72,28 @@ def status_command(home: HomeOption = None, json_output: JsonOption = False) -> 
     for w in report["watches"]:
         missing = "" if w["exists"] else "  [red](folder missing)[/]"
         console.print(
-            f"{w['path']}: {w['seen']} seen, {w['backed_up']} backed up, {w['queued']} queued,"
-            f" {w['failed']} failed, {w['deleted_from_backup']} deleted from the backup"
-            f" (not uploaded again){missing}",
+            f"{w['path']}: {plural(w['seen'], 'item')} seen, {w['backed_up']} backed up,"
+            f" {w['queued']} queued, {w['failed']} failed, {w['deleted_from_backup']} deleted"
+            f" from the backup (not uploaded again){missing}",
             highlight=False,
         )
+        live = w.get("live_photos", 0)
+        if live:
+            each = "each " if live > 1 else ""
+            console.print(
+                f"  ({plural(live, 'Live Photo')} among them: {each}a photo and its video,"
+                " counted as one item)",
+                highlight=False,
+            )
         if w["problem"]:
             console.print(f"  [yellow]{w['problem']}[/]", highlight=False)
-        for f in w["failures"][:10]:
-            console.print(f"  [red]failed[/] {f['path']!r}: {f['error']}", highlight=False)
+        for f in w["failures"][:_LISTED]:
+            console.print(
+                f"  [red]failed[/] {escape(repr(f['path']))}: {escape(f['error'])}",
+                highlight=False,
+            )
+        if len(w["failures"]) > _LISTED:
+            console.print(
+                f"  … and {len(w['failures']) - _LISTED} more failed (--json lists all)",
+                highlight=False,
+            )

@@ -12,14 +12,20 @@ whole watched folder (a reconcile), album by album through the backup pipeline.
   (offline, with backoff) and keeps what failed queued.
 - **Failures** (a file that cannot be read, an empty file…) are recorded with their reason
   for ``photoark status``, and cleared once the file goes through.
+- **The log**: each item's outcome is one line (:class:`_OutcomeLog`): uploaded, a new version
+  uploaded (its path was backed up before), already backed up, added by reference, passed
+  over, deleted from the backup, at INFO; a failure with its reason at WARNING. Files the fast
+  pass finds unchanged are one line per batch, not one each.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from photoark.client.daemon.board import StatusPublisher
@@ -29,14 +35,17 @@ from photoark.client.daemon.pausing import Pausing
 from photoark.client.daemon.watcher import wanted
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress, backup_found
 from photoark.client.pipeline.livephotos import pair_key
+from photoark.client.pipeline.outcome import Outcome
 from photoark.client.pipeline.scanner import Found, PassedOver, scan, scan_split
 from photoark.client.session import Session
 from photoark.client.settings import Settings
-from photoark.client.state.daemonstate import DaemonQueue, Failures
+from photoark.client.state.daemonstate import DaemonQueue, Failures, backed_up_among
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.watches import Watch
 
 __all__ = ["BackupRunner"]
+
+log = logging.getLogger(__name__)
 
 
 def _live_siblings(paths: list[str], root: str) -> list[str]:
@@ -58,11 +67,51 @@ def _live_siblings(paths: list[str], root: str) -> list[str]:
     return extra
 
 
-class _Progress(BackupProgress):
-    """Remembers which paths a batch dealt with and shows the batch's progress on the board."""
+class _OutcomeLog:
+    """One log line per item of a batch into ``album``; ``backed_up_before``: the batch's paths
+    that were already backed up as some file (uploading one again is a new version)."""
 
-    def __init__(self, status: StatusPublisher, album: str) -> None:
+    def __init__(self, album: str, backed_up_before: set[str]) -> None:
+        self._album = album
+        self._before = backed_up_before
+
+    def failed(self, path: str, error: str) -> None:
+        log.warning("failed: %s: %s (tried again on the next change or restart)", path, error)
+
+    def done(self, path: str, outcome: str) -> None:
+        album = self._album
+        if outcome == Outcome.UPLOADED and path in self._before:
+            log.info(
+                "uploaded a new version of %s to %r (the previous one is retired)", path, album
+            )
+        elif outcome == Outcome.UPLOADED:
+            log.info("uploaded %s to %r", path, album)
+        elif outcome == Outcome.SKIPPED:
+            log.info("already backed up in %r: %s", album, path)
+        elif outcome == Outcome.ADDED:
+            log.info("already in the library, added to %r: %s", album, path)
+        elif outcome == Outcome.IGNORED:
+            log.info("passed over (not a photo or video): %s", path)
+        elif outcome == Outcome.DELETED_FROM_BACKUP:
+            log.info("not uploaded (you deleted it from the backup): %s", path)
+        # failed: logged with its reason by failed()
+
+    def unchanged(self, n: int) -> None:
+        if n == 1:
+            log.info("1 item unchanged since it was backed up to %r", self._album)
+        elif n:
+            log.info("%d items unchanged since they were backed up to %r", n, self._album)
+
+
+class _Progress(BackupProgress):
+    """Remembers which paths a batch dealt with, shows the batch's progress on the board and
+    logs each item's outcome (``outcomes``)."""
+
+    def __init__(
+        self, status: StatusPublisher, album: str, outcomes: _OutcomeLog | None = None
+    ) -> None:
         self._status = status
+        self._log = outcomes or _OutcomeLog(album, set())
         self._lock = threading.Lock()
         self.dealt_with: set[str] = set()
         self.current: dict[str, Any] = {
@@ -77,11 +126,23 @@ class _Progress(BackupProgress):
         self.current.update(files=files, bytes=total_bytes)
         self._status.publish(current=dict(self.current))
 
+    def file_failed(self, path: str, error: str) -> None:
+        self._log.failed(path, error)
+
     def file_done(self, path: str, size: int, outcome: str) -> None:
         with self._lock:
             self.dealt_with.add(path)
             self.current["files_done"] += 1
+        self._log.done(path, outcome)
         self._status.publish(current=dict(self.current), throttle=True)
+
+    def files_done(self, files: Sequence[Found], outcome: Outcome) -> None:
+        """The fast pass's unchanged files: counted one by one, logged in one line."""
+        with self._lock:
+            self.dealt_with.update(item.path for item in files)
+            self.current["files_done"] += len(files)
+        self._log.unchanged(len(files))
+        self.bytes_done(sum(item.stat.st_size for item in files))
 
     def bytes_done(self, n: int) -> None:
         with self._lock:
@@ -175,7 +236,10 @@ class BackupRunner:
         for album, items in sorted(by_album.items()):
             if self._cancel.is_set():
                 return dealt_with, False
-            progress = _Progress(self._status, album)
+            outcomes = _OutcomeLog(
+                album, backed_up_among(self._session.db, (i.path for i in items))
+            )
+            progress = _Progress(self._status, album, outcomes)
             self._status.publish(state="backing_up")
             report = backup_found(
                 self._session,
@@ -187,6 +251,7 @@ class BackupRunner:
                 progress,
                 pull=False,
                 thumbnails=False,  # made when no original is left to back up
+                bases=() if watch.per_folder else (watch.path,),  # album-per-folder: names
             )
             finished = not report.aborted and not self._cancel.is_set()
             # a run that went to the end dealt with every file (a Live Photo's video is

@@ -32,7 +32,7 @@ from photoark.client.lock import exclusive
 from photoark.client.pipeline.bundler import BundleLimits, Bundler
 from photoark.client.pipeline.claims import Claims, claim_of
 from photoark.client.pipeline.decide import Action
-from photoark.client.pipeline.describe import describe
+from photoark.client.pipeline.describe import Layout, describe
 from photoark.client.pipeline.handover import Handover
 from photoark.client.pipeline.identify import identify
 from photoark.client.pipeline.known import KnownContent
@@ -94,12 +94,15 @@ def backup_found(
     progress: BackupProgress | None = None,
     pull: bool = True,
     thumbnails: bool = True,
+    bases: Sequence[str] | None = None,
 ) -> BackupReport:
     """Back up files already scanned (``roots`` are the folders they were found under) into
     ``album_name``. The caller holds the home's lock. ``pull``: bring the mirror up to date
     first (a daemon that follows the change stream keeps it current itself). ``thumbnails``:
     make the queued thumbnails after the originals (a daemon makes them when it has no
-    originals left to back up)."""
+    originals left to back up). ``bases``: the folders whose layout the backup records (each
+    file's ``relative_path`` under the deepest that holds it, see
+    :class:`~.describe.Layout`); by default ``roots``; empty: names only."""
     progress = progress or BackupProgress()
     started = time.monotonic()
     if pull:
@@ -115,9 +118,12 @@ def backup_found(
             report.failed.append({"path": item.path, "error": item.reason})
         else:
             report.ignored.append({"path": item.path, "reason": item.reason})
-    progress.planned(len(found), sum(f.stat.st_size for f in found))
+    total_bytes = sum(f.stat.st_size for f in found)
     settler = Settler(session, album, options.match, stat_cache, known, tally)
     found, pairs, known_pairs = pair_live_photos(found, settler.live_pair_settled(roots))
+    # items, as every count of the run: a Live Photo's still and video are one (see .report)
+    report.live_photos = len(pairs) + len(known_pairs)
+    progress.planned(len(found) + report.live_photos, total_bytes)
     for still, video in known_pairs:
         settler.count_settled_pair(still, video)
     found = settler.settle_unchanged(roots, found)
@@ -137,7 +143,8 @@ def backup_found(
                 )
             )
         try:
-            _originals(session, album, options, tally, stat_cache, versions, known, work)
+            layout = Layout(roots if bases is None else bases)
+            _originals(session, album, options, tally, stat_cache, versions, known, layout, work)
         finally:
             stat_cache.flush()
         report.originals_seconds = time.monotonic() - started
@@ -159,6 +166,7 @@ def _originals(
     stat_cache: BufferedStatCache,
     versions: PathVersions,
     known: KnownContent,
+    layout: Layout,
     work: list[Found | LivePair],
 ) -> None:
     """The files left by the fast pass: workers, with the bundlers they hand files to."""
@@ -169,7 +177,7 @@ def _originals(
     )
     with Bundler(sender.send, lambda item: item.size, options.bundle_limits) as bundler, adder:
         handover = Handover(session, album, versions, tally, bundler, adder)
-        worker = _Worker(session, album, options, stat_cache, known, tally, handover)
+        worker = _Worker(session, album, options, stat_cache, known, tally, handover, layout)
         if options.workers <= 1:
             for one in work:
                 worker.process(one)
@@ -215,8 +223,10 @@ class _Worker:
         known: KnownContent,
         tally: Tally,
         handover: Handover,
+        layout: Layout,
     ) -> None:
         self.session = session
+        self.layout = layout
         self.album = album
         self.match = options.match
         self.stat_cache = stat_cache
@@ -269,7 +279,7 @@ class _Worker:
             if self.marks.is_deleted(content_hash):
                 return Outcome.DELETED_FROM_BACKUP  # the user deleted it: never undo that
             if not small:
-                desc = describe(path, st, fmt, content_hash, thumbnail=False)
+                desc = describe(path, st, fmt, content_hash, False, self.layout.relative_path(path))
                 job = ThumbnailJob.of(0, path, st, fmt.name)
                 self.handover.large(file_source(path, st), content_hash, desc.metadata, job)
                 return Outcome.UPLOADED
@@ -280,7 +290,7 @@ class _Worker:
                 data, now_hash = read_small(path, st)
                 if now_hash != content_hash:
                     raise FileChangedError(f"{path} changed since it was hashed")
-            desc = describe(path, st, fmt, content_hash, thumbnail=False)
+            desc = describe(path, st, fmt, content_hash, False, self.layout.relative_path(path))
             source = file_source(path, st)
             future = self.handover.small(source, fmt, data, desc.metadata, release)
             handed_over = True
@@ -311,7 +321,8 @@ class _Worker:
                 return result
             if self.marks.is_deleted(live_hash):
                 return Outcome.DELETED_FROM_BACKUP
-            desc = describe(still.path, still.stat, fmt, live_hash, thumbnail=False)
+            where = self.layout.relative_path(still.path)
+            desc = describe(still.path, still.stat, fmt, live_hash, False, where)
             metadata = FileMetadata.model_validate(
                 {
                     **desc.metadata.to_json(),

@@ -1,4 +1,5 @@
-"""What became of one file in a backup run: an :class:`Outcome`, and for an ignored file the
+"""What became of one item in a backup run (a file, or a Live Photo's still and video
+together: one item, see :mod:`.report`): an :class:`Outcome`, and for an ignored file the
 :class:`IgnoreReason`.
 
 Both are ``StrEnum``: an outcome is the very string the progress callbacks and the JSON report
@@ -15,7 +16,7 @@ __all__ = ["IgnoreReason", "Ignored", "Outcome"]
 
 
 class Outcome(StrEnum):
-    """One file's end in a run; the report counts each under its own field."""
+    """One item's end in a run; the report counts each under its own field."""
 
     UPLOADED = "uploaded"  # its content went to the server (part by part, or in a bundle)
     SKIPPED = "skipped"  # already in the target album

@@ -1,5 +1,24 @@
 """What a caller gives a backup run and gets back: :class:`BackupOptions`, the
-:class:`BackupProgress` callbacks (no-ops unless overridden) and the :class:`BackupReport`."""
+:class:`BackupProgress` callbacks (no-ops unless overridden) and the :class:`BackupReport`.
+
+**One way of counting**: every count of a run is of *items*, what the library holds. A file is
+one item; a Live Photo (a still and its video, :mod:`.livephotos`) is ONE item, counted once
+under the still's path. :meth:`BackupProgress.planned` announces that many items, each ends in
+exactly one :meth:`BackupProgress.file_done` (or one entry of
+:meth:`BackupProgress.files_done`), and the report's ``uploaded``, ``skipped``,
+``added_to_album``, ``ignored``, ``failed`` and ``deleted_from_backup`` count the same items
+(``ignored`` and ``failed`` also list what the scan passed over: sidecars, unreadable folders,
+which are not items); ``live_photos`` says how many items were Live Photos, so the files behind
+the items are the items plus ``live_photos``.
+
+The JSON report (:meth:`BackupReport.as_json`) has the keys ``uploaded``, ``skipped``,
+``added_to_album`` (counts), ``failed`` and ``ignored`` (lists of ``{path, error}`` and
+``{path, reason}``: every one, uncapped), ``deleted_from_backup`` (paths), ``bytes_uploaded``,
+``live_photos`` (how many items were Live Photos), ``thumbnails`` (``made``, ``failed``: every
+``{path, error}``, ``videos_without_ffmpeg``: video thumbnails not made because ffmpeg is not
+installed, ``pending``), ``previous_versions``, ``seconds`` and, for a run cut short,
+``aborted``.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +42,17 @@ class BackupProgress:
     """Callbacks for progress; subclass and override what you show."""
 
     def planned(self, files: int, total_bytes: int) -> None:
-        """The scan found ``files`` candidate files of ``total_bytes``."""
+        """The scan found ``files`` items (a Live Photo's still and video are one) of
+        ``total_bytes`` (every file's bytes)."""
+
+    def file_failed(self, path: str, error: str) -> None:
+        """``path`` failed with ``error`` (what the user should read); its :meth:`file_done`
+        follows."""
 
     def file_done(self, path: str, size: int, outcome: Outcome) -> None:
-        """A file finished (see :class:`.outcome.Outcome`; it compares equal to its string:
-        uploaded | skipped | added | ignored | failed | deleted_from_backup)."""
+        """An item finished (a Live Photo: once, under its still's path). See
+        :class:`.outcome.Outcome`; it compares equal to its string: uploaded | skipped | added
+        | ignored | failed | deleted_from_backup."""
 
     def files_done(self, files: Sequence[Found], outcome: Outcome) -> None:
         """Many files finished at once with the same outcome (the fast pass over unchanged
@@ -83,6 +108,7 @@ class BackupReport:
     quota_exceeded: bool = False
     thumbnails: ThumbnailReport = field(default_factory=ThumbnailReport)
     thumbnails_pending: int = 0
+    live_photos: int = 0  # items that are a Live Photo (a still and its video)
     previous_versions: RetireReport = field(default_factory=RetireReport)
     originals_seconds: float = 0.0
     seconds: float = 0.0
@@ -112,6 +138,7 @@ class BackupReport:
             "bytes_uploaded": self.bytes_uploaded,
             "ignored": self.ignored,
             "deleted_from_backup": self.deleted_from_backup,
+            "live_photos": self.live_photos,
             "thumbnails": {**self.thumbnails.as_json(), "pending": self.thumbnails_pending},
             "previous_versions": {
                 "trashed": self.previous_versions.trashed,

@@ -45,11 +45,14 @@ class Tally:
         return self._stop.is_set() or (cancel is not None and cancel.is_set())
 
     def count(self, path: str, size: int, outcome: Outcome, detail: str | None = None) -> None:
-        """One file done (``detail``: an ignored file's reason, a failed file's error). An
-        uploaded file's bytes were told to :meth:`BackupProgress.bytes_done` as they were
-        read; any other file's are told now."""
+        """One item done: a file, or a Live Photo under its still's path (``detail``: an
+        ignored file's reason, a failed file's error, also told to
+        :meth:`BackupProgress.file_failed`). An uploaded item's bytes were told to
+        :meth:`BackupProgress.bytes_done` as they were read; any other item's are told now."""
         with self._lock:
             self.report.record(path, outcome, detail)
+        if outcome is Outcome.FAILED:
+            self.progress.file_failed(path, str(detail or "unknown error"))
         if outcome is not Outcome.UPLOADED:
             self.progress.bytes_done(size)
         self.progress.file_done(path, size, outcome)

@@ -7,11 +7,16 @@ file's key and sent in bundles (``POST /files/thumbnails``); the rows of a bundl
 transaction that records the new thumbnail sizes in the mirror. A file whose thumbnail cannot
 be made (undecodable, no ffmpeg for a video, changed or gone since) leaves the queue with its
 reason reported: its original is backed up all the same.
+
+A video's thumbnail needs ``ffmpeg``; without it (:func:`ffmpeg_missing`: not on ``PATH``,
+looked up at each run) the video is reported with :data:`NO_FFMPEG` and counted in
+:attr:`ThumbnailReport.videos_without_ffmpeg`, so the caller can say once how to install it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,18 +38,32 @@ from photoark.protocol.models import (
     ThumbnailItem,
 )
 
-__all__ = ["ThumbnailReport", "make_thumbnails"]
+__all__ = ["NO_FFMPEG", "ThumbnailReport", "ffmpeg_missing", "make_thumbnails"]
 
 _PAGE = 64  # jobs rendered per round; a cancel is honoured between rounds
+
+NO_FFMPEG = "no video thumbnail without ffmpeg (not installed, or not on PATH)"
+"""The reason given for a video whose thumbnail was not made because ffmpeg is missing."""
+
+
+def ffmpeg_missing() -> bool:
+    """Whether ``ffmpeg`` is missing from ``PATH`` (as :mod:`photoark.media.thumbnails` looks
+    for it)."""
+    return shutil.which("ffmpeg") is None
 
 
 @dataclass
 class ThumbnailReport:
     made: int = 0
-    failed: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)  # every {path, error}
+    videos_without_ffmpeg: int = 0  # of ``failed``: videos, for want of ffmpeg
 
     def as_json(self) -> dict[str, object]:
-        return {"made": self.made, "failed": self.failed}
+        return {
+            "made": self.made,
+            "failed": self.failed,
+            "videos_without_ffmpeg": self.videos_without_ffmpeg,
+        }
 
 
 @dataclass(frozen=True)
@@ -53,8 +72,9 @@ class _Sealed:
     cipher: bytes
 
 
-def _render(session: Session, job: ThumbnailJob) -> _Sealed | str:
-    """The encrypted thumbnail of ``job``'s file, or why there is none."""
+def _render(session: Session, job: ThumbnailJob, no_ffmpeg: bool) -> _Sealed | str:
+    """The encrypted thumbnail of ``job``'s file, or why there is none (``no_ffmpeg``: a
+    video's is :data:`NO_FFMPEG`)."""
     library_file = session.mirror.file(job.file_id)
     if library_file is None:
         return "the file is no longer in the library"
@@ -67,6 +87,8 @@ def _render(session: Session, job: ThumbnailJob) -> _Sealed | str:
     fmt = get_format(job.format)
     if fmt is None:
         return f"unknown format {job.format!r}"
+    if no_ffmpeg and fmt.kind == "video":
+        return NO_FFMPEG
     data, error = thumbnail_of(job.path, fmt)
     if data is None:
         return error or "no thumbnail"
@@ -85,6 +107,7 @@ def make_thumbnails(
     """Work through the whole thumbnail queue; ``on_done(n)`` after every ``n`` jobs. Stops
     between pages once ``cancel()`` is true (the rest stays queued)."""
     report = ThumbnailReport()
+    no_ffmpeg = ffmpeg_missing()
     counting = threading.Lock()
     queue = ThumbnailQueue(session.db)
 
@@ -114,6 +137,8 @@ def make_thumbnails(
             ThumbnailQueue.remove(conn, [job.file_id])
         with counting:
             report.failed.append({"path": job.path, "error": reason})
+            if reason == NO_FFMPEG:
+                report.videos_without_ffmpeg += 1
         on_done(1)
 
     limits = BundleLimits(max_bytes=4 * 1024 * 1024, max_items=MAX_BUNDLE_FILES)
@@ -128,7 +153,7 @@ def make_thumbnails(
                 last = jobs[-1].file_id
                 futures = []
                 for job, result in zip(
-                    jobs, pool.map(lambda j: _render(session, j), jobs), strict=True
+                    jobs, pool.map(lambda j: _render(session, j, no_ffmpeg), jobs), strict=True
                 ):
                     if isinstance(result, str):
                         drop(job, result)

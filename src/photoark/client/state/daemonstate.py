@@ -12,11 +12,19 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from photoark.client.state.db import StateDB, subtree, subtree_bounds
 
-__all__ = ["DaemonQueue", "Failures", "StatusBoard"]
+__all__ = [
+    "DaemonQueue",
+    "Failures",
+    "FolderCounts",
+    "StatusBoard",
+    "backed_up_among",
+    "media_hashes_under",
+    "seen_under",
+]
 
 
 _UNDER = subtree()
@@ -102,16 +110,37 @@ class StatusBoard:
         return None if text is None else dict(json.loads(text))
 
 
-def seen_under(db: StateDB, root: str) -> tuple[int, int]:
-    """(media files under ``root`` the stat cache knows, how many of them are backed up). The
-    daemon drops the stat cache entries of deleted files, so these are files still present."""
+class FolderCounts(NamedTuple):
+    """What ``photoark status`` counts under a watched folder, in items as a backup counts
+    them: a Live Photo's still and video are one item."""
+
+    seen: int  # media items the stat cache knows under the folder
+    backed_up: int  # of those, backed up (a Live Photo: under its still's path)
+    live_photos: int  # of the backed up, Live Photos (so files on disk = seen + live_photos)
+
+
+def seen_under(db: StateDB, root: str) -> FolderCounts:
+    """The :class:`FolderCounts` of the media files under ``root`` the stat cache knows. The
+    daemon drops the stat cache entries of deleted files, so these are files still present.
+
+    A Live Photo is backed up as one library item of type ``live`` whose hash is
+    ``"<stillHash>:<videoHash>"``, recorded under its still's path only; a file with no
+    backed-up path of its own whose content is the video of such an item backed up under
+    ``root`` is that item's other half, so it is not counted as an item of its own."""
     row = db.query_one(
-        "SELECT count(*) AS seen, count(b.path) AS backed_up FROM stat_cache s"
-        " LEFT JOIN (SELECT DISTINCT path FROM backed_up) b ON b.path = s.path"
+        "WITH live AS (SELECT DISTINCT substr(f.hash, instr(f.hash, ':') + 1) AS video"
+        " FROM backed_up lb JOIN files f ON f.id = lb.file_id"
+        f" WHERE f.type = 'live' AND {subtree('lb.path')})"
+        " SELECT count(*) AS files, count(b.path) AS backed_up,"
+        " coalesce(sum(b.path IS NULL AND s.hash IN (SELECT video FROM live)), 0) AS halves"
+        " FROM stat_cache s LEFT JOIN (SELECT DISTINCT path FROM backed_up) b ON b.path = s.path"
         f" WHERE {subtree('s.path')} AND s.format != ''",
-        subtree_bounds(root),
+        subtree_bounds(root) + subtree_bounds(root),
     )
-    return (0, 0) if row is None else (int(row["seen"]), int(row["backed_up"]))
+    if row is None:
+        return FolderCounts(0, 0, 0)
+    halves = int(row["halves"])
+    return FolderCounts(int(row["files"]) - halves, int(row["backed_up"]), halves)
 
 
 def media_hashes_under(db: StateDB, root: str) -> list[tuple[str, str]]:
@@ -120,3 +149,18 @@ def media_hashes_under(db: StateDB, root: str) -> list[tuple[str, str]]:
         f"SELECT path, hash FROM stat_cache WHERE {_UNDER} AND format != ''", subtree_bounds(root)
     )
     return [(os.fsdecode(bytes(r["path"])), str(r["hash"])) for r in rows]
+
+
+def backed_up_among(db: StateDB, paths: Iterable[str], chunk: int = 500) -> set[str]:
+    """Those of ``paths`` already backed up as some file (in any album): a new upload of one
+    of them is a new version of it."""
+    raw = [os.fsencode(p) for p in paths]
+    out: set[str] = set()
+    for start in range(0, len(raw), chunk):
+        part = raw[start : start + chunk]
+        rows = db.query(
+            f"SELECT DISTINCT path FROM backed_up WHERE path IN ({', '.join('?' * len(part))})",
+            tuple(part),
+        )
+        out.update(os.fsdecode(bytes(r["path"])) for r in rows)
+    return out
