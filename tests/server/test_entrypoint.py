@@ -119,6 +119,19 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "--login-workers": ("3", "login_hash_workers", 3),
     "--login-wait": ("0.5", "login_wait_seconds", 0.5),
     "--token-idle-days": ("0", "token_idle_days", 0.0),
+    "--blobs": (
+        "s3://b/p?endpoint=http://127.0.0.1:1",
+        "blobs_url",
+        "s3://b/p?endpoint=http://127.0.0.1:1",
+    ),
+    "--replicate-to": (
+        "s3://dr?endpoint=http://127.0.0.1:2",
+        "replicate_to",
+        ("s3://dr?endpoint=http://127.0.0.1:2",),
+    ),
+    "--presign-seconds": ("60", "presign_seconds", 60.0),
+    "--replication-workers": ("2", "replication_workers", 2),
+    "--jobs": ("trash,sweeper", "jobs", ("sweeper", "trash")),
 }
 
 

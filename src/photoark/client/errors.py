@@ -11,6 +11,7 @@ to a message, a hint and an exit code in one place (:mod:`photoark.cli.output`).
      │    ├── AuthFailed        invalid_credentials / unauthorized
      │    └── QuotaExceeded     quota_exceeded (numbers in ``details``)
      ├── IntegrityFailure       downloaded data failed authentication (never written out)
+     ├── UrlExpired             a presigned URL is no longer valid: ask the server for a new one
      ├── UsageError             bad arguments the CLI could not catch itself
      │    └── InvalidServerUrl  a server address that is not an http(s) URL
      ├── ModelUnavailable       the image model cannot be loaded
@@ -47,6 +48,7 @@ __all__ = [
     "ServerUnreachable",
     "UnknownSetting",
     "UploadStopped",
+    "UrlExpired",
     "UsageError",
     "WatchError",
 ]
@@ -118,6 +120,18 @@ class IntegrityFailure(ClientError):
     hint = (
         "the server copy is damaged or was tampered with; nothing was written. "
         "Keep the original and report it to the server admin"
+    )
+
+
+class UrlExpired(ClientError):
+    """The object store refused a presigned URL (S3 ``AccessDenied``: "Request has expired"):
+    the caller asks the server for a fresh URL and tries again. Raised by
+    :class:`~photoark.client.direct.DirectHttp`; the API client and the pipeline catch it, so it
+    reaches a user only when fresh URLs are refused too."""
+
+    hint = (
+        "the object store refused the server's signed address: check that the server's and "
+        "this computer's clocks agree, and the server's --blobs credentials"
     )
 
 

@@ -1,4 +1,8 @@
-"""``GET /health``: liveness for load balancers and clients (no auth, no database)."""
+"""``GET /health``: liveness for load balancers and clients (no auth, no database).
+
+``direct_transfers`` (S3 mode) is sent only when true, so a server on its own disk answers as
+it always did (older clients parse it).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,18 @@ from fastapi import APIRouter
 
 import photoark
 from photoark.protocol.models import Health
+from photoark.server.api.deps import Svc
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health() -> Health:
-    return Health(status="ok", version=photoark.__version__, time=time.time())
+@router.get("/health", response_model_exclude_defaults=True)
+def health(services: Svc) -> Health:
+    return Health(
+        status="ok",
+        version=photoark.__version__,
+        time=time.time(),
+        direct_transfers=services.direct.enabled,
+    )

@@ -2,7 +2,8 @@
 
 ``PUT`` of a part is async so its body can be read with a bound (the part's exact expected
 size, known before reading) under one of the account's body slots (:mod:`.bodies`); the checks
-and the write run in the threadpool.
+and the write run in the threadpool. In S3 mode it answers 409 ``direct_transfer_required`` before
+reading a byte: parts go to presigned URLs and are confirmed through :mod:`.direct`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
 
-@router.post("", status_code=201)
+# ``part_urls`` (direct transfers only) is left out when None: older clients refuse unknown keys
+@router.post("", status_code=201, response_model_exclude_none=True)
 def open_upload(request: UploadCreate, auth: CurrentUser, services: Svc) -> UploadSession:
     """Open a session; a repeat with the same ``idempotency_key`` answers the same session,
     also with 201 (a retry cannot tell whether its first attempt got through)."""
@@ -48,7 +50,7 @@ def list_open_uploads(auth: CurrentUser, services: Svc) -> list[OpenUpload]:
 UploadIdPath = Annotated[str, FastApiPath(pattern=UPLOAD_ID_PATTERN)]
 
 
-@router.get("/{upload_id}")
+@router.get("/{upload_id}", response_model_exclude_none=True)
 def get_upload(upload_id: UploadIdPath, auth: CurrentUser, services: Svc) -> UploadSession:
     return services.uploads.get(auth.user_id, upload_id)
 
