@@ -67,6 +67,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "scripts"))
+sys.path.insert(0, str(BENCH.parent / "src"))  # this checkout's photoark, before _common imports it
 
 from _common import (  # noqa: E402
     BENCH_ROOT,
@@ -496,14 +497,15 @@ def replication_state(url: str) -> dict[str, Any] | None:
 def wait_drained(cluster: LocalCluster, timeout: float) -> float | None:
     """Seconds until ``/health/replication`` shows nothing pending; None on timeout."""
     started = time.monotonic()
-    last = -1
+    said = started
     while time.monotonic() - started < timeout:
         state = replication_state(cluster.url)
         if state is not None and state["pending"] == 0:
             return time.monotonic() - started
-        if state is not None and state["pending"] != last and int(time.monotonic()) % 10 == 0:
-            last = state["pending"]
-            print(f"  replication: {last} pending, oldest {state['oldest_pending_seconds']:.0f} s")
+        if state is not None and time.monotonic() - said >= 10:
+            said = time.monotonic()
+            pending, oldest = state["pending"], state["oldest_pending_seconds"]
+            print(f"  replication: {pending} pending, oldest {oldest:.0f} s", flush=True)
         time.sleep(0.5)
     return None
 
@@ -942,9 +944,9 @@ def copy_phase(cluster: LocalCluster, work: Path, args: argparse.Namespace) -> C
     figures.pending_after = None if state is None else int(state["pending"])
     print("[copy] comparing every referenced object on both stores ...", flush=True)
     keys = referenced_keys(cluster.database_url)
-    source, target = cluster.weed.client(), cluster.weed_dr.client()
-    primary = bucket_listing(source, "photoark")
-    replica = bucket_listing(target, "photoark-dr")
+    from_client, to_client = cluster.weed.client(), cluster.weed_dr.client()
+    primary = bucket_listing(from_client, "photoark")
+    replica = bucket_listing(to_client, "photoark-dr")
     figures.compared = len(keys)
     for k in sorted(keys):
         if k not in primary:
@@ -959,7 +961,7 @@ def copy_phase(cluster: LocalCluster, work: Path, args: argparse.Namespace) -> C
             # a multipart ETag is md5(part MD5s)-N: the copy's parts (16 MiB pieces) are not
             # the client's (8 MiB), so equal bytes have other ETags; compare the bytes
             figures.by_content += 1
-            if _digest(source, "photoark", k) != _digest(target, "photoark-dr", k):
+            if _digest(from_client, "photoark", k) != _digest(to_client, "photoark-dr", k):
                 figures.mismatches.append(f"{k}: same size, different bytes")
     left = cluster.weed_dr.client().list_multipart_uploads(Bucket="photoark-dr")
     figures.unfinished_uploads_on_replica = len(left.get("Uploads", []))
@@ -1295,12 +1297,14 @@ def main() -> None:
             local = local_phase(dataset, work)
             shutil.rmtree(work, ignore_errors=True)
             result["local"] = local.as_json()
+            write_json(args.json_out, result)  # so far (a later phase may fail)
         if not args.skip_load:
             work = root / "s3"
             shutil.rmtree(work, ignore_errors=True)
             s3, shape = cluster_load_phase(dataset, work, args.lag_timeout)
             shutil.rmtree(work, ignore_errors=True)
             result["s3"], result["shape"] = s3.as_json(), shape
+            write_json(args.json_out, result)  # so far (a later phase may fail)
             tables += [load_table(s3, local, dataset), shape_table(shape)]
             if not (args.skip_kill and args.skip_copy):  # the whole summary comes at the end
                 print(tables[0].render(), tables[1].render(), sep="", flush=True)

@@ -15,10 +15,11 @@ first: everything is throw-away):
   store on another endpoint: the worker streams each object across, as it would to another
   provider); ``--replica bucket``: a second bucket on the first SeaweedFS (server-side
   CopyObject); ``--replica none``: no ``--replicate-to``;
-- two ``photoark server`` processes (``python -m photoark.server``, the same options) on that
-  one database and bucket, ``--replicate-to`` the target store named ``dr``; both run every
-  background job (the sweeper and the trash expiry take a lease so that one replica does each
-  round; replication workers share the copy rows);
+- two ``photoark server`` processes (``python -m photoark.server``, the same options, this
+  checkout's ``src/`` first on ``PYTHONPATH``) on that one database and bucket,
+  ``--replicate-to`` the target store named ``dr``; both run every background job (the
+  sweeper and the trash expiry take a lease so that one replica does each round; replication
+  workers share the copy rows);
 - ``bench/_lb.py``'s round-robin load balancer with health checks, on ``--port`` (8080).
 
 It prints the URLs and the environment (the store's credentials) and stays in the
@@ -50,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-for _path in (REPO, REPO / "bench"):
+for _path in (REPO, REPO / "bench", REPO / "src"):  # src last: first on the path
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
@@ -338,6 +339,13 @@ class LocalCluster:
         """The store credentials (both SeaweedFS clusters take the same keys)."""
         return self.weed.env
 
+    def server_env(self) -> dict[str, str]:
+        """The servers' environment: the credentials, and this checkout's ``src/`` first on
+        ``PYTHONPATH`` (the code next to this script runs, whatever ``photoark`` is installed)."""
+        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        src = str(REPO / "src")
+        return {**self.env, "PYTHONPATH": os.pathsep.join([src, *(p for p in paths if p != src)])}
+
     def server_options(self) -> list[str]:
         opts = ["--database", self.database_url, "--blobs", self.blobs_url]
         if self.replica_url is not None:
@@ -374,7 +382,11 @@ class LocalCluster:
             name = chr(ord("a") + i)
             self.servers.append(
                 ServerReplica(
-                    name, port, self.base / f"server-{name}", self.server_options(), self.env
+                    name,
+                    port,
+                    self.base / f"server-{name}",
+                    self.server_options(),
+                    self.server_env(),
                 )
             )
         # the first start migrates the database; the others find it done (and would wait on
