@@ -19,7 +19,11 @@ from typing import Any
 
 import httpx
 
+from photoark.client.home import ClientHome, resolve_home
+from photoark.client.state import StateDB
+from photoark.client.state.account import Account, AccountStore
 from photoark.crypto.keys import AccountKeys
+from photoark.protocol.models import KeyAttributesModel
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -346,3 +350,33 @@ def fake_command(bin_dir: Path, name: str, script: str) -> Path:
     tool.write_text(script)
     tool.chmod(0o755)
     return tool
+
+
+def stored_account(server: str, email: str = "me@photoark.local") -> Account:
+    """An account as the state DB keeps it (token and keys are placeholders: for code that
+    reads the account, never for a server)."""
+    attrs = KeyAttributesModel(
+        kek_salt=b"s" * 16,
+        ops_limit=2,
+        mem_limit=8192,
+        master_key_wrapped=b"m" * 72,
+        master_key_wrapped_recovery=b"r" * 72,
+        recovery_key_wrapped=b"k" * 72,
+    )
+    return Account(server, email, 1, "token", b"\0" * 32, attrs)
+
+
+def local_home(root: Path, port: int, account_url: str | None = "same") -> ClientHome:
+    """A home as quickstart leaves it: the record of its server (at ``port``, pid unknown,
+    not running) and, unless ``account_url`` is None, an account (by default on that server)."""
+    home = resolve_home(root).ensure()
+    home.server_dir.mkdir()
+    url = f"http://127.0.0.1:{port}"
+    home.local_server_record.write_text(json.dumps({"url": url, "pid": None}))
+    if account_url is not None:
+        db = StateDB(home.state_db)
+        try:
+            AccountStore(db).save(stored_account(url if account_url == "same" else account_url))
+        finally:
+            db.close()
+    return home

@@ -4,7 +4,6 @@ local server quickstart set up, down: here)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import socket
 from pathlib import Path
 
@@ -14,9 +13,9 @@ from photoark.client.daemon.policy import Conditions
 from photoark.client.doctor import Finding, run_checks
 from photoark.client.home import ClientHome, resolve_home
 from photoark.client.state import StateDB
-from photoark.client.state.account import Account, AccountStore
+from photoark.client.state.account import AccountStore
 from photoark.client.state.watches import WatchList
-from photoark.protocol.models import KeyAttributesModel
+from tests.builders import local_home
 
 
 class Probe:
@@ -72,22 +71,7 @@ def test_watch_problems_inotify_limit_policy_and_ffmpeg(tmp_path: Path) -> None:
 
 def _home_with_local_account(tmp_path: Path, port: int) -> ClientHome:
     """A home as quickstart leaves it, its server (on ``port``) not running."""
-    home = resolve_home(tmp_path / "h").ensure()
-    url = f"http://127.0.0.1:{port}"
-    home.server_dir.mkdir()
-    (home.server_dir / "local-server.json").write_text(json.dumps({"url": url, "pid": None}))
-    attrs = KeyAttributesModel(
-        kek_salt=b"s" * 16,
-        ops_limit=2,
-        mem_limit=8192,
-        master_key_wrapped=b"m" * 72,
-        master_key_wrapped_recovery=b"r" * 72,
-        recovery_key_wrapped=b"k" * 72,
-    )
-    db = StateDB(home.state_db)
-    AccountStore(db).save(Account(url, "me@photoark.local", 1, "t", b"\0" * 32, attrs))
-    db.close()
-    return home
+    return local_home(tmp_path / "h", port)
 
 
 def _closed_port() -> int:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from photoark.cli.main import build_app
 from photoark.client.daemon.service import UNIT_NAME, install_user_services
 from photoark.client.errors import ClientError
-from photoark.client.home import ClientHome, resolve_home
+from photoark.client.home import ClientHome
 from photoark.client.local.control import install_server_service, local_status
 from photoark.client.local.server import (
     is_server_process,
@@ -31,9 +31,8 @@ from photoark.client.local.server import (
 )
 from photoark.client.local.service import SERVER_UNIT_NAME, unit_enabled
 from photoark.client.state import StateDB
-from photoark.client.state.account import Account, AccountStore
-from photoark.protocol.models import KeyAttributesModel
-from tests.builders import fake_command
+from photoark.client.state.account import AccountStore
+from tests.builders import fake_command, local_home, stored_account
 
 
 def _unit(path: Path) -> configparser.ConfigParser:
@@ -43,30 +42,8 @@ def _unit(path: Path) -> configparser.ConfigParser:
     return parsed
 
 
-def _account(server: str) -> Account:
-    attrs = KeyAttributesModel(
-        kek_salt=b"s" * 16,
-        ops_limit=2,
-        mem_limit=8192,
-        master_key_wrapped=b"m" * 72,
-        master_key_wrapped_recovery=b"r" * 72,
-        recovery_key_wrapped=b"k" * 72,
-    )
-    return Account(server, "me@photoark.local", 1, "token", b"\0" * 32, attrs)
-
-
 def _local_home(tmp_path: Path, port: int, account_url: str | None = "same") -> ClientHome:
-    """A home as quickstart leaves it: the record of its server (at ``port``, pid unknown) and,
-    unless ``account_url`` is None, an account (by default on that server)."""
-    home = resolve_home(tmp_path / "home").ensure()
-    home.server_dir.mkdir()
-    url = f"http://127.0.0.1:{port}"
-    (home.server_dir / "local-server.json").write_text(json.dumps({"url": url, "pid": None}))
-    if account_url is not None:
-        db = StateDB(home.state_db)
-        AccountStore(db).save(_account(url if account_url == "same" else account_url))
-        db.close()
-    return home
+    return local_home(tmp_path / "home", port, account_url)
 
 
 @pytest.fixture
@@ -165,9 +142,9 @@ def test_the_account_s_port_taken_is_an_error_naming_it(tmp_path: Path, held_por
 
 def test_an_account_elsewhere_is_not_on_the_local_server(tmp_path: Path) -> None:
     home = _local_home(tmp_path, 8123, account_url="https://photos.example.org")
-    assert local_account_server(home, _account("https://photos.example.org")) is None
-    assert local_account_server(home, _account("http://127.0.0.1:9999")) is None
-    assert local_account_server(home, _account("http://localhost:8123")) is not None
+    assert local_account_server(home, stored_account("https://photos.example.org")) is None
+    assert local_account_server(home, stored_account("http://127.0.0.1:9999")) is None
+    assert local_account_server(home, stored_account("http://localhost:8123")) is not None
     assert local_account_server(home, None) is not None  # no account yet: it is the one
 
 

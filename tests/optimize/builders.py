@@ -5,6 +5,7 @@ server that answers only the calls the optimize code makes, and records them in 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from photoark.client.state.account import Account
 from photoark.client.state.db import StateDB
 from photoark.client.state.mirror import Album, LibraryFile, Mirror
 from photoark.crypto.boxes import new_key
+from photoark.optimize.keeper import Candidate
 from photoark.protocol.metadata import FileMetadata
 from photoark.protocol.models import (
     AddManyToCollection,
@@ -135,6 +137,23 @@ class FakeApi:
 
     def close(self) -> None:
         pass
+
+
+def candidate(i: int, **changes: Any) -> Candidate:
+    """A keeper candidate: a dated 12 MP JPEG in one album, uploaded in id order; ``changes``
+    override fields (``name``, ``pixels``, ``album_count``…)."""
+    base = Candidate(
+        id=i,
+        pixels=12_000_000,
+        format="jpeg",
+        has_date=True,
+        has_gps=False,
+        metadata_fields=4,
+        album_count=1,
+        taken=1_600_000_000.0,
+        created_at=1_700_000_000.0 + i,
+    )
+    return dataclasses.replace(base, **changes)
 
 
 def _key_attributes() -> KeyAttributesModel:

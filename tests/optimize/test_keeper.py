@@ -3,24 +3,8 @@ age; and the reason shown for it."""
 
 from __future__ import annotations
 
-import dataclasses
-
-from photoark.optimize.keeper import Candidate, format_rank, keeper_order, why_first, why_not
-
-
-def _c(i: int, **changes: object) -> Candidate:
-    base = Candidate(
-        id=i,
-        pixels=12_000_000,
-        format="jpeg",
-        has_date=True,
-        has_gps=False,
-        metadata_fields=4,
-        album_count=1,
-        taken=1_600_000_000.0,
-        created_at=1_700_000_000.0 + i,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+from photoark.optimize.keeper import format_rank, keeper_order, why_first, why_not
+from tests.optimize.builders import candidate as _c
 
 
 def test_more_pixels_wins_first() -> None:

@@ -4,14 +4,12 @@ keeper, after the content criteria and the albums, before the age."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from photoark.optimize.duplicates import find_duplicates, plan_json
 from photoark.optimize.keeper import Candidate, copy_marks, keeper_order, why_first, why_not
 from tests.builders import CORPUS
-from tests.optimize.builders import Library, blake3_hex
+from tests.optimize.builders import Library, blake3_hex, candidate
 
 EXAMPLES = CORPUS / "photoprism" / "assets" / "examples"
 
@@ -52,19 +50,7 @@ def test_markers_add_up() -> None:
 
 
 def _c(i: int, name: str, **changes: object) -> Candidate:
-    base = Candidate(
-        id=i,
-        pixels=12_000_000,
-        format="jpeg",
-        has_date=True,
-        has_gps=False,
-        metadata_fields=4,
-        album_count=1,
-        taken=1_600_000_000.0,
-        created_at=1_700_000_000.0 + i,
-        name=name,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return candidate(i, name=name, **changes)
 
 
 def test_the_similar_keeper_prefers_the_original_name_over_the_older_copy() -> None:

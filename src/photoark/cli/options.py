@@ -77,6 +77,13 @@ def _plain(param: Any) -> None:
         param.metavar = ""
 
 
+def _plain_all(params: list[Any]) -> list[Any]:
+    """``params``, each shown plainly (:func:`_plain`): what commands and groups share."""
+    for param in params:
+        _plain(param)
+    return params
+
+
 def _usage(command: TyperCommand, ctx: Any) -> list[str]:
     """``[OPTIONS] IDS...``, ``[OPTIONS] [ALBUM]``: an optional argument in brackets."""
     pieces = [command.options_metavar] if command.options_metavar else []
@@ -106,10 +113,7 @@ class HelpCommand(TyperCommand):
         self.help = _reflowed(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        for param in params:
-            _plain(param)
-        return params
+        return _plain_all(super().get_params(ctx))
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return _usage(self, ctx)
@@ -124,10 +128,7 @@ class HelpGroup(TyperGroup):
         self.help = _reflowed(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        for param in params:
-            _plain(param)
-        return params
+        return _plain_all(super().get_params(ctx))
 
 
 def _default_group(cls: object) -> bool:
