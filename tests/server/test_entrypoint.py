@@ -131,6 +131,7 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     ),
     "--presign-seconds": ("60", "presign_seconds", 60.0),
     "--replication-workers": ("2", "replication_workers", 2),
+    "--replication-lease": ("30", "replication_lease_seconds", 30.0),
     "--jobs": ("trash,sweeper", "jobs", ("sweeper", "trash")),
 }
 

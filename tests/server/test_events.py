@@ -293,6 +293,50 @@ def test_client_maps_errors_and_parses_events() -> None:
         next(ApiClient("http://x", "ok", retry, httpx.MockTransport(refuse)).events())
 
 
+def test_successful_writes_poke_the_feed_and_the_replicator() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from photoark.server.api.events import PokeAfterWrites
+
+    async def answer(request: Request) -> Response:
+        return Response(status_code=int(request.query_params["status"]))
+
+    pokes: list[str] = []
+    app = Starlette(routes=[Route("/", answer, methods=["GET", "POST", "PATCH", "DELETE"])])
+    wrapped = PokeAfterWrites(app, (lambda: pokes.append("feed"), lambda: pokes.append("copies")))
+    with TestClient(wrapped) as client:
+        client.get("/?status=200")
+        client.post("/?status=409")
+        client.delete("/?status=500")
+        assert pokes == []  # reads and failed writes move nothing
+        client.post("/?status=201")
+        assert pokes == ["feed", "copies"]
+        client.patch("/?status=200")
+        assert pokes == ["feed", "copies"] * 2
+
+
+def test_the_app_pokes_its_replicator_after_a_commit(make_api: AppFactory) -> None:
+    api = make_api()
+    replicator = api.app.state.replicator
+    loop = asyncio.new_event_loop()
+    wake = asyncio.Event()
+    replicator._loop, replicator._wake = loop, wake  # as run_replication attaches them
+    try:
+        alice = api.signup()
+        album = api.album(alice)
+        loop.run_until_complete(asyncio.sleep(0))  # the pokes of the signup land
+        wake.clear()
+        api.new_file(alice, album, size=100, thumb_size=0)
+        loop.run_until_complete(asyncio.wait_for(wake.wait(), 5))  # the commit's poke
+    finally:
+        replicator._loop = replicator._wake = None
+        loop.close()
+
+
 def test_one_query_per_tick_whatever_the_streams() -> None:
     """Three streams of two users: each tick reads both counters in ONE query."""
     reads: list[frozenset[int]] = []

@@ -59,7 +59,12 @@ def create_app(settings: ServerSettings, blobs: BlobStore | None = None) -> Fast
     services = build_services(settings, engine, stores)
     sweeper = Sweeper(SweepStore(engine), stores, services.uploads, settings.sweep_grace_seconds)
     leases = LeaseStore(engine)
-    replicator = Replicator.for_engine(engine, stores, workers=settings.replication_workers)
+    replicator = Replicator.for_engine(
+        engine,
+        stores,
+        workers=settings.replication_workers,
+        lease_seconds=settings.replication_lease_seconds,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -98,7 +103,8 @@ def create_app(settings: ServerSettings, blobs: BlobStore | None = None) -> Fast
     app.state.body_slots = BodySlots(settings.bodies_per_account)  # api/bodies.py
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, idle_seconds=settings.body_idle_seconds)
-    app.add_middleware(PokeAfterWrites, feed=services.events)
+    # a write may be a commit: clients watching changes and the replication queue are told
+    app.add_middleware(PokeAfterWrites, pokes=(services.events.poke, replicator.poke))
     for router in ROUTERS:
         app.include_router(router)
     return app

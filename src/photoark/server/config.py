@@ -99,6 +99,8 @@ class ServerSettings:
     replicate_to: tuple[str, ...] = ()  # stores every committed object is copied to
     presign_seconds: float = 3600.0  # how long a presigned URL works
     replication_workers: int = 4  # copies made at once by this process
+    # a copy claimed by a worker that died is taken up again after this long
+    replication_lease_seconds: float = 300.0
     jobs: tuple[str, ...] = JOBS  # the background jobs this process runs (see JOBS)
 
     def __post_init__(self) -> None:
@@ -108,6 +110,8 @@ class ServerSettings:
             raise ValueError("bodies_per_account and login_hash_workers must be >= 1")
         if self.presign_seconds <= 0 or self.replication_workers < 1:
             raise ValueError("presign_seconds must be > 0 and replication_workers >= 1")
+        if self.replication_lease_seconds <= 0:
+            raise ValueError("replication_lease_seconds must be > 0")
         if unknown := [j for j in self.jobs if j not in JOBS]:
             raise ValueError(f"unknown jobs {unknown}: expected some of {', '.join(JOBS)}")
         if self.token_idle_days < 0 or self.sweep_grace_seconds < 0:

@@ -331,6 +331,15 @@ SERVER_OPTIONS: tuple[ServerOption, ...] = (
         "N",
     ),
     ServerOption(
+        "--replication-lease",
+        "replication_lease_seconds",
+        _positive_seconds,
+        "300",
+        "A copy claimed by a server process that died (killed, crashed) is taken up by another"
+        " after this long; a live process renews its claims every third of it.",
+        "SECONDS",
+    ),
+    ServerOption(
         "--jobs",
         "jobs",
         parse_jobs,

@@ -8,7 +8,8 @@ share the queue through leases on rows:
 
 1. **claim**: due rows as copy slots free up (``workers`` copies at a time per process, the
    stores taking turns; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on
-   SQLite), each now ``copying`` under this worker's lease (300 s), renewed while it runs;
+   SQLite), each now ``copying`` under this worker's lease (300 s, ``--replication-lease``),
+   renewed every third of it while it runs;
 2. **skip** the rows whose object nothing live references any more (its file was deleted
    before the copy): the rows are dropped and whatever an earlier attempt left is deleted;
 3. **copy** from the primary (:func:`~photoark.server.blobs.replicated.copy_object`: CopyObject
@@ -153,10 +154,22 @@ class Replicator:
         self._wake: asyncio.Event | None = None
 
     @classmethod
-    def for_engine(cls, engine: Engine, stores: ReplicatedStore, *, workers: int = 4) -> Replicator:
+    def for_engine(
+        cls,
+        engine: Engine,
+        stores: ReplicatedStore,
+        *,
+        workers: int = 4,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> Replicator:
         """A replicator over ``engine``'s queue, with a fresh worker id."""
         return cls(
-            stores, CopyStore(engine), SweepStore(engine), LeaseStore(engine), workers=workers
+            stores,
+            CopyStore(engine),
+            SweepStore(engine),
+            LeaseStore(engine),
+            workers=workers,
+            lease_seconds=lease_seconds,
         )
 
     @property
