@@ -231,8 +231,9 @@ def _closed_port() -> int:
 
 
 class FakeServer:
-    """A photoark server in S3 mode, as far as the client's direct flows see it: ``/health``,
-    download URLs and staging answered from ``routes`` (each a function of the request)."""
+    """A photoark server in S3 mode, as far as the client's direct flows see it:
+    ``/health/transfers``, download URLs and staging answered from ``routes`` (each a function
+    of the request)."""
 
     def __init__(self, routes: dict[str, Callable[[httpx.Request], Any]]) -> None:
         self.routes = routes
@@ -241,9 +242,8 @@ class FakeServer:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         self.calls.append(path)
-        if path == "/health":
-            return httpx.Response(200, json={"status": "ok", "version": "t", "time": 0.0,
-                                             "direct_transfers": True})  # fmt: skip
+        if path == "/health/transfers":
+            return httpx.Response(200, json={"direct": True})
         try:
             return httpx.Response(200, json=self.routes[path](request))
         except _Problem as problem:
@@ -282,7 +282,7 @@ def test_a_download_replaces_an_expired_or_missing_url(s3: S3Client, prefix: str
         assert b"".join(api.iter_content(7)) == data  # expired, then missing, then good
         assert b"".join(api.iter_content(7, start=MIB)) == data[MIB:]
         assert api.thumbnail(7) == b"thumb"
-    assert server.calls.count("/files/7/url") == 5 and server.calls.count("/health") == 1
+    assert server.calls.count("/files/7/url") == 5 and server.calls.count("/health/transfers") == 1
 
 
 def test_a_download_gives_up_after_the_attempts(s3: S3Client, prefix: str) -> None:
@@ -377,3 +377,27 @@ def test_a_part_gets_a_fresh_url_and_is_sent_again_when_not_found(
     parts = s3.list_parts(Bucket=BUCKET, Key=key, UploadId=upload)["Parts"]
     assert {(p["PartNumber"], p["Size"]) for p in parts} == {(1, size)}
     s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload)
+
+
+def test_a_server_before_0_3_carries_the_bytes_itself() -> None:
+    """No ``/health/transfers`` (404): not direct, asked once; any other failure is raised."""
+    calls: list[str] = []
+
+    def old_server(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        body = {"code": "not_found", "message": "Not Found", "details": {}}
+        return httpx.Response(404, json=body)
+
+    with ApiClient("http://photoark.test", "t", FAST, httpx.MockTransport(old_server)) as api:
+        assert api.direct_transfers() is False
+        assert api.direct_transfers() is False
+    assert calls == ["/health/transfers"]
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"code": "unauthorized", "message": "no", "details": {}})
+
+    with (
+        ApiClient("http://photoark.test", "t", FAST, httpx.MockTransport(failing)) as api,
+        pytest.raises(ApiError),
+    ):
+        api.direct_transfers()

@@ -325,10 +325,17 @@ class Api:
         return Album(response.json()["id"], key)
 
     # uploads
-    def open_upload(self, account: Account, size: int, part_size: int | None = None) -> Response:
+    def open_upload(
+        self, account: Account, size: int, part_size: int | None = None, part_urls: bool = True
+    ) -> Response:
+        """``POST /uploads``, asking for part URLs (as clients from 0.3 do) unless told not to
+        (a client before 0.3)."""
         part_size = part_size or self.part_size
         return self.http.post(
-            "/uploads", json={"size": size, "part_size": part_size}, headers=account.headers
+            "/uploads",
+            json={"size": size, "part_size": part_size},
+            headers=account.headers,
+            params={"part_urls": "true"} if part_urls else None,
         )
 
     def put_part(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from photoark.protocol.models import MAX_PART_URLS
+from photoark.protocol.models import MAX_PART_URLS, Health, UploadSession
 from photoark.server.app import create_app
 from photoark.server.blobs import BlobStoreError, S3BlobStore
 from photoark.server.config import ServerSettings
@@ -55,7 +55,9 @@ def confirm(api: Api, account: Account, upload_id: str, n: int, data: bytes) -> 
 
 
 def status(api: Api, account: Account, upload_id: str) -> dict[str, Any]:
-    response = api.http.get(f"/uploads/{upload_id}", headers=account.headers)
+    response = api.http.get(
+        f"/uploads/{upload_id}", headers=account.headers, params={"part_urls": "true"}
+    )
     assert response.status_code == 200, response.text
     session: dict[str, Any] = response.json()
     return session
@@ -68,7 +70,7 @@ def store(api: Api) -> S3BlobStore:
 
 
 def test_url_put_confirm_commit(api: Api, alice: Account) -> None:
-    assert api.http.get("/health").json()["direct_transfers"] is True
+    assert api.http.get("/health/transfers").json() == {"direct": True}
     data = os.urandom(S3_PART_SIZE + 12_345)
     session = open_session(api, alice, len(data))
     assert session["part_count"] == 2 and session["parts"] == []
@@ -207,6 +209,26 @@ def test_url_windows_and_refresh_after_expiry(make_api: AppFactory) -> None:
     assert confirm(api, alice, session["id"], 104, last).status_code == 200
 
 
+def test_a_client_before_0_3_is_told_to_upgrade(api: Api, alice: Account) -> None:
+    # what it reads parses with the models it has (extra="forbid"): /health and a session
+    # as 0.2 knew them, so it reaches the part PUT and its message
+    health = api.http.get("/health").json()
+    assert set(health) == {"status", "version", "time"}
+    Health.model_validate(health)
+    old = api.open_upload(alice, 1000, S3_PART_SIZE, part_urls=False).json()
+    assert "part_urls" not in old
+    UploadSession.model_validate(old)
+    got = api.http.get(f"/uploads/{old['id']}", headers=alice.headers).json()
+    assert "part_urls" not in got
+    data = os.urandom(1000)
+    sha = {"X-Content-SHA256": hashlib.sha256(data).hexdigest()}
+    put = api.http.put(
+        f"/uploads/{old['id']}/parts/0", content=data, headers={**alice.headers, **sha}
+    )
+    assert put.status_code == 409 and put.json()["code"] == "direct_transfer_required"
+    assert put.json()["message"].startswith("upgrade photoark on this device")
+
+
 def test_old_routes_answer_direct_transfer_required(api: Api, alice: Account) -> None:
     session = open_session(api, alice, 1000)
     data = os.urandom(1000)
@@ -215,7 +237,7 @@ def test_old_routes_answer_direct_transfer_required(api: Api, alice: Account) ->
         f"/uploads/{session['id']}/parts/0", content=data, headers={**alice.headers, **sha}
     )
     assert put.status_code == 409 and put.json()["code"] == "direct_transfer_required"
-    assert "Upgrade" in put.json()["message"]
+    assert "upgrade photoark" in put.json()["message"]
     for path in ("/files/bundle", "/files/thumbnails"):
         refused = api.http.post(path, content=b"\x00" * 100, headers=alice.headers)
         assert refused.status_code == 409, refused.text
@@ -258,11 +280,13 @@ def test_direct_routes_on_a_local_server_say_so(tmp_path: Path) -> None:
     app: FastAPI = create_app(ServerSettings(data_dir=tmp_path / "local", login_hash="min"))
     local = Api(app)
     try:
-        assert "direct_transfers" not in local.http.get("/health").json()
+        assert local.http.get("/health/transfers").json() == {"direct": False}
         alice = local.signup()
         session = local.open_upload(alice, 1000).json()
-        assert "part_urls" not in session  # as before: older clients refuse unknown keys
-        again = local.http.get(f"/uploads/{session['id']}", headers=alice.headers).json()
+        assert "part_urls" not in session  # asked, but no URLs here: left out, as before
+        again = local.http.get(
+            f"/uploads/{session['id']}", headers=alice.headers, params={"part_urls": "true"}
+        ).json()
         assert "part_urls" not in again
         for method, path, body in (
             ("GET", f"/uploads/{session['id']}/urls", None),

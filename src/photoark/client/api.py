@@ -73,6 +73,9 @@ from photoark.protocol.models import (
 __all__ = ["ApiClient"]
 
 EVENTS_READ_TIMEOUT = 3 * EVENTS_HEARTBEAT_SECONDS  # 45 s: a heartbeat may be late, not lost
+# asked of every server: one in S3 mode then adds the URLs of the first parts to a session (one
+# before 0.3 ignores the query)
+_PART_URLS = {"part_urls": "true"}
 
 
 class ApiClient(DirectEndpoints):
@@ -210,10 +213,12 @@ class ApiClient(DirectEndpoints):
         request = UploadCreate(
             size=size, part_size=part_size, idempotency_key=_idempotency_key(idempotency_key)
         )
-        return self._model(UploadSession, "POST", "/uploads", json=self._body(request))
+        return self._model(
+            UploadSession, "POST", "/uploads", json=self._body(request), params=_PART_URLS
+        )
 
     def upload_status(self, upload_id: str) -> UploadSession:
-        return self._model(UploadSession, "GET", f"/uploads/{upload_id}")
+        return self._model(UploadSession, "GET", f"/uploads/{upload_id}", params=_PART_URLS)
 
     def put_part(
         self, upload_id: str, number: int, data: bytes | Sequence[bytes], sha256_hex: str

@@ -8,6 +8,8 @@ Binary values travel as standard base64 strings. The endpoints, all JSON unless 
 method   path                                 body                        answer
 =======  ===================================  ==========================  =======================
 GET      /health                              -                           Health
+GET      /health/transfers                    -                           Transfers (404 before
+                                                                          0.3)
 GET      /auth/params?email=E                 -                           KeyParams (also for an
                                                                           unknown email: a fake,
                                                                           stable salt)
@@ -198,15 +200,18 @@ login keys are at most ``MAX_KEY_BYTES``, album names ``MAX_NAME_BYTES``, file m
 the largest thumbnail and metadata is ~770 KiB of JSON); ids, sizes and ``since`` are integers
 in ``0..MAX_INT``, in paths and queries too. A value outside them is a 400 ``bad_request``.
 
-Direct transfers (a server whose blobs are in S3: ``Health.direct_transfers``, sent only when
-true). File bytes never pass through the server: ``PUT /uploads/{id}/parts/{n}``, the framed
-``POST /files/bundle`` and ``/files/thumbnails`` and an inline ``FileCommit.thumbnail`` answer
-409 ``direct_transfer_required``, and ``GET /files/{id}/content|thumbnail`` answers 307 to a
-presigned URL. Instead (each answers 409 ``conflict`` with ``details.reason ==
-"direct_transfers_off"`` on a server on its own disk):
+Direct transfers (a server whose blobs are in S3: ``GET /health/transfers`` answers
+:class:`Transfers` with ``direct`` true; a server before 0.3 answers 404 there, and ``Health`` never
+gains a field, since released clients refuse unknown ones). File bytes never pass through the
+server: ``PUT /uploads/{id}/parts/{n}``, the framed ``POST /files/bundle`` and ``/files/thumbnails``
+and an inline ``FileCommit.thumbnail`` answer 409 ``direct_transfer_required``, and ``GET
+/files/{id}/content|thumbnail`` answers 307 to a presigned URL. Instead (each answers 409
+``conflict`` with ``details.reason == "direct_transfers_off"`` on a server on its own disk):
 
 - a multi-part session (``POST /uploads``; parts of at least 5 MiB but the last, at most 10,000)
-  carries ``UploadSession.part_urls``, the URLs of its first missing parts (more with ``GET
+  asked with ``?part_urls=true`` (also ``GET /uploads/{id}``) carries ``UploadSession.part_urls``,
+  the URLs of its first missing parts (a client before 0.3 does not ask, parses the answer, and
+  meets the part PUT's 409 ``direct_transfer_required``, which says to upgrade; more with ``GET
   /uploads/{id}/urls?first=N&count=C``, ``list[PartUrl]``, also to refresh an expired one). The
   client PUTs part ``n`` there with ``Content-Length`` and ``Content-MD5``, then confirms it with
   ``POST /uploads/{id}/parts/{n}`` (:class:`PartDone`, answer :class:`PartInfo`): recorded only

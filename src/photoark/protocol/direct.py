@@ -39,9 +39,19 @@ __all__ = [
     "PresignedPut",
     "ReplicaState",
     "ReplicationHealth",
+    "Transfers",
 ]
 
 _Model = WireModel
+
+
+class Transfers(_Model):
+    """How file bytes move (``GET /health/transfers``, no auth): ``direct`` when the server
+    keeps its blobs in S3 and bytes go to and from presigned URLs. A server older than 0.3
+    answers 404 there: it carries the bytes itself. (Kept out of :class:`Health`, whose exact
+    shape every released client parses.)"""
+
+    direct: bool
 
 
 class PresignedPut(_Model):

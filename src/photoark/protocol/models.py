@@ -24,6 +24,7 @@ from photoark.protocol.direct import (
     PresignedPut,
     ReplicaState,
     ReplicationHealth,
+    Transfers,
 )
 from photoark.protocol.fields import (
     B64,
@@ -136,6 +137,7 @@ __all__ = [
     "SignupRequest",
     "ThumbnailBundle",
     "ThumbnailItem",
+    "Transfers",
     "TrashDeleted",
     "TrashEntry",
     "TrashFiles",
@@ -162,9 +164,7 @@ class Health(_Model):
     status: str
     version: str
     time: float  # server clock, seconds since the epoch
-    # the server keeps its blobs in S3: bytes go straight to presigned URLs (the body routes
-    # answer 409 ``direct_transfer_required``); sent only when true
-    direct_transfers: bool = False
+    # never add a field: clients before 0.3 refuse unknown ones (extra="forbid"); see Transfers
 
 
 class KeyParams(_Model):
@@ -262,7 +262,7 @@ class UploadSession(_Model):
     parts: list[PartInfo]  # the parts the server has, by number
     state: str  # "open" | "committed"
     expires_at: float
-    # direct transfers only (``Health.direct_transfers``): URLs of the first parts not yet
+    # direct transfers only (``GET /health/transfers``): URLs of the first parts not yet
     # recorded (at most ``MAX_PART_URLS``); more with ``GET /uploads/{id}/urls``
     part_urls: list[PartUrl] | None = None
 

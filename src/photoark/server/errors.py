@@ -117,9 +117,9 @@ class DirectTransferRequired(ServerError):
 
     def __init__(self, what: str) -> None:
         super().__init__(
-            f"this server keeps files in S3 storage and does not take {what} through its API: "
-            "the client sends and fetches the bytes with presigned URLs. Upgrade photoark on "
-            "this device to a version with direct transfers.",
+            f"upgrade photoark on this device (to 0.3 or later): this server keeps files in S3 "
+            f"storage and does not take {what} through its API; newer clients send and fetch "
+            "the bytes with presigned URLs",
             {"reason": "direct_transfer_required"},
         )
 

@@ -13,7 +13,7 @@ them that every caller shares.
 - Downloads: :meth:`~DirectEndpoints.iter_direct` reads by presigned URL, a fresh one when a
   URL expires or the store lost the object (the server's next URL may name a replica).
 
-Whether the server is in S3 mode is asked once per client (``/health``,
+Whether the server is in S3 mode is asked once per client (``/health/transfers``,
 :meth:`~DirectEndpoints.direct_transfers`).
 """
 
@@ -41,10 +41,10 @@ from photoark.protocol.models import (
     DownloadUrl,
     DownloadUrls,
     FileRecord,
-    Health,
     PartDone,
     PartInfo,
     PartUrl,
+    Transfers,
 )
 
 __all__ = ["DIRECT_IN_FLIGHT", "DirectEndpoints", "DownloadKind", "StagedBlob"]
@@ -103,9 +103,15 @@ class DirectEndpoints(HttpTransport):
 
     def direct_transfers(self) -> bool:
         """Whether the server keeps its blobs in S3, so that bytes go by presigned URL
-        (``Health.direct_transfers``): asked once, then remembered by this client."""
+        (``GET /health/transfers``; a server before 0.3 has no such route and no S3 mode):
+        asked once, then remembered by this client."""
         if self._direct_mode is None:
-            self._direct_mode = self._model(Health, "GET", "/health").direct_transfers
+            try:
+                self._direct_mode = self._model(Transfers, "GET", "/health/transfers").direct
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                self._direct_mode = False
         return self._direct_mode
 
     def part_urls(

@@ -1,6 +1,6 @@
 """Bytes straight to and from the server's object store, by presigned URL (:class:`DirectHttp`).
 
-A server that keeps its blobs in S3 (``Health.direct_transfers``) never carries content: it
+A server that keeps its blobs in S3 (``GET /health/transfers``) never carries content: it
 signs a URL per part, per small object and per download, and the client talks to the store.
 This module is that second connection: no base URL, no token (the URL carries its signature),
 the client's :class:`~photoark.client.transport.RetryPolicy`, and the store's XML error answers

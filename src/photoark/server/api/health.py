@@ -1,7 +1,8 @@
-"""``GET /health``: liveness for load balancers and clients (no auth, no database).
+"""``GET /health``: liveness for load balancers and clients (no auth, no database); ``GET
+/health/transfers``: whether bytes go by presigned URL (S3 mode).
 
-``direct_transfers`` (S3 mode) is sent only when true, so a server on its own disk answers as
-it always did (older clients parse it).
+``/health`` keeps the exact shape every released client parses (they refuse unknown fields):
+what a newer client needs to know goes to another route.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from fastapi import APIRouter
 
 import photoark
-from photoark.protocol.models import Health
+from photoark.protocol.models import Health, Transfers
 from photoark.server.api.deps import Svc
 
 __all__ = ["router"]
@@ -19,11 +20,11 @@ __all__ = ["router"]
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model_exclude_defaults=True)
-def health(services: Svc) -> Health:
-    return Health(
-        status="ok",
-        version=photoark.__version__,
-        time=time.time(),
-        direct_transfers=services.direct.enabled,
-    )
+@router.get("/health")
+def health() -> Health:
+    return Health(status="ok", version=photoark.__version__, time=time.time())
+
+
+@router.get("/health/transfers")
+def transfers(services: Svc) -> Transfers:
+    return Transfers(direct=services.direct.enabled)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as FastApiPath
 from starlette.concurrency import run_in_threadpool
 
@@ -31,12 +31,19 @@ __all__ = ["router"]
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
 
-# ``part_urls`` (direct transfers only) is left out when None: older clients refuse unknown keys
+# ``part_urls`` (direct transfers) come only when asked (``?part_urls=true``) and are left out
+# when None: clients before 0.3 refuse unknown keys, and then reach the part PUT's 409
+# ``direct_transfer_required``, which tells the user to upgrade
+PartUrlsQuery = Annotated[bool, Query()]
+
+
 @router.post("", status_code=201, response_model_exclude_none=True)
-def open_upload(request: UploadCreate, auth: CurrentUser, services: Svc) -> UploadSession:
+def open_upload(
+    request: UploadCreate, auth: CurrentUser, services: Svc, part_urls: PartUrlsQuery = False
+) -> UploadSession:
     """Open a session; a repeat with the same ``idempotency_key`` answers the same session,
     also with 201 (a retry cannot tell whether its first attempt got through)."""
-    return services.uploads.open(auth.user_id, request)
+    return services.uploads.open(auth.user_id, request, part_urls)
 
 
 @router.get("")
@@ -51,8 +58,10 @@ UploadIdPath = Annotated[str, FastApiPath(pattern=UPLOAD_ID_PATTERN)]
 
 
 @router.get("/{upload_id}", response_model_exclude_none=True)
-def get_upload(upload_id: UploadIdPath, auth: CurrentUser, services: Svc) -> UploadSession:
-    return services.uploads.get(auth.user_id, upload_id)
+def get_upload(
+    upload_id: UploadIdPath, auth: CurrentUser, services: Svc, part_urls: PartUrlsQuery = False
+) -> UploadSession:
+    return services.uploads.get(auth.user_id, upload_id, part_urls)
 
 
 @router.delete("/{upload_id}", status_code=204)

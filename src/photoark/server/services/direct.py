@@ -73,7 +73,7 @@ class DirectService:
 
     @property
     def enabled(self) -> bool:
-        """Whether the server is in S3 mode (``Health.direct_transfers``)."""
+        """Whether the server is in S3 mode (``GET /health/transfers``)."""
         return self.transfers is not None
 
     def _on(self) -> DirectTransfers:

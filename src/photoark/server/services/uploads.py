@@ -115,12 +115,13 @@ class UploadService:
         self._clock = clock
         self.direct = direct  # set in S3 mode: bytes move through presigned URLs
 
-    def open(self, user_id: int, request: UploadCreate) -> UploadSession:
+    def open(self, user_id: int, request: UploadCreate, part_urls: bool = False) -> UploadSession:
         """A new session, admitted by the quota. With ``request.idempotency_key``, at most one
         per key and user: a repeat answers the session the key opened (a retry after a lost
         answer; no second quota charge), unless that one has expired: it is then discarded, as
         the collector would, and the key opens a new one. The key with another size or part
-        size is a :class:`Conflict`."""
+        size is a :class:`Conflict`. ``part_urls``: the caller asked for the URLs of the first
+        parts (direct transfers; a client before 0.3 never asks, and could not parse them)."""
         if self.direct is not None:
             check_direct_parts(request.size, request.part_size)
         admit = admit_quota(request.size)
@@ -128,7 +129,7 @@ class UploadService:
         if not created and row.state == OPEN and row.expires_at < self._clock():
             self._discard(user_id, row.id)
             row, created = self._store.create(self._new_row(user_id, request), admit)
-        return session_model(row, self.direct)
+        return session_model(row, self.direct if part_urls else None)
 
     def _new_row(self, user_id: int, request: UploadCreate) -> UploadRow:
         now = self._clock()
@@ -167,8 +168,10 @@ class UploadService:
             raise NotFound("no such upload")
         return row
 
-    def get(self, user_id: int, upload_id: str) -> UploadSession:
-        return session_model(self.live(user_id, upload_id), self.direct)
+    def get(self, user_id: int, upload_id: str, part_urls: bool = False) -> UploadSession:
+        """The caller's live session; with ``part_urls`` (as :meth:`open`), the URLs of its
+        first missing parts."""
+        return session_model(self.live(user_id, upload_id), self.direct if part_urls else None)
 
     def open_row(self, user_id: int, upload_id: str) -> UploadRow:
         """The caller's live session that is still open (:class:`Conflict` if committed)."""
