@@ -2,11 +2,11 @@
 
 A :class:`WeedCluster` is one ``weed server`` process (SeaweedFS: master, volume, filer and S3
 gateway in one) on 127.0.0.1, with its data, logs and local sockets inside its own directory.
-The flags are the ones PLAN21 §3.1 measured: loopback addresses only (``-ip`` defaults to the
-host's address), no telemetry, no Iceberg/Lance ports, ``-master.resumeState=false`` (a
-restart after ``kill -9`` is ready in ~3 s instead of waiting for a raft election) and enough
-volumes for a handful of buckets (each bucket takes 7). Each HTTP port ``p`` comes with its gRPC
-port ``p + 10000``, so both must be free. Readiness: ``/healthz`` answers 200, then a signed
+The flags are the ones docs/s3-notes.md §3.1 measured: loopback addresses only (``-ip`` defaults to
+the host's address), no telemetry, no Iceberg/Lance ports, ``-master.resumeState=false`` (a restart
+after ``kill -9`` is ready in ~3 s instead of waiting for a raft election) and enough volumes for a
+handful of buckets (each bucket takes 7). Each HTTP port ``p`` comes with its gRPC port ``p +
+10000``, so both must be free. Readiness: ``/healthz`` answers 200, then a signed
 request succeeds (~3.5 s on a fresh directory). Stop: SIGTERM, then SIGKILL after 2 s (weed's
 graceful stop waits 15 s for gRPC; a ``kill -9`` loses nothing written).
 

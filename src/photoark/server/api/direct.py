@@ -5,7 +5,7 @@ Each route parses, authenticates and calls one service function
 (:class:`~photoark.server.services.direct.DirectService`, or the bundle service for staged
 commits). On a server without S3 they answer 409 ``conflict`` (``details.reason ==
 "direct_transfers_off"``), except ``GET /health/replication``. The protocol is described in
-:mod:`photoark.protocol` and ``/work/plan21/T3-PROTOCOL.md``.
+:mod:`photoark.protocol` (its "Direct transfers" part).
 """
 
 from __future__ import annotations

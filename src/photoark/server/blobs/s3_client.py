@@ -1,11 +1,11 @@
 """boto3 for the S3 store (:mod:`.s3`): configured clients, and botocore's errors as domain
 errors.
 
-Clients: path-style addressing, SigV4, flexible checksums only when an operation requires them
-(S3 services other than AWS differ on them; ``Content-MD5`` and ETags cover integrity, PLAN21
+Clients: path-style addressing, SigV4, flexible checksums only when an operation requires them (S3
+services other than AWS differ on them; ``Content-MD5`` and ETags cover integrity, docs/s3-notes.md
 §3.4), "standard" retries. One boto3 session per profile and credentials in the environment is
-shared by every store: a new session loads the service model again (~0.15 s), a client from a
-warm one takes ~5 ms. Clients are thread-safe.
+shared by every store: a new session loads the service model again (~0.15 s), a client from a warm
+one takes ~5 ms. Clients are thread-safe.
 
 Errors, mapped once in :func:`boto_errors` by error *code* (never by message text):
 ``NoSuchKey``/``NoSuchUpload``/``InvalidPart``/404 → :class:`NotFound`; ``PreconditionFailed``
