@@ -12,6 +12,8 @@ import pytest
 from photoark.crypto.boxes import new_key, seal_json, wrap_key
 from photoark.protocol.models import MAX_THUMBNAIL_BYTES
 from photoark.server.blobs import ReplicatedStore, parse_store_url
+from photoark.server.blobs.base import ObjectInfo
+from photoark.server.services.transfers import DirectTransfers
 
 from .conftest import S3, Account, Album, Api, AppFactory, b64, md5_b64
 
@@ -230,3 +232,33 @@ def test_commits_enqueue_copies_for_each_replica(
     health = api.http.get("/health/replication").json()
     assert [s["name"] for s in health["stores"]] == ["dr"]
     assert health["stores"][0]["pending"] == 2 + 1 + 2 and health["stores"][0]["done"] == 0
+
+
+def test_a_restage_between_the_checks_and_the_commit_is_a_conflict(
+    make_api: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit checked object K1; before its transaction, the same id is staged again with
+    other bytes (a new key K2) and a sweep removes K1, which no row names any more. The commit
+    must not record K1: 409, nothing committed, and the client stages again."""
+    api = make_api(sweep_grace_seconds=0)
+    alice = api.signup()
+    album = api.album(alice)
+    upload_id = uuid.uuid4().hex
+    data, other = os.urandom(2000), os.urandom(2000)
+    first = stage(api, alice, [item(data, upload_id)]).json()[0]
+    assert put(api, first, data) == 200
+    checks = DirectTransfers.check_heads
+
+    def then_restaged(self: DirectTransfers, todo: Any) -> list[ObjectInfo]:
+        found = checks(self, todo)
+        monkeypatch.setattr(DirectTransfers, "check_heads", checks)
+        again = stage(api, alice, [item(other, upload_id)])
+        assert again.status_code == 201, again.text
+        api.app.state.sweeper.sweep()
+        return found
+
+    monkeypatch.setattr(DirectTransfers, "check_heads", then_restaged)
+    response = commit(api, alice, [bundle_item(album, upload_id, data)])
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "conflict"
+    assert api.usage(alice)["files"] == 0

@@ -13,7 +13,7 @@ commit asks for copies of its new objects on the replica stores, in its own tran
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
@@ -138,7 +138,7 @@ class BundleStore:
                 require_collection(conn, owner_id, collection_id)
             lock_user(conn, owner_id)
             new = [i for i in items if i.content_object is not None]
-            _close_staged(conn, owner_id, [i.upload_id for i in new], now)
+            _close_staged(conn, owner_id, {i.upload_id: str(i.content_object) for i in new}, now)
             file_ids = self._insert_files(conn, owner_id, new, now, insert_uploads=False)
             if new:
                 conn.execute(
@@ -273,7 +273,7 @@ class BundleStore:
         with self._engine.begin() as conn:
             lock_user(conn, owner_id)
             rows = live_file_rows(conn, owner_id, ids)
-            _close_staged(conn, owner_id, [t.upload_id for t in new], now)
+            _close_staged(conn, owner_id, {t.upload_id: t.thumbnail_object for t in new}, now)
             if new:
                 conn.execute(
                     update(files)
@@ -308,11 +308,15 @@ class BundleStore:
             return records, replaced
 
 
-def _close_staged(conn: Connection, owner_id: int, upload_ids: Sequence[str], now: float) -> None:
-    """Mark open, unexpired staged sessions committed; :class:`Conflict` if one was committed
-    meanwhile, :class:`NotFound` (``details.upload_ids``) if one is gone or expired."""
-    if not upload_ids:
+def _close_staged(conn: Connection, owner_id: int, objects: Mapping[str, str], now: float) -> None:
+    """Mark open, unexpired staged sessions (upload id -> the object key the caller verified)
+    committed; :class:`Conflict` if one was committed meanwhile or now points at another
+    object (re-staged with other bytes after the caller's check: the verified object may
+    already be swept), :class:`NotFound` (``details.upload_ids``) if one is gone or expired.
+    The ``UPDATE`` locks the rows, so no re-stage moves them before this transaction ends."""
+    if not objects:
         return
+    upload_ids = list(objects)
     closed = conn.execute(
         update(uploads)
         .where(
@@ -324,6 +328,11 @@ def _close_staged(conn: Connection, owner_id: int, upload_ids: Sequence[str], no
         .values(state=COMMITTED)
     ).rowcount
     if closed == len(upload_ids):
+        keys = conn.execute(
+            select(uploads.c.id, uploads.c.object_key).where(uploads.c.id.in_(upload_ids))
+        ).all()
+        if any(objects[upload_id] != key for upload_id, key in keys):
+            raise Conflict("an upload of the request was staged again meanwhile: send it again")
         return
     states = dict(
         conn.execute(
