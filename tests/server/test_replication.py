@@ -473,6 +473,23 @@ def test_a_file_deleted_before_its_copy_leaves_nothing(make: Make) -> None:
     assert health(api)["dr"]["pending"] == 0
 
 
+def test_a_thumbnail_replaced_before_its_copy_is_dropped_not_failed(make: Make) -> None:
+    """The replaced thumbnail is deleted from the primary; its copy row must go, not retry
+    forever (its committed upload row still names it, but no file does)."""
+    replica = MemoryBlobStore()
+    api = make.api({"dr": replica})
+    alice = api.signup()
+    album = api.album(alice)
+    [made] = api.bundle(alice, album, [os.urandom(1000)]).json()["files"]
+    assert api.thumbnails(alice, [(made["id"], os.urandom(300))]).status_code == 200
+    assert api.thumbnails(alice, [(made["id"], os.urandom(400))]).status_code == 200
+    report = drain(make.replicator(api))
+    assert report.failed == 0 and report.dropped == 1, report
+    assert health(api)["dr"]["failing"] == 0 and health(api)["dr"]["pending"] == 0
+    for key, size in live_objects(api).items():
+        assert replica.stored_size(key) == size
+
+
 def test_the_lag_is_logged_while_copies_are_pending(
     make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:

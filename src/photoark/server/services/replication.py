@@ -10,8 +10,9 @@ share the queue through leases on rows:
    stores taking turns; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on
    SQLite), each now ``copying`` under this worker's lease (300 s, ``--replication-lease``),
    renewed every third of it while it runs;
-2. **skip** the rows whose object nothing live references any more (its file was deleted
-   before the copy): the rows are dropped and whatever an earlier attempt left is deleted;
+2. **skip** the rows whose object no live file names any more (its file was deleted, or its
+   thumbnail replaced, before the copy): the rows are dropped and whatever an earlier attempt
+   left is deleted;
 3. **copy** from the primary (:func:`~photoark.server.blobs.replicated.copy_object`: CopyObject
    inside one S3 service, a stream otherwise) after checking the primary holds the size the
    commit recorded (a damaged primary must not overwrite a good copy);
@@ -232,8 +233,8 @@ class Replicator:
     def _skip_unreferenced(
         self, store: str, rows: list[CopyRow], report: ReplicationReport
     ) -> list[CopyRow]:
-        """Drop the rows whose object nothing live references (step 2); the others."""
-        referenced = self._sweep.referenced_objects([row.object_key for row in rows])
+        """Drop the rows whose object no live file names (step 2); the others."""
+        referenced = self._sweep.live_file_objects([row.object_key for row in rows])
         gone = [row for row in rows if row.object_key not in referenced]
         if gone:
             target = self._stores.store(store)
@@ -253,7 +254,7 @@ class Replicator:
         try:
             size = self._copy(target, row)
         except NotFound:
-            if not self._sweep.referenced_objects([key]):  # deleted while we were at it
+            if not self._sweep.live_file_objects([key]):  # deleted while we were at it
                 _discard(target, row.store, key)
                 self._copies.drop([key], row.store)
                 return "dropped"
@@ -261,7 +262,7 @@ class Replicator:
         except Exception as err:
             return self._failed(row, f"{type(err).__name__}: {err}")
         if not self._copies.done(row.id, size):  # dropped meanwhile: its file was deleted
-            if not self._sweep.referenced_objects([key]):
+            if not self._sweep.live_file_objects([key]):
                 _discard(target, row.store, key)
             return "lost"
         with self._lock:

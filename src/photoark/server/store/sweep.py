@@ -57,7 +57,17 @@ class SweepStore:
         return self._engine
 
     def referenced_objects(self, keys: Sequence[str]) -> set[str]:
-        """Those of ``keys`` (object keys) that a live file or any upload row names."""
+        """Those of ``keys`` (object keys) that a live file or any upload row names: what the
+        sweeper must keep."""
+        return self._named(keys, uploads_too=True)
+
+    def live_file_objects(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` that a live file names (content or thumbnail): what replicas must
+        hold. (A replaced thumbnail keeps its committed upload row, so it stays "referenced"
+        for the sweeper, yet no file needs a copy of it.)"""
+        return self._named(keys, uploads_too=False)
+
+    def _named(self, keys: Sequence[str], *, uploads_too: bool) -> set[str]:
         found: set[str] = set()
         with read_transaction(self._engine) as conn:
             for start in range(0, len(keys), CHUNK):
@@ -68,12 +78,13 @@ class SweepStore:
                         str(key)
                         for key in conn.scalars(select(column).where(column.in_(chunk), live))
                     )
-                found.update(
-                    str(key)
-                    for key in conn.scalars(
-                        select(uploads.c.object_key).where(uploads.c.object_key.in_(chunk))
+                if uploads_too:
+                    found.update(
+                        str(key)
+                        for key in conn.scalars(
+                            select(uploads.c.object_key).where(uploads.c.object_key.in_(chunk))
+                        )
                     )
-                )
         return found
 
     def open_sessions(self, upload_ids: Sequence[str]) -> set[str]:
