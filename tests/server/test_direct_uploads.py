@@ -69,6 +69,21 @@ def store(api: Api) -> S3BlobStore:
     return blobs
 
 
+def test_upload_urls_work_no_longer_than_their_session(make_api: AppFactory) -> None:
+    """An old URL must not put bytes back once the session expired (and was swept)."""
+    api = make_api(upload_expiry_seconds=30)
+    alice = api.signup()
+    before = time.time()
+    session = open_session(api, alice, S3_PART_SIZE + 10)
+    assert all(u["expires_at"] <= before + 31 for u in session["part_urls"])
+    [staged] = api.http.post(
+        "/uploads/direct",
+        json={"items": [{"size": 700, "md5": md5_b64(os.urandom(700))}]},
+        headers=alice.headers,
+    ).json()
+    assert before + 1 < staged["put"]["expires_at"] <= before + 31
+
+
 def test_url_put_confirm_commit(api: Api, alice: Account) -> None:
     assert api.http.get("/health/transfers").json() == {"direct": True}
     data = os.urandom(S3_PART_SIZE + 12_345)

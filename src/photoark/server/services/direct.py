@@ -161,7 +161,7 @@ class DirectService:
             if not entry.created:
                 row = self._rekey_if_other(row, item.md5.hex())
             md5_b64 = base64.b64encode(item.md5).decode("ascii")
-            put = transfers.presign_put(row.object_key, row.size, md5_b64)
+            put = transfers.presign_put(row, md5_b64)
             out.append(DirectUpload(id=row.id, put=put, state=OPEN))
         return out
 

@@ -81,14 +81,20 @@ class DirectTransfers:
             raise NotFound("no such upload")
         return kept
 
+    def _upload_ttl(self, row: UploadRow) -> float:
+        """A URL that writes into session ``row`` works no longer than the session: once it
+        expired (and its objects were swept, or its upload aborted) an old URL must not be
+        able to put the bytes back, outside any quota."""
+        return max(1.0, min(self._ttl, row.expires_at - self._clock()))
+
     def part_urls(self, row: UploadRow, numbers: Iterable[int]) -> list[PartUrl]:
-        """Presigned PUT URLs of these parts (each signs the part's exact size)."""
+        """Presigned PUT URLs of these parts (each signs the part's exact size), valid while
+        the session is."""
         upload_id = self.upload_id(row)
+        ttl = self._upload_ttl(row)
         urls = []
         for n in numbers:
-            signed = self.store.presign_part(
-                row.object_key, upload_id, n, part_size(row, n), self._ttl
-            )
+            signed = self.store.presign_part(row.object_key, upload_id, n, part_size(row, n), ttl)
             urls.append(PartUrl(number=n, url=signed.url, expires_at=signed.expires_at))
         return urls
 
@@ -195,8 +201,9 @@ class DirectTransfers:
 
     # -- single PUTs and downloads ---------------------------------------------------------
 
-    def presign_put(self, key: str, size: int, md5_b64: str) -> PresignedPut:
-        signed = self.store.presign_put(key, size, md5_b64, self._ttl)
+    def presign_put(self, row: UploadRow, md5_b64: str) -> PresignedPut:
+        """The single PUT of staged session ``row``'s object, valid while the session is."""
+        signed = self.store.presign_put(row.object_key, row.size, md5_b64, self._upload_ttl(row))
         return PresignedPut(url=signed.url, headers=signed.headers, expires_at=signed.expires_at)
 
     def presign_get(self, store: DirectStore, key: str) -> tuple[str, float]:
