@@ -4,6 +4,7 @@ PUTs with ``If-None-Match: *``, commits checked with HEAD (size and MD5)."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
 
@@ -11,9 +12,10 @@ import pytest
 
 from photoark.crypto.boxes import new_key, seal_json, wrap_key
 from photoark.protocol.models import MAX_THUMBNAIL_BYTES
-from photoark.server.blobs import ReplicatedStore, parse_store_url
+from photoark.server.blobs import BlobStoreError, ReplicatedStore, parse_store_url
 from photoark.server.blobs.base import ObjectInfo
 from photoark.server.services.transfers import DirectTransfers
+from photoark.server.store.uploads import UploadRow, UploadStore
 
 from .conftest import S3, Account, Album, Api, AppFactory, b64, md5_b64
 
@@ -262,3 +264,27 @@ def test_a_restage_between_the_checks_and_the_commit_is_a_conflict(
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "conflict"
     assert api.usage(alice)["files"] == 0
+
+
+def test_a_failing_store_answers_a_bundle_check_at_once() -> None:
+    """The first HEAD that fails (S3 down, credentials refused) ends the check: the HEADs not
+    begun are dropped and those in flight are not waited for (each may take a timeout)."""
+    started: list[str] = []
+
+    class Down:
+        md5_etags = True
+
+        def head(self, key: str) -> ObjectInfo:
+            started.append(key)
+            if key == "k0":
+                raise BlobStoreError("S3 at http://store.invalid cannot be reached")
+            time.sleep(2)  # a HEAD waiting on its connect timeout
+            return ObjectInfo(1, "0" * 32)
+
+    rows = [UploadRow(f"u{n}", 1, 1, 1, 1, "open", f"k{n}", None, 0.0, 1e12) for n in range(200)]
+    transfers = DirectTransfers(Down(), UploadStore.__new__(UploadStore), ttl=60)  # type: ignore[arg-type]
+    began = time.monotonic()
+    with pytest.raises(BlobStoreError):
+        transfers.check_heads([(row, None) for row in rows])
+    assert time.monotonic() - began < 1.5  # not the 2 s of the HEADs in flight
+    assert len(started) <= 16 + 1  # one round of threads at most, not all 200

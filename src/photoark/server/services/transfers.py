@@ -168,8 +168,11 @@ class DirectTransfers:
         if len(keys) == 1:
             heads = [self.store.head(keys[0])]
         else:
-            with ThreadPoolExecutor(min(HEAD_THREADS, len(keys))) as pool:
+            pool = ThreadPoolExecutor(min(HEAD_THREADS, len(keys)))
+            try:
                 heads = list(pool.map(self.store.head, keys))
+            finally:  # the first failure answers at once: the HEADs not begun are dropped
+                pool.shutdown(wait=False, cancel_futures=True)
         bad = [
             row.id
             for (row, md5_hex), info in zip(items, heads, strict=True)
