@@ -553,6 +553,7 @@ def make_api(tmp_path: Path, database_url: str, blobs_url: str | None) -> Iterat
 
     def make(blobs: BlobStore | None = None, **overrides: Any) -> Api:
         overrides.setdefault("blobs_url", blobs_url)
+        overrides.setdefault("replication_health_seconds", 0.0)  # tests read the backlog now
         settings = ServerSettings(
             data_dir=tmp_path / f"server{len(apps)}",
             database_url=database_url,

@@ -490,6 +490,18 @@ def test_a_thumbnail_replaced_before_its_copy_is_dropped_not_failed(make: Make) 
         assert replica.stored_size(key) == size
 
 
+def test_the_backlog_route_reads_the_table_once_per_interval(make: Make) -> None:
+    """``GET /health/replication`` needs no login: one reading serves every request for
+    ``replication_health_seconds``."""
+    api = make.api({"dr": MemoryBlobStore()}, replication_health_seconds=3600)
+    alice = api.signup()
+    assert health(api)["dr"]["pending"] == 0
+    api.new_file(alice, api.album(alice), size=1000, thumb_size=0)
+    assert health(api)["dr"]["pending"] == 0  # the reading of a moment ago
+    other = make.api({"dr": MemoryBlobStore()}, replication_health_seconds=0)  # same database
+    assert health(other)["dr"]["pending"] == 1
+
+
 def test_the_lag_is_logged_while_copies_are_pending(
     make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:

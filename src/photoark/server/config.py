@@ -93,6 +93,9 @@ class ServerSettings:
     trash_sweep_seconds: float = 3600  # how often expired trash is looked for
     events_poll_seconds: float = 0.25  # GET /events: how often the users' counters are read
     events_heartbeat_seconds: float = EVENTS_HEARTBEAT_SECONDS  # silence before ": ping"
+    # GET /health/replication (no login; each reading counts object_copies): answered from
+    # one reading this long
+    replication_health_seconds: float = 2.0
     # where blobs live: None = the data directory; ``s3://BUCKET[/PREFIX]?endpoint=URL&...``
     # puts them in S3, and clients then move bytes with presigned URLs (direct transfers)
     blobs_url: str | None = None

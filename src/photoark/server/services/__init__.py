@@ -126,6 +126,7 @@ def build_services(
             CopyStore(engine, clock),
             expiry,
             clock,
+            health_seconds=settings.replication_health_seconds,
         ),
         stores=stores,
     )

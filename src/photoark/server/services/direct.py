@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -60,6 +61,7 @@ class DirectService:
         copies: CopyStore,
         expiry_seconds: int,
         clock: Callable[[], float] = time.time,
+        health_seconds: float = 2.0,
     ) -> None:
         self._uploads = uploads
         self._upload_store = upload_store
@@ -69,6 +71,9 @@ class DirectService:
         self._copies = copies
         self._expiry = expiry_seconds
         self._clock = clock
+        self._health_seconds = health_seconds
+        self._health: tuple[float, ReplicationHealth] | None = None  # (when read, what)
+        self._health_lock = threading.Lock()
         self.transfers: DirectTransfers | None = uploads.direct
 
     @property
@@ -218,10 +223,17 @@ class DirectService:
     # -- replication --------------------------------------------------------------------------
 
     def replication(self) -> ReplicationHealth:
-        """Each replica store's backlog of copies (empty without replicas)."""
-        return ReplicationHealth(
-            stores=[_replica_state(self._copies, name) for name in self.replica_names]
-        )
+        """Each replica store's backlog of copies (empty without replicas), read at most once
+        every ``health_seconds`` by this process: the route needs no login, and each reading
+        counts the whole ``object_copies`` table."""
+        with self._health_lock:
+            now = time.monotonic()
+            if self._health is None or now - self._health[0] >= self._health_seconds:
+                health = ReplicationHealth(
+                    stores=[_replica_state(self._copies, name) for name in self.replica_names]
+                )
+                self._health = (now, health)
+            return self._health[1]
 
     @property
     def replica_names(self) -> Sequence[str]:
