@@ -5,10 +5,12 @@
     python3 scripts/cluster.py down [--dir D] [--keep]
 
 ``up`` starts, all on 127.0.0.1 and all under D (default ``/tmp/photoark-cluster``, wiped
-first: everything is throw-away):
+first: everything is throw-away; a D holding anything else is refused):
 
 - a PostgreSQL cluster (Debian's binaries in ``/usr/lib/postgresql/*/bin``, trust auth, the
-  test suite's :class:`tests.server.conftest.PgCluster`) with a database ``photoark``;
+  test suite's :class:`tests.server.conftest.PgCluster`) with a database ``photoark`` (as
+  root it runs as ``postgres``: if that user cannot reach D, in a temporary directory
+  beside it, removed with the rest);
 - SeaweedFS (``weed server -s3``, :class:`tests.clusters.WeedCluster`: the flags PLAN21 §3.1
   measured) with the bucket ``photoark``;
 - the replication target: by default a second SeaweedFS with the bucket ``photoark-dr`` (a
@@ -26,7 +28,7 @@ It prints the URLs and the environment (the store's credentials) and stays in th
 foreground, reporting replicas going out of and back into rotation; Ctrl-C, or ``down`` from
 another terminal, stops everything (servers, load balancer, SeaweedFS, PostgreSQL) and removes
 D (``down --keep`` leaves it, with the logs). ``status`` prints the state and the replication
-lag (``GET /health/replication``).
+lag (``GET /health/replication``); its exit status is 1 when no cluster is up in D.
 
 The classes here are what ``bench/replicas_load.py`` runs its load on (:class:`LocalCluster`,
 :class:`ServerReplica`).
@@ -43,17 +45,20 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-for _path in (REPO, REPO / "bench", REPO / "src"):  # src last: first on the path
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+for _path in (REPO, REPO / "bench", REPO / "src"):  # src last: first on the path, even if
+    if str(_path) in sys.path:  # it was there already (behind an installed photoark)
+        sys.path.remove(str(_path))
+    sys.path.insert(0, str(_path))
 
 import httpx  # noqa: E402
 from _lb import Backend, LoadBalancerThread  # noqa: E402
@@ -91,6 +96,16 @@ def proc_cpu_seconds(pid: int, children: bool = False) -> float:
     return ticks / _clock_ticks()
 
 
+def start_time(pid: int | None) -> str | None:
+    """When ``pid`` started (``/proc/PID/stat`` field 22, clock ticks since boot): with the pid,
+    it names one process; a reused pid has another. None if it is gone."""
+    if pid is None:
+        return None
+    with contextlib.suppress(OSError, IndexError), open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+    return None
+
+
 def _child_pids(pid: int) -> list[int]:
     out: list[int] = []
     with contextlib.suppress(OSError):
@@ -105,7 +120,11 @@ def _child_pids(pid: int) -> list[int]:
 
 class PostgresServer:
     """A throw-away PostgreSQL cluster under ``base`` (tests.server.conftest.PgCluster: initdb
-    with trust auth, then pg_ctl start with fsync off), run as ``postgres`` when we are root."""
+    with trust auth, then pg_ctl start with fsync off), run as ``postgres`` when we are root.
+
+    As root, when the ``postgres`` user cannot reach ``base`` (a directory under a private
+    one: ``/root``, pytest's tmp dirs), the cluster goes in a fresh directory under the system
+    temp dir instead (:attr:`outside`); :meth:`stop` removes it unless told to keep it."""
 
     def __init__(self, base: Path) -> None:
         bindir = find_pg_bindir()
@@ -113,13 +132,27 @@ class PostgresServer:
             raise FileNotFoundError(
                 "PostgreSQL's initdb and pg_ctl not found (apt-get install postgresql)"
             )
-        base.mkdir(parents=True, exist_ok=True)
         run_as: list[str] = []
         if os.geteuid() == 0:  # initdb refuses to run as root
-            pg = pwd.getpwnam("postgres")
-            os.chown(base, pg.pw_uid, pg.pw_gid)
             run_as = ["runuser", "-u", "postgres", "--"]
+        self.outside: Path | None = None
         self.cluster = PgCluster(bindir, base, free_port(), run_as)
+
+    def _make_base(self) -> None:
+        """Create the cluster's directory, owned by ``postgres`` when we are root, somewhere
+        that user can reach."""
+        base = self.cluster.base
+        base.mkdir(parents=True, exist_ok=True)
+        if not self.cluster.run_as:
+            return
+        pg = pwd.getpwnam("postgres")
+        os.chown(base, pg.pw_uid, pg.pw_gid)
+        reach = subprocess.run([*self.cluster.run_as, "test", "-w", str(base)], check=False)
+        if reach.returncode != 0:
+            base.rmdir()
+            self.outside = Path(tempfile.mkdtemp(prefix="photoark-cluster-pg-"))
+            os.chown(self.outside, pg.pw_uid, pg.pw_gid)
+            self.cluster.base = self.outside
 
     @property
     def port(self) -> int:
@@ -129,12 +162,26 @@ class PostgresServer:
         return self.cluster.url(dbname)
 
     def start(self, dbname: str = "photoark") -> None:
-        self.cluster.start()
+        self._make_base()
+        try:
+            self.cluster.start()
+        except subprocess.CalledProcessError as err:
+            said = (err.stderr or b"").decode(errors="replace").strip()
+            tool = Path(str(err.cmd[len(self.cluster.run_as)])).name  # initdb or pg_ctl
+            raise RuntimeError(f"PostgreSQL did not start ({tool} failed): {said}") from err
         self.cluster.admin(f"CREATE DATABASE {dbname}")
 
-    def stop(self) -> None:
+    def stop(self, keep: bool = False) -> None:
+        """Stop it (immediate mode); remove its directory if it is :attr:`outside` the
+        cluster's, unless ``keep``."""
         with contextlib.suppress(subprocess.CalledProcessError):
             self.cluster.stop()
+        if self.outside is not None and not keep:
+            shutil.rmtree(self.outside, ignore_errors=True)
+
+    @property
+    def log(self) -> Path:
+        return self.cluster.base / "log"
 
     @property
     def pid(self) -> int | None:
@@ -398,16 +445,16 @@ class LocalCluster:
         self.lb = LoadBalancerThread(backends, port=self.lb_port, on_change=self.on_change)
         self.lb.start()
 
-    def stop(self) -> None:
-        """Everything, in order: the balancer, the servers, then the stores and the database."""
+    def stop(self, keep: bool = False) -> None:
+        """Everything, in order: the balancer, the servers, then the stores and the database
+        (``keep``: leave PostgreSQL's directory when it is outside :attr:`base`). The two
+        SeaweedFS stop side by side: each takes its full 2 s grace."""
         if self.lb is not None:
             self.lb.stop()
         for server in self.servers:
             server.stop()
-        for weed in (self.weed_dr, self.weed):
-            if weed is not None:
-                weed.stop()
-        self.pg.stop()
+        _side_by_side([w.stop for w in (self.weed_dr, self.weed) if w is not None])
+        self.pg.stop(keep=keep)
 
     def server(self, name: str) -> ServerReplica:
         return next(s for s in self.servers if s.name == name)
@@ -434,6 +481,7 @@ class LocalCluster:
     def state(self) -> dict[str, Any]:
         return {
             "pid": os.getpid(),
+            "started": start_time(os.getpid()),
             "dir": str(self.base),
             "url": self.url if self.lb is not None else None,
             "database": self.database_url,
@@ -441,13 +489,20 @@ class LocalCluster:
             "replicate_to": self.replica_url,
             "env": self.env,
             "servers": [
-                {"name": s.name, "url": s.url, "pid": s.pid, "log": str(s.log)}
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "pid": s.pid,
+                    "started": start_time(s.pid),
+                    "log": str(s.log),
+                }
                 for s in self.servers
             ],
             "seaweedfs": [
                 {
                     "endpoint": w.endpoint,
                     "pid": w.process.pid if w.process else None,
+                    "started": start_time(w.process.pid if w.process else None),
                     "log": str(w.log),
                 }
                 for w in (self.weed, self.weed_dr)
@@ -464,6 +519,16 @@ class LocalCluster:
 
     def write_state(self) -> None:
         (self.base / STATE_FILE).write_text(json.dumps(self.state(), indent=2) + "\n")
+
+
+def _side_by_side(calls: Sequence[Callable[[], None]]) -> None:
+    """Run ``calls`` in threads and wait for all (only for stops: a weed started in a thread
+    dies with that thread)."""
+    threads = [threading.Thread(target=call) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 @contextlib.contextmanager
@@ -491,7 +556,7 @@ photoark cluster up in {cluster.base}
   blobs:        {cluster.blobs_url}
   replicate to: {cluster.replica_url or "(none)"}
   replication:  curl {cluster.url}/health/replication
-  logs:         {cluster.base}/server-*.log, {cluster.base}/weed*/weed.log, {cluster.base}/pg/log
+  logs:         {cluster.base}/server-*.log, {cluster.base}/weed*/weed.log, {cluster.pg.log}
 
 Each replica runs (with the environment below):
   photoark server {" ".join(_quote(a) for a in cluster.servers[0].command()[3:])}
@@ -518,8 +583,16 @@ def _changed(backend: Backend, what: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     base: Path = args.dir
     state = base / STATE_FILE
-    if state.exists() and _pid_alive(json.loads(state.read_text()).get("pid")):
+    if state.exists() and _alive(json.loads(state.read_text())):
         print(f"a cluster is already up in {base} (`down` first)", file=sys.stderr)
+        return 1
+    foreign = _foreign_entries(base)
+    if foreign:
+        print(
+            f"{base} holds files that are not a cluster's ({', '.join(foreign[:3])}): `up` wipes"
+            " its directory, choose another --dir",
+            file=sys.stderr,
+        )
         return 1
     shutil.rmtree(base, ignore_errors=True)
     server_args = ["--login-hash", args.login_hash, *args.server_arg]
@@ -541,7 +614,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, ask_stop)
     print(f"starting PostgreSQL, SeaweedFS and {args.replicas} replicas in {base} ...", flush=True)
     started = time.monotonic()
-    cluster.start()
+    try:
+        cluster.start()  # stops what it started if it fails
+    except Exception as err:
+        print(f"the cluster did not start: {err}\nlogs: {base}", file=sys.stderr, flush=True)
+        return 1
     print(f"(up in {time.monotonic() - started:.1f} s)")
     _print_up(cluster)
     dead: set[str] = set()
@@ -555,7 +632,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     print(f"replica {server.name} exited; log: {server.log}", flush=True)
     finally:
         print("stopping ...", flush=True)
-        cluster.stop()
+        cluster.stop(keep=args.keep)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
         else:
@@ -564,16 +641,27 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pid_alive(pid: Any) -> bool:
+def _foreign_entries(base: Path) -> list[str]:
+    """What in ``base`` a cluster did not make (``up`` removes ``base`` first)."""
+    ours = {STATE_FILE, "pg", "weed", "weed-dr"}
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        names = (entry.name for entry in base.iterdir())
+        return sorted(n for n in names if n not in ours and not n.startswith("server-"))
+    return [] if not base.exists() else [base.name]
+
+
+def _pid_alive(pid: Any, started: Any = None) -> bool:
+    """Is ``pid`` live, and (``started`` given) the process :func:`start_time` saw? A zombie
+    (ended, not yet reaped by its parent) is not live; nor is a pid reused since, after a crash
+    or a reboot: ``down`` must not signal some other process."""
     if not isinstance(pid, int):
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return fields[0] != "Z" and (started is None or fields[19] == started)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -582,7 +670,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no cluster in {args.dir}")
         return 1
     state = json.loads(state_path.read_text())
-    up = _pid_alive(state["pid"])
+    up = _alive(state)
     print(f"cluster in {state['dir']}: {'up' if up else 'NOT RUNNING'} (pid {state['pid']})")
     print(f"  load balancer {state['url']}")
     for s in state["servers"]:
@@ -600,7 +688,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     f"({store['failing']} failing), oldest {store['oldest_pending_seconds']:.0f} s,"
                     f" {store['done']} done"
                 )
-    return 0
+    return 0 if up else 1
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -610,35 +698,44 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"no cluster in {args.dir}")
         return 0
     state = json.loads(state_path.read_text())
-    if _pid_alive(state["pid"]):
-        os.kill(state["pid"], signal.SIGTERM)
+    if _alive(state):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(state["pid"], signal.SIGTERM)
         deadline = time.monotonic() + 60
-        while _pid_alive(state["pid"]) and time.monotonic() < deadline:
+        while _alive(state) and time.monotonic() < deadline:
             time.sleep(0.2)
     if state_path.exists():  # the up process died without cleaning up: do it here
         for s in state["servers"]:
-            _terminate(s["pid"])
+            _terminate(s)
         for w in state["seaweedfs"]:
-            _terminate(w["pid"], grace=2)
+            _terminate(w, grace=2)
         pg = state["postgresql"]
         if Path(pg["data"]).exists():
             stop = [*pg["run_as"], f"{pg['bindir']}/pg_ctl", "-D", pg["data"], "-m", "immediate"]
             subprocess.run([*stop, "stop"], capture_output=True, check=False)
+        if not args.keep:  # its directory, when it was outside ours
+            shutil.rmtree(Path(pg["data"]).parent, ignore_errors=True)
     if not args.keep:
         shutil.rmtree(args.dir, ignore_errors=True)
     print("down" + ("" if args.keep else f"; {args.dir} removed"))
     return 0
 
 
-def _terminate(pid: Any, grace: float = 10) -> None:
-    if not _pid_alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+def _alive(process: dict[str, Any]) -> bool:
+    """Is the process a state entry names (``pid``, ``started``) still running?"""
+    return _pid_alive(process.get("pid"), process.get("started"))
+
+
+def _terminate(process: dict[str, Any], grace: float = 10) -> None:
+    """SIGTERM the process a state entry names, SIGKILL after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        if not _alive(process):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process["pid"], sig)
+        deadline = time.monotonic() + wait
+        while _alive(process) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
