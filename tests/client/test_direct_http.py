@@ -1,8 +1,11 @@
 """The client's connection to an object store by presigned URL (:class:`DirectHttp`), against a
 real SeaweedFS: a part's pieces go with an explicit ``Content-Length`` (never chunked), the
 store's refusals become the client's errors (403 expired → :class:`UrlExpired`, ``BadDigest``
-→ :class:`IntegrityFailure`, 404 → ``not_found``), a 412 on a guarded PUT counts as sent, and
-the API client replaces an expired URL (a download, a staged PUT) with a fresh one."""
+→ :class:`IntegrityFailure`, 404 → ``not_found``, a store out of reach →
+:class:`StoreUnreachable`), a 412 on a guarded PUT counts as sent, the server's token never goes
+to the store, and the API client replaces an expired URL (a download, a staged PUT, a part
+whose URL lives shorter than the usual margin) with a fresh one, gives up on a store that
+refuses every fresh one with that refusal, and aborts the sessions a failed commit staged."""
 
 from __future__ import annotations
 
@@ -21,7 +24,13 @@ import pytest
 
 from photoark.client.api import ApiClient
 from photoark.client.direct import DirectHttp, StagedBlob, md5_of
-from photoark.client.errors import ApiError, IntegrityFailure, ServerUnreachable, UrlExpired
+from photoark.client.errors import (
+    ApiError,
+    IntegrityFailure,
+    ServerUnreachable,
+    StoreUnreachable,
+    UrlExpired,
+)
 from photoark.client.pipeline.uploader import _PartLinks
 from photoark.client.transport import RetryPolicy
 from photoark.protocol.models import PartUrl
@@ -209,14 +218,26 @@ def test_a_busy_store_is_retried_and_an_absent_one_fails_fast() -> None:
     policy = dataclasses.replace(FAST, sleep=sleeps.append)
     with DirectHttp(policy, transport=httpx.MockTransport(store)) as http:
         assert http.put("http://127.0.0.1:9/b/k?X-Amz-Signature=s", (b"x",), "m", 1) is True
-    assert len(sleeps) == 2
+        answers = iter([503] * FAST.attempts)
+        with pytest.raises(StoreUnreachable) as busy:
+            http.put("http://127.0.0.1:9/b/k?X-Amz-Signature=s", (b"x",), "m", 1)
+    assert len(sleeps) == 2 + FAST.attempts - 1
+    assert "kept failing after 3 attempts: 503 SlowDown" in str(busy.value)
+    assert "answers but keeps failing" in busy.value.hint
 
     refused: list[float] = []
     policy = dataclasses.replace(RetryPolicy(), sleep=refused.append)
+    port = _closed_port()
     with DirectHttp(policy) as http, pytest.raises(ServerUnreachable) as err:
-        http.put(f"http://127.0.0.1:{_closed_port()}/b/k?X-Amz-Signature=s", (b"x",), "m", 1)
+        http.put(f"http://127.0.0.1:{port}/b/k?X-Amz-Signature=s", (b"x",), "m", 1)
     assert len(refused) == 1, "a store never reached fails after one quick retry"
     assert "object store" in str(err.value) and "X-Amz-Signature" not in str(err.value)
+    # the server answers: the store's address is the problem, said with what to do about it
+    assert isinstance(err.value, StoreUnreachable) and err.value.url == f"http://127.0.0.1:{port}"
+    assert str(err.value).startswith(f"cannot reach the object store at http://127.0.0.1:{port} (")
+    assert "()" not in str(err.value)
+    assert "--blobs" in err.value.hint and "public_endpoint" in err.value.hint
+    assert "photoark doctor" not in err.value.hint  # the server's own hint does not fit
 
 
 def _closed_port() -> int:
@@ -238,10 +259,12 @@ class FakeServer:
     def __init__(self, routes: dict[str, Callable[[httpx.Request], Any]]) -> None:
         self.routes = routes
         self.calls: list[str] = []
+        self.tokens: set[str | None] = set()  # the Authorization headers it was sent
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         self.calls.append(path)
+        self.tokens.add(request.headers.get("authorization"))
         if path == "/health/transfers":
             return httpx.Response(200, json={"direct": True})
         try:
@@ -258,8 +281,17 @@ class _Problem(Exception):
         self.response = httpx.Response(status, json=body)
 
 
-def _api(server: FakeServer) -> ApiClient:
-    return ApiClient("http://photoark.test", "t", FAST, httpx.MockTransport(server))
+def _api(server: FakeServer, store: httpx.BaseTransport | None = None) -> ApiClient:
+    """An API client of ``server``, reaching the object store through ``store``."""
+    direct = DirectHttp(FAST, transport=store) if store is not None else None
+    return ApiClient("http://photoark.test", "t", FAST, httpx.MockTransport(server), direct=direct)
+
+
+def _no_token_to_the_store(server: FakeServer, store: Recording) -> None:
+    """The server got the client's token; the store, a separate connection, never did."""
+    assert server.tokens == {"Bearer t"}
+    assert store.requests, "nothing went to the store"
+    assert all("authorization" not in headers for _, headers in store.requests)
 
 
 def test_a_download_replaces_an_expired_or_missing_url(s3: S3Client, prefix: str) -> None:
@@ -277,12 +309,13 @@ def test_a_download_replaces_an_expired_or_missing_url(s3: S3Client, prefix: str
             return {"url": _presign_get(s3, f"{key}.thumb"), "size": 5, "expires_at": 0}
         return {"url": next(urls), "size": len(data), "expires_at": time.time() + 600}
 
-    server = FakeServer({"/files/7/url": url})
-    with _api(server) as api:
+    server, store = FakeServer({"/files/7/url": url}), Recording()
+    with _api(server, store) as api:
         assert b"".join(api.iter_content(7)) == data  # expired, then missing, then good
         assert b"".join(api.iter_content(7, start=MIB)) == data[MIB:]
         assert api.thumbnail(7) == b"thumb"
     assert server.calls.count("/files/7/url") == 5 and server.calls.count("/health/transfers") == 1
+    _no_token_to_the_store(server, store)
 
 
 def test_a_download_gives_up_after_the_attempts(s3: S3Client, prefix: str) -> None:
@@ -291,6 +324,23 @@ def test_a_download_gives_up_after_the_attempts(s3: S3Client, prefix: str) -> No
     with _api(server) as api, pytest.raises(IntegrityFailure, match="fresh addresses"):
         b"".join(api.iter_content(8))
     assert server.calls.count("/files/8/url") == FAST.attempts
+
+
+def test_a_store_that_refuses_every_fresh_url_is_no_damaged_copy(s3: S3Client, prefix: str) -> None:
+    """403 ``AccessDenied`` to every fresh URL (expired here; a server whose clock is off, or
+    whose credentials may not read, gets the same): the refusal, with its hint about clocks
+    and credentials, not :class:`IntegrityFailure` ("the copy is damaged")."""
+    key = f"{prefix}/refused"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"123456789")
+    expired = _presign_get(s3, key, 1)
+    time.sleep(2.1)
+    server = FakeServer({"/files/9/url": lambda r: {"url": expired, "size": 9, "expires_at": 0}})
+    with _api(server) as api, pytest.raises(UrlExpired) as err:
+        b"".join(api.iter_content(9))
+    assert not isinstance(err.value, IntegrityFailure)
+    assert f"refused {FAST.attempts} fresh addresses of the content of file 9" in str(err.value)
+    assert "clocks" in err.value.hint and "credentials" in err.value.hint
+    assert server.calls.count("/files/9/url") == FAST.attempts
 
 
 def test_a_staged_put_stages_again_when_its_url_expired(s3: S3Client, prefix: str) -> None:
@@ -325,10 +375,11 @@ def test_a_staged_put_stages_again_when_its_url_expired(s3: S3Client, prefix: st
             time.sleep(2.1)
         return answer
 
-    server = FakeServer({"/uploads/direct": staged})
-    with _api(server) as api:
+    server, store = FakeServer({"/uploads/direct": staged}), Recording()
+    with _api(server, store) as api:
         api.put_staged(blobs)
     assert server.calls.count("/uploads/direct") == 2
+    _no_token_to_the_store(server, store)
     for blob in blobs:
         body = s3.get_object(Bucket=BUCKET, Key=keys[blob.id])["Body"].read()
         assert body == data[blob.id]
@@ -377,6 +428,83 @@ def test_a_part_gets_a_fresh_url_and_is_sent_again_when_not_found(
     parts = s3.list_parts(Bucket=BUCKET, Key=key, UploadId=upload)["Parts"]
     assert {(p["PartNumber"], p["Size"]) for p in parts} == {(1, size)}
     s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload)
+
+
+class _Urls:
+    """``part_urls`` of a server that signs each URL for ``ttl`` seconds by ``clock``."""
+
+    def __init__(self, clock: list[float], ttl: float) -> None:
+        self.clock = clock
+        self.ttl = ttl
+        self.asked: list[int] = []
+
+    def part_urls(self, upload_id: str, first: int = 0, count: int = 100) -> list[PartUrl]:
+        self.asked.append(first)
+        expires = self.clock[0] + self.ttl
+        return [
+            PartUrl(number=n, url=f"u{n}", expires_at=expires) for n in range(first, first + 100)
+        ]
+
+
+def test_a_short_url_lifetime_is_not_refetched_for_every_part() -> None:
+    """A server signing for 30 s (``--presign-seconds 30``, under the 60 s margin): a window
+    of URLs serves its parts for half their lifetime, then the next part fetches a new window;
+    a URL this clock thinks expired already (the clocks disagree) is used as it is (the store's
+    refusal is the real check)."""
+    clock = [1000.0]
+    urls = _Urls(clock, ttl=30)
+    links = _PartLinks(urls, "u1", None, clock=lambda: clock[0])  # type: ignore[arg-type]
+    assert [links.url(n) for n in range(10)] == [f"u{n}" for n in range(10)]
+    clock[0] += 14
+    assert links.url(10) == "u10" and urls.asked == [0]
+    clock[0] += 2  # past half the lifetime: the rest are fetched again, from the part wanted
+    assert links.url(11) == "u11" and urls.asked == [0, 11]
+
+    clock[0] = 5000.0
+    skewed = _Urls([clock[0] - 120], ttl=60)  # the server's clock is two minutes behind
+    links = _PartLinks(skewed, "u2", None, clock=lambda: clock[0])  # type: ignore[arg-type]
+    assert [links.url(n) for n in range(5)] == [f"u{n}" for n in range(5)]
+    assert skewed.asked == [0]
+
+
+def _stage_open(request: httpx.Request) -> list[dict[str, Any]]:
+    """Staging that answers every item open, with nothing left to PUT."""
+    items = json.loads(request.read())["items"]
+    return [{"id": item["id"], "state": "open", "put": None} for item in items]
+
+
+def test_a_failed_commit_aborts_what_it_staged_without_hiding_its_error() -> None:
+    """The commit is refused: the staged sessions are aborted (they hold quota); an abort that
+    fails itself is logged, and the commit's error is the one raised. With the server out of
+    reach, no abort is tried (the next run settles the small files' sessions)."""
+    blobs = [StagedBlob(uuid.uuid4().hex, (b"x",), md5_of((b"x",))) for _ in range(2)]
+
+    def refused() -> list[Any]:
+        raise ApiError("bad_request", "refused (injected)", 400)
+
+    def abort(request: httpx.Request) -> Any:
+        raise _Problem(409, "conflict", {})  # the first committed meanwhile: nothing to do
+
+    server = FakeServer({"/uploads/direct": _stage_open, f"/uploads/{blobs[0].id}": abort})
+    with _api(server) as api, pytest.raises(ApiError, match="injected"):
+        api.send_staged(blobs, refused)
+    assert server.calls[-2:] == [f"/uploads/{b.id}" for b in blobs]  # DELETE, each
+
+    def broken(request: httpx.Request) -> Any:
+        raise _Problem(500, "internal", {})  # the abort fails: the commit's error still shows
+
+    server = FakeServer({"/uploads/direct": _stage_open, f"/uploads/{blobs[0].id}": broken})
+    with _api(server) as api, pytest.raises(ApiError, match="injected"):
+        api.send_staged(blobs, refused)
+    assert f"/uploads/{blobs[0].id}" in server.calls
+
+    def gone() -> list[Any]:
+        raise ServerUnreachable("cannot reach the photoark server (injected)")
+
+    server = FakeServer({"/uploads/direct": _stage_open})
+    with _api(server) as api, pytest.raises(ServerUnreachable):
+        api.send_staged(blobs, gone)
+    assert server.calls == ["/uploads/direct"]
 
 
 def test_a_server_before_0_3_carries_the_bytes_itself() -> None:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import queue
-import socket
 import threading
 import time
 import uuid
@@ -38,13 +37,13 @@ from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, AuthFailed, ServerUnreachable
 from photoark.client.transport import RetryPolicy
 from photoark.crypto.boxes import new_key, seal, wrap_key
-from photoark.server.runner import build_server
 from photoark.server.services.events import ChangeFeed, start_change_listener
 from photoark.server.store import AccountStore, create_db_engine, migrate
 from photoark.server.store.migrations import CHANGES_CHANNEL
 from photoark.server.store.notify import PgChangeListener
 from photoark.server.store.schema import tokens, users
 from photoark.server.store.versions import next_version
+from tests.builders import serving_app
 
 from .conftest import Account, Api, AppFactory, b64
 
@@ -67,23 +66,8 @@ class Served:
 @contextlib.contextmanager
 def serve(api: Api) -> Iterator[str]:
     """Run ``api.app`` (lifespan and all) on a real uvicorn server in a thread; its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = build_server(api.app, "127.0.0.1", port, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        assert not thread.is_alive(), "the server did not stop"
-        sock.close()
+    with serving_app(api.app) as url:
+        yield url
 
 
 @pytest.fixture

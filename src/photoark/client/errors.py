@@ -7,6 +7,7 @@ to a message, a hint and an exit code in one place (:mod:`photoark.cli.output`).
     ClientError
      ├── NotLoggedIn            no account on this client home
      ├── ServerUnreachable      connection refused / timed out after retries (``url``)
+     │    └── StoreUnreachable  the server's object store (direct transfers), the server fine
      ├── ApiError               the server answered with a problem body (``code``)
      │    ├── AuthFailed        invalid_credentials / unauthorized
      │    └── QuotaExceeded     quota_exceeded (numbers in ``details``)
@@ -46,6 +47,7 @@ __all__ = [
     "NothingToScan",
     "QuotaExceeded",
     "ServerUnreachable",
+    "StoreUnreachable",
     "UnknownSetting",
     "UploadStopped",
     "UrlExpired",
@@ -77,6 +79,18 @@ class ServerUnreachable(ClientError):
     def __init__(self, message: str, hint: str | None = None, url: str | None = None) -> None:
         super().__init__(message, hint)
         self.url = url
+
+
+class StoreUnreachable(ServerUnreachable):
+    """The object store a server in S3 mode hands out URLs of (``url``: its origin) cannot be
+    reached, or keeps failing, while the server itself answers. A :class:`ServerUnreachable`,
+    so a run stops the same way (nothing is lost); its own hint, since the server is fine."""
+
+    hint = (
+        "the server's object store cannot be reached from this device: the server's --blobs "
+        "endpoint must be an address clients reach (or give public_endpoint= in the store "
+        "URL); ask the server's admin"
+    )
 
 
 class ApiError(ClientError):

@@ -9,7 +9,8 @@ them that every caller shares.
   the client chose (idempotent), PUTs their bytes ``in_flight`` at a time, then runs the
   caller's commit (:meth:`~DirectEndpoints.commit_bundle_direct` or
   :meth:`~DirectEndpoints.set_thumbnails_direct`); an expired URL stages again, an object the
-  commit finds missing is PUT again (once).
+  commit finds missing is PUT again (once), and sessions left by a failure are aborted
+  (:meth:`~DirectEndpoints.discard_uploads`: staged sessions hold quota until they expire).
 - Downloads: :meth:`~DirectEndpoints.iter_direct` reads by presigned URL, a fresh one when a
   URL expires or the store lost the object (the server's next URL may name a replica).
 
@@ -19,6 +20,7 @@ Whether the server is in S3 mode is asked once per client (``/health/transfers``
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,13 @@ import httpx
 from pydantic import ValidationError
 
 from photoark.client.direct.http import DirectHttp, DirectPut
-from photoark.client.errors import ApiError, IntegrityFailure, UrlExpired
+from photoark.client.errors import (
+    ApiError,
+    IntegrityFailure,
+    ServerUnreachable,
+    StoreUnreachable,
+    UrlExpired,
+)
 from photoark.client.transport import HttpTransport, RetryPolicy
 from photoark.protocol.models import (
     MAX_PART_URLS,
@@ -48,6 +56,8 @@ from photoark.protocol.models import (
 )
 
 __all__ = ["DIRECT_IN_FLIGHT", "DirectEndpoints", "DownloadKind", "StagedBlob"]
+
+log = logging.getLogger(__name__)
 
 DIRECT_IN_FLIGHT = 4  # staged PUTs in flight per bundle (two bundles in flight: 8 at most)
 
@@ -155,11 +165,17 @@ class DirectEndpoints(HttpTransport):
             raise ApiError("bad_response", "/uploads/direct answered other sessions", 200)
         return staged
 
-    def put_staged(self, blobs: Sequence[StagedBlob], in_flight: int = DIRECT_IN_FLIGHT) -> None:
+    def put_staged(
+        self,
+        blobs: Sequence[StagedBlob],
+        in_flight: int = DIRECT_IN_FLIGHT,
+        opened: set[str] | None = None,
+    ) -> None:
         """Stage ``blobs`` (:meth:`stage_uploads`, with their ids) and PUT the bytes of those
         not committed yet, ``in_flight`` at a time. An expired URL stages the blobs again
         (fresh URLs; a PUT already done answers 412, counted as sent), at most
-        ``retry.attempts`` times. Idempotent."""
+        ``retry.attempts`` times. Idempotent. ``opened`` is given the ids the server answered
+        as open (each holds quota until committed, aborted or expired), even if this fails."""
         if not blobs:
             return
         expired: UrlExpired | None = None
@@ -167,6 +183,8 @@ class DirectEndpoints(HttpTransport):
             staged = self.stage_uploads(
                 [DirectStageItem(id=b.id, size=b.size, md5=b.md5) for b in blobs]
             )
+            if opened is not None:
+                opened.update(up.id for up in staged if up.state != "committed")
             puts = [
                 DirectPut(up.put.url, blob.pieces, blob.md5, up.put.headers)
                 for blob, up in zip(blobs, staged, strict=True)
@@ -188,17 +206,50 @@ class DirectEndpoints(HttpTransport):
     ) -> list[FileRecord]:
         """:meth:`put_staged` then ``commit()`` (a direct bundle or thumbnails commit). When
         the commit finds some objects missing or not as staged (400 ``checksum_mismatch``
-        naming ``details["upload_ids"]``), those are PUT again and the commit repeated, once."""
-        self.put_staged(blobs, in_flight)
+        naming ``details["upload_ids"]``), those are PUT again and the commit repeated, once.
+
+        Staged sessions hold quota until committed, aborted or expired (a day): when this
+        fails, those it opened are aborted (:meth:`discard_uploads`) before the error is
+        raised, unless the server itself is unreachable (a small file's session is then
+        aborted by the run that settles its queue row: ``smallfiles.resume_small``)."""
+        opened: set[str] = set()
         try:
+            self.put_staged(blobs, in_flight, opened)
+            try:
+                return commit()
+            except ApiError as err:
+                named = err.details.get("upload_ids") if err.code == "checksum_mismatch" else None
+                again = [b for b in blobs if isinstance(named, list) and b.id in named]
+                if not again:
+                    raise
+            self.put_staged(again, in_flight)
             return commit()
-        except ApiError as err:
-            named = err.details.get("upload_ids") if err.code == "checksum_mismatch" else None
-            again = [b for b in blobs if isinstance(named, list) and b.id in named]
-            if not again:
-                raise
-        self.put_staged(again, in_flight)
-        return commit()
+        except Exception as err:
+            server_gone = isinstance(err, ServerUnreachable) and not isinstance(
+                err, StoreUnreachable
+            )
+            if opened and not server_gone:  # never masks ``err``: discard_uploads never raises
+                self.discard_uploads([blob.id for blob in blobs if blob.id in opened])
+            raise
+
+    def discard_uploads(self, upload_ids: Sequence[str]) -> list[str]:
+        """Abort those of ``upload_ids`` that are still open (``DELETE /uploads/{id}``), so
+        they stop holding quota; return the ids aborted. Best effort, never raises: a session
+        committed or gone already is skipped, any other failure is logged and the rest left
+        to expire (the caller is reporting an error of its own)."""
+        aborted: list[str] = []
+        for upload_id in upload_ids:
+            try:
+                self._send("DELETE", f"/uploads/{upload_id}")
+            except ApiError as err:
+                if err.code not in ("not_found", "conflict"):  # gone, or committed
+                    log.warning("could not abort the upload session %s: %s", upload_id, err)
+                continue
+            except Exception as err:  # the server is gone meanwhile: let the rest expire
+                log.warning("could not abort %d upload sessions: %s", len(upload_ids), err)
+                break
+            aborted.append(upload_id)
+        return aborted
 
     def commit_bundle_direct(self, bundle: DirectBundle) -> list[FileRecord]:
         """Commit small files whose bytes were PUT to staged sessions (``POST
@@ -248,10 +299,13 @@ class DirectEndpoints(HttpTransport):
     ) -> Iterator[bytes]:
         """Stream ``kind`` of ``file_id`` from byte ``start`` by presigned URL. A URL that
         expired, or an object the store no longer has (404: the server's next URL may name a
-        replica), costs a new URL, at most ``retry.attempts`` times without progress; then
+        replica), costs a new URL, at most ``retry.attempts`` times without progress. Then,
+        when the store refused every one of those URLs (403: the server's clock or its store
+        credentials, never this copy), that :class:`UrlExpired`; else
         :class:`IntegrityFailure`. A stream that ends short of the size is one too."""
         offset = start
         refused = 0
+        expired_only = True  # every failure since the last progress was a refused URL
         while True:
             link = self.download_url(file_id, kind)
             if offset >= link.size:
@@ -265,12 +319,21 @@ class DirectEndpoints(HttpTransport):
             except (UrlExpired, ApiError) as err:
                 if isinstance(err, ApiError) and err.status != 404:
                     raise
-                refused = 1 if offset > before else refused + 1
-                if refused >= self.retry.attempts:
-                    raise IntegrityFailure(
-                        f"the {kind} of file {file_id} could not be read from the object store"
-                        f" with {refused} fresh addresses ({err})"
+                if offset > before:
+                    refused, expired_only = 0, True
+                refused += 1
+                expired_only = expired_only and isinstance(err, UrlExpired)
+                if refused < self.retry.attempts:
+                    continue
+                if expired_only:
+                    raise UrlExpired(
+                        f"the object store refused {refused} fresh addresses of the {kind} of "
+                        f"file {file_id} ({err})"
                     ) from err
+                raise IntegrityFailure(
+                    f"the {kind} of file {file_id} could not be read from the object store"
+                    f" with {refused} fresh addresses ({err})"
+                ) from err
         if offset != link.size:
             raise IntegrityFailure(
                 f"the stored {kind} of file {file_id} has {offset} bytes, not {link.size}"

@@ -14,14 +14,17 @@ mapped once to the client's errors:
   its object already there (a retry after a lost answer, or a resumed bundle);
 - 404 (``NoSuchKey``, ``NoSuchUpload``) → :class:`ApiError` ``not_found``, as the server's own
   404: the session or the object is gone;
-- 500/502/503/504 and broken connections are retried with the policy's backoff; any other
-  4xx is an :class:`ApiError` whose ``code`` is the store's (``SignatureDoesNotMatch``, …).
+- 500/502/503/504 and broken connections are retried with the policy's backoff (then
+  :class:`StoreUnreachable`); any other 4xx is an :class:`ApiError` whose ``code`` is the
+  store's (``SignatureDoesNotMatch``, …).
 
 Every request here is idempotent: a part PUT overwrites, a single PUT is guarded by
 ``If-None-Match``, a GET reads; so each is retried like ``Retry.ALWAYS``. The first-contact
 rule of the transport holds too: until the store has answered this client once, a connection
 that cannot be made fails after ``first_contact_attempts`` (a store address the server hands
-out but this computer cannot reach is a configuration error, said at once).
+out but this computer cannot reach is a configuration error, said at once, as
+:class:`StoreUnreachable`: a :class:`ServerUnreachable` whose hint is about the store's address,
+not the server's).
 
 Bodies: the pieces of a part are sent one after another, never joined, as a one-shot iterator
 with an explicit ``Content-Length``. Both matter: presigned ``UploadPart`` URLs sign the length,
@@ -42,13 +45,7 @@ from typing import Self
 
 import httpx
 
-from photoark.client.errors import (
-    ApiError,
-    ClientError,
-    IntegrityFailure,
-    ServerUnreachable,
-    UrlExpired,
-)
+from photoark.client.errors import ApiError, IntegrityFailure, StoreUnreachable, UrlExpired
 from photoark.client.transport import RetryPolicy
 
 __all__ = ["DirectHttp", "DirectPut", "md5_of", "redacted"]
@@ -132,7 +129,7 @@ class DirectHttp:
         already (only a PUT sent with ``If-None-Match: *`` gets one). Idempotent; retried.
         Raises :class:`UrlExpired`, :class:`IntegrityFailure` (``BadDigest``),
         :class:`ApiError` (404 ``not_found``: the upload is gone; another refusal) or
-        :class:`ServerUnreachable`."""
+        :class:`StoreUnreachable`."""
         if sum(len(piece) for piece in pieces) != size:
             raise ValueError("the pieces do not add up to the size given")
         sent = httpx.Headers(headers or {})  # the signed ones (If-None-Match), then ours:
@@ -190,7 +187,7 @@ class DirectHttp:
         request); a broken stream is resumed from where it stopped. Raises
         :class:`UrlExpired` (also when a resume finds the URL expired: the caller knows how
         far it got), :class:`ApiError` (404 ``not_found``; a store that ignores ``Range``),
-        :class:`ServerUnreachable`, or :class:`IntegrityFailure` when the stream keeps
+        :class:`StoreUnreachable`, or :class:`IntegrityFailure` when the stream keeps
         breaking off at the same byte."""
         offset = furthest = start
         delay = self.retry.initial_delay
@@ -281,22 +278,33 @@ def _refusal(url: str, response: httpx.Response) -> Exception:
     return ApiError(code, f"the object store refused {where}: {code}: {message}", status)
 
 
-def _unreachable(url: str, err: Exception) -> ClientError:
+def _origin(url: str) -> str:
     where = urllib.parse.urlsplit(url)
-    origin = f"{where.scheme}://{where.netloc}"
-    return ServerUnreachable(
-        f"cannot reach the object store at {origin} ({err or type(err).__name__})",
-        "the server hands out this address for its blobs: check its --blobs endpoint (or "
-        "public_endpoint) is reachable from this computer",
+    return f"{where.scheme}://{where.netloc}"
+
+
+def _unreachable(url: str, err: Exception) -> StoreUnreachable:
+    """The store was never reached: its address is wrong or not reachable from here."""
+    origin = _origin(url)
+    return StoreUnreachable(
+        f"cannot reach the object store at {origin} ({str(err) or type(err).__name__})",
         url=origin,
     )
 
 
-def _gave_up(url: str, attempts: int, last: Exception | None) -> ServerUnreachable:
-    where = urllib.parse.urlsplit(url)
-    origin = f"{where.scheme}://{where.netloc}"
-    return ServerUnreachable(
+def _gave_up(url: str, attempts: int, last: Exception | None) -> StoreUnreachable:
+    """Every attempt failed: broken connections (the default hint) or a busy store."""
+    origin = _origin(url)
+    why = (str(last) or type(last).__name__) if last is not None else "no answer"
+    hint = (
+        "the object store answers but keeps failing: try again later, or ask the server's "
+        "admin to look at it"
+        if isinstance(last, _Busy)
+        else None
+    )
+    return StoreUnreachable(
         f"the object store at {origin} kept failing after {attempts} "
-        f"attempt{'' if attempts == 1 else 's'}: {last}",
+        f"attempt{'' if attempts == 1 else 's'}: {why}",
+        hint,
         url=origin,
     )

@@ -9,12 +9,16 @@ a fresh key, and handed to a :class:`~photoark.client.pipeline.bundler.Bundler` 
 Resuming: before a bundle is sent, each item's queue row (file key, header, the upload id the
 client chose) is written; the row goes in the transaction that records the commit locally.
 A row left by a kill is settled by :func:`resume_small`: the server says whether the upload id
-was committed; if so the file is recommitted without sending a byte, else sent afresh.
+was committed; if so the file is recommitted without sending a byte, else sent afresh (its
+session, if still open, aborted first: it holds quota).
 
 Direct transfers (a server in S3 mode): the same bundle, but its items' bytes go straight to
 the store: staged under their upload ids, PUT a few at a time, then committed together
 (``POST /files/bundle/direct``; :meth:`~photoark.client.api.ApiClient.send_staged`).
-Resuming is unchanged: a staged id is committed or it is not.
+Resuming is unchanged: a staged id is committed or it is not. A staged session is open (and
+counts against the quota) from the stage on: one whose bundle failed is aborted at once
+(:meth:`~photoark.client.api.ApiClient.send_staged`), one a kill left behind by
+:func:`resume_small`.
 """
 
 from __future__ import annotations
@@ -233,7 +237,7 @@ def resume_small(
     if pending is None or pending.part_size != BUNDLE_PART_SIZE:
         return None
     if (pending.size, pending.mtime_ns, pending.hash) != (st.st_size, st.st_mtime_ns, content_hash):
-        queue.remove(path)
+        _forget(session, queue, path, pending.upload_id)
         return None
     try:
         status = session.api.upload_status(pending.upload_id)
@@ -243,7 +247,7 @@ def resume_small(
         queue.remove(path)
         return None
     if status.state != "committed":
-        queue.remove(path)
+        _forget(session, queue, path, pending.upload_id)
         return None
     stand_in = seal_metadata(
         pending.file_key,
@@ -262,3 +266,15 @@ def resume_small(
     with session.db.transaction() as conn:
         record_commit(session, conn, album, record, metadata, pending.file_key, job)
     return record
+
+
+def _forget(session: Session, queue: UploadQueue, path: str, upload_id: str) -> None:
+    """Drop ``path``'s queue row, aborting its session first if it is still open: a staged one
+    (direct transfers) holds its size against the quota until it expires, and the file is
+    sealed afresh under a new id. Gone or committed meanwhile: only the row goes."""
+    try:
+        session.api.abort_upload(upload_id)
+    except ApiError as err:
+        if err.code not in ("not_found", "conflict"):
+            raise
+    queue.remove(path)

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from math import inf
 
 import blake3
 
@@ -323,8 +324,12 @@ class _Window:
 class _PartLinks:
     """The presigned part URLs of one multi-part session (direct transfers), shared by the
     window's threads: seeded from the session's answer, then fetched ``MAX_PART_URLS`` at a
-    time from the first part wanted; a URL about to expire (``margin`` seconds) is fetched
-    again, as is one the store refused (:class:`UrlExpired`)."""
+    time from the first part wanted. A URL about to expire is fetched again: ``margin``
+    seconds before its ``expires_at``, or half its lifetime when the server signs for less
+    than twice that (a short ``--presign-seconds``), measured on this computer's clock from
+    when it was fetched. A URL whose ``expires_at`` this clock already passed at fetching (the
+    clocks disagree) is used as it is. The store's refusal (:class:`UrlExpired`) is the real
+    check either way: :meth:`send` then fetches a fresh URL."""
 
     def __init__(
         self,
@@ -336,22 +341,29 @@ class _PartLinks:
     ) -> None:
         self._api = api
         self._upload_id = upload_id
-        self._urls = {u.number: u for u in urls or ()}
         self._margin = margin
         self._clock = clock
+        self._urls: dict[int, tuple[str, float]] = {}  # number → (URL, fetch it again after)
+        self._keep(urls or ())
         self._lock = threading.Lock()
+
+    def _keep(self, urls: Sequence[PartUrl]) -> None:
+        now = self._clock()
+        for link in urls:
+            lifetime = link.expires_at - now
+            stale = link.expires_at - min(self._margin, lifetime / 2) if lifetime > 0 else inf
+            self._urls[link.number] = (link.url, stale)
 
     def url(self, number: int) -> str:
         """Part ``number``'s URL; each is handed out once (a retry gets a fresh one)."""
         with self._lock:
-            link = self._urls.pop(number, None)
-            if link is None or link.expires_at - self._margin < self._clock():
-                for fetched in self._api.part_urls(self._upload_id, number):
-                    self._urls[fetched.number] = fetched
-                link = self._urls.pop(number, None)
-                if link is None:
+            kept = self._urls.pop(number, None)
+            if kept is None or kept[1] < self._clock():
+                self._keep(self._api.part_urls(self._upload_id, number))
+                kept = self._urls.pop(number, None)
+                if kept is None:
                     raise ApiError("bad_response", f"no URL for part {number} was given", 200)
-            return link.url
+            return kept[0]
 
     def send(self, number: int, data: Sequence[bytes], sha256: str, md5: str) -> None:
         """PUT part ``number`` to the store, then confirm it to the server. A refused URL is
