@@ -446,3 +446,7 @@ def test_open_replicated_names_the_replicas(
     assert sorted(store.replicas) == ["dr", f"{s3_bucket}/t-r1@127.0.0.1:{weed.s3_port}"]
     with pytest.raises(BlobStoreError, match="two stores are named"):
         open_replicated(None, [weed.url(s3_bucket, "t-r1")] * 2, tmp_path)
+    primary = weed.url(s3_bucket, "t-p")
+    itself = weed.url(s3_bucket, "t-p", name="elsewhere")  # the primary under another name
+    with pytest.raises(BlobStoreError, match="same bucket and prefix"):
+        open_replicated(primary, [itself], tmp_path)

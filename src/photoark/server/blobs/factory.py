@@ -200,12 +200,28 @@ def open_replicated(
     primary = open_blob_store(url, data_dir, check=check)
     replicas: dict[str, BlobStore] = {}
     names = {store_name(url)}
+    places = {_place(url)}
     for replica_url in replicate_to:
         name = store_name(replica_url)
         if name in names:
             raise BlobStoreError(
                 f"two stores are named {name!r}: add name=... to one of their URLs"
             )
+        if _place(replica_url) in places:  # a copy onto itself; its sweep would abort uploads
+            raise BlobStoreError(
+                f"{replica_url} is the same bucket and prefix as another store: a replica must "
+                "be another bucket, prefix or service"
+            )
         names.add(name)
+        places.add(_place(replica_url))
         replicas[name] = open_blob_store(replica_url, data_dir, check=check)
     return ReplicatedStore(primary, replicas)
+
+
+def _place(url: str | None) -> tuple[str, str, str] | None:
+    """Where a store's objects are (endpoint, bucket, prefix), whatever it is named: ``None``
+    for the data directory. (Two host names of one service are not recognised.)"""
+    if url is None:
+        return None
+    where = parse_store_url(url)
+    return (where.endpoint.rstrip("/").lower(), where.bucket, where.prefix.strip("/"))
