@@ -51,6 +51,7 @@ def use_checkout() -> Path:
 use_checkout()
 
 from tests.builders import PASSWORD, running_server  # noqa: E402
+from tests.processes import child_pids  # noqa: E402
 
 __all__ = [
     "BENCH_ROOT",
@@ -291,26 +292,17 @@ def photoark(
     return run
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out.extend(int(c) for c in f.read().split())
-    return out
-
-
 def _poll_rss(pid: int, peaks: list[int], done: threading.Event) -> None:
     """Every 10 ms: the process's own VmHWM, and the largest VmHWM among its descendants."""
     while not done.wait(0.01):
         own = proc_status(pid, "VmHWM")
         if own:  # 0 once the process is a zombie
             peaks[0] = max(peaks[0], own)
-        stack = _children(pid)
+        stack = child_pids(pid)
         while stack:
             child = stack.pop()
             peaks[1] = max(peaks[1], proc_status(child, "VmHWM"))
-            stack.extend(_children(child))
+            stack.extend(child_pids(child))
 
 
 def signup(home: Path, server_url: str, email: str = "bench@example.com") -> None:
@@ -502,7 +494,7 @@ class DaemonRun:
             return self.process.pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            kids = _children(self.process.pid)
+            kids = child_pids(self.process.pid)
             if kids:
                 return kids[0]
             time.sleep(0.005)

@@ -66,7 +66,6 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(BENCH.parent / "scripts"))
 sys.path.insert(0, str(BENCH.parent / "src"))  # this checkout's photoark, before _common imports it
 
 from _common import (  # noqa: E402
@@ -85,9 +84,10 @@ use_checkout()  # this working tree's src/, in every process started
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
-from _lb import Backend, LoadBalancerThread, Request  # noqa: E402
-from cluster import LocalCluster, ServerReplica  # noqa: E402
+from bench._lb import Backend, LoadBalancerThread, Request  # noqa: E402
 from tests.builders import free_port  # noqa: E402
+from tests.local_cluster import LocalCluster  # noqa: E402
+from tests.server_replica import ServerReplica  # noqa: E402
 
 GiB = 1024**3
 MiB = 1024**2
