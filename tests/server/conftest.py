@@ -65,20 +65,23 @@ LOCAL, S3 = "sqlite+local", "postgres+s3"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "local_blobs: bytes through the server or its data directory: sqlite+local only"
+        "markers",
+        "local_blobs: sqlite+local only (bytes through the server, its data directory, SQLite)",
     )
+    config.addinivalue_line("markers", "pg_s3_only: postgres+s3 only (e.g. LISTEN/NOTIFY)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A ``local_blobs`` test has no S3 case: deselected there (not skipped, so a skip in CI
-    always means something is missing)."""
+    """A ``local_blobs`` test has no postgres+s3 case and a ``pg_s3_only`` one no sqlite+local
+    case: deselected there (not skipped, so a skip in CI always means something is missing)."""
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec is not None else None
-        local_only = item.get_closest_marker("local_blobs") is not None
-        (dropped if backend == S3 and local_only else kept).append(item)
+        other = {S3: "local_blobs", LOCAL: "pg_s3_only"}.get(str(backend))
+        mismatch = other is not None and item.get_closest_marker(other) is not None
+        (dropped if mismatch else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -598,13 +598,12 @@ def test_no_listener_on_sqlite(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.postgres
+@pytest.mark.pg_s3_only  # NOTIFY is PostgreSQL's; SQLite has one process and its poll
 def test_another_replicas_changes_arrive_by_notify(make_api: AppFactory, database_url: str) -> None:
     """Two apps on one PostgreSQL, both polling only every 30 s: a change through app B reaches
     a stream on app A within 200 ms (20 times), and a revocation through B ends A's stream
     within 200 ms. Only NOTIFY can be that fast."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("NOTIFY is PostgreSQL's; SQLite has one process and its poll")
+    assert database_url.startswith("postgresql")
     a = make_api(events_poll_seconds=30, events_heartbeat_seconds=30)
     b = make_api(events_poll_seconds=30)
     alice = a.signup()

@@ -249,9 +249,9 @@ def test_the_data_directory_is_private(api: Api, alice: Account, database_url: s
     assert wrong == {}
 
 
+@pytest.mark.local_blobs  # the database file is SQLite's
 def test_an_existing_data_directory_is_made_private(tmp_path: Path, database_url: str) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the database file is SQLite's")
+    assert database_url.startswith("sqlite")
     data = tmp_path / "server0"
     settings = ServerSettings(data_dir=data, database_url=database_url, login_hash="min")
     create_app(settings).state.engine.dispose()
