@@ -2,6 +2,11 @@
 
 Everything here runs the real product: a server process on 127.0.0.1 (SQLite + local blob
 directory under /tmp) and the ``photoark`` CLI in subprocesses, one client home per device.
+
+Importing this module puts this checkout's ``src/`` first, on ``sys.path`` and on
+``PYTHONPATH`` (:func:`use_checkout`), before anything imports ``photoark``: a bench runs the
+code it lives beside, in its own process and in every process it starts, whatever
+``photoark`` is installed. So a bench imports this module before ``photoark``.
 """
 
 from __future__ import annotations
@@ -25,10 +30,28 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+
+
+def use_checkout() -> Path:
+    """Run this checkout's ``src/`` (in this process and in every server, CLI and daemon
+    process it starts, through ``PYTHONPATH``), not whatever ``photoark`` is installed: an
+    editable install may point at another clone. Done when this module is imported (before
+    its own ``tests.builders`` import, which imports ``photoark``); calling it again is
+    harmless. Returns ``src/``."""
+    src = str(REPO / "src")
+    for path in (str(REPO), src):  # src last: first on the path, even if it was there behind
+        if path in sys.path:  # an installed photoark
+            sys.path.remove(path)
+        sys.path.insert(0, path)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    os.environ["PYTHONPATH"] = os.pathsep.join([src, *paths])
+    return REPO / "src"
+
+
+use_checkout()
 
 from tests.builders import PASSWORD, running_server  # noqa: E402
+from tests.processes import child_pids  # noqa: E402
 
 __all__ = [
     "BENCH_ROOT",
@@ -269,26 +292,17 @@ def photoark(
     return run
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out.extend(int(c) for c in f.read().split())
-    return out
-
-
 def _poll_rss(pid: int, peaks: list[int], done: threading.Event) -> None:
     """Every 10 ms: the process's own VmHWM, and the largest VmHWM among its descendants."""
     while not done.wait(0.01):
         own = proc_status(pid, "VmHWM")
         if own:  # 0 once the process is a zombie
             peaks[0] = max(peaks[0], own)
-        stack = _children(pid)
+        stack = child_pids(pid)
         while stack:
             child = stack.pop()
             peaks[1] = max(peaks[1], proc_status(child, "VmHWM"))
-            stack.extend(_children(child))
+            stack.extend(child_pids(child))
 
 
 def signup(home: Path, server_url: str, email: str = "bench@example.com") -> None:
@@ -332,18 +346,6 @@ def reset_peak_rss(pid: int) -> bool:
 
 
 # -- the code under test ---------------------------------------------------------------------
-
-
-def use_checkout() -> Path:
-    """Run this checkout's ``src/`` (in this process and in every server, CLI and daemon
-    process it starts, through ``PYTHONPATH``), not whatever ``photoark`` is installed: an
-    editable install may point at another clone. Call before importing ``photoark``."""
-    src = str(REPO / "src")
-    if sys.path[:1] != [src]:
-        sys.path.insert(0, src)
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
-    os.environ["PYTHONPATH"] = os.pathsep.join([src, *paths])
-    return REPO / "src"
 
 
 def ensure_bytecode() -> str:
@@ -492,7 +494,7 @@ class DaemonRun:
             return self.process.pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            kids = _children(self.process.pid)
+            kids = child_pids(self.process.pid)
             if kids:
                 return kids[0]
             time.sleep(0.005)

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -131,6 +132,31 @@ def running_server(tmp: Path, *extra: str) -> Iterator[ServerProcess]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[str]:
+    """Run ``app`` (a FastAPI app, lifespan and all) on a real uvicorn server in a thread of
+    the test process, on a free port of 127.0.0.1; its URL until the block ends."""
+    from photoark.server.runner import build_server
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = build_server(app, "127.0.0.1", port, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        assert not thread.is_alive(), "the server did not stop"
+        sock.close()
 
 
 @dataclass

@@ -9,7 +9,9 @@ import io
 import pytest
 from rich.console import Console
 
+from photoark.cli import output
 from photoark.cli.commands import backup as backup_command
+from photoark.client.errors import StoreUnreachable
 from photoark.client.pipeline.report import BackupReport
 from photoark.client.pipeline.thumbnailer import NO_FFMPEG, ThumbnailReport
 
@@ -21,6 +23,7 @@ def printed(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     console = Console(file=out, width=300, color_system=None)
     monkeypatch.setattr(backup_command, "console", console)
     monkeypatch.setattr(backup_command, "stderr", console)
+    monkeypatch.setattr(output, "stderr", console)  # print_problem's
     return out
 
 
@@ -53,6 +56,21 @@ def test_long_lists_are_capped_and_point_to_json(printed: io.StringIO) -> None:
     assert "'/p/19.jpg': boom" in text and "'/p/20.jpg'" not in text
     assert "… and 5 more (--json lists all)" in text
     assert "21 files passed over" in text and "… and 1 more (--json lists all)" in text
+
+
+def test_a_run_stopped_short_says_why_and_what_to_do(printed: io.StringIO) -> None:
+    """The object store out of reach while the server answers: its message, and the hint
+    about the store's address (not the server's "is the server running?")."""
+    report = BackupReport(uploaded=1)
+    report.stop_for(StoreUnreachable("cannot reach the object store at http://weed:8333 (boom)"))
+    backup_command.print_report(report)
+    lines = printed.getvalue().splitlines()
+    stopped = lines.index(
+        "stopped: cannot reach the object store at http://weed:8333 (boom). Nothing is lost;"
+        " run it again."
+    )
+    assert lines[stopped + 1] == f"hint: {StoreUnreachable.hint}"
+    assert "--blobs" in lines[stopped + 1] and "photoark doctor" not in printed.getvalue()
 
 
 def test_a_missing_ffmpeg_is_said_once(printed: io.StringIO) -> None:

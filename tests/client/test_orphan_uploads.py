@@ -2,47 +2,32 @@
 upload queue) are aborted at the start of the next backup and of the daemon, so they stop
 holding quota; sessions of other devices, and those the queue names, are left alone.
 
-The server is the real app on uvicorn in a thread; the client is a real client home."""
+The server is the real app on uvicorn in a thread; the client is a real client home
+(:mod:`tests.client.servers`)."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from photoark.client.api import ApiClient
 from photoark.client.daemon.daemon import Daemon, DaemonTiming
 from photoark.client.daemon.policy import Conditions
-from photoark.client.home import ClientHome
 from photoark.client.pipeline.backup import backup
 from photoark.client.pipeline.orphans import abort_orphan_uploads, home_tag, session_key
 from photoark.client.pipeline.uploader import PART_SIZE
 from photoark.client.session import Session
-from photoark.client.state.account import Account, AccountStore
-from photoark.client.state.db import StateDB
 from photoark.client.state.queue import PendingUpload, UploadQueue
-from photoark.crypto.keys import ARGON2_MIN, create_account_keys
-from photoark.protocol.models import KeyAttributesModel, SignupRequest
-from photoark.server.app import create_app
 from photoark.server.config import ServerSettings
-from photoark.server.runner import build_server
 from tests.builders import jpeg_bytes, make_tree, wait_for
+from tests.client.servers import Served, serving, signed_up
 
 QUOTA = 4 * 1024 * 1024
 ORPHAN = QUOTA - 2048  # leaves too little room for the backup while it holds quota
-
-
-@dataclass
-class Served:
-    url: str
-    data: Path
 
 
 @pytest.fixture
@@ -53,39 +38,8 @@ def server(tmp_path: Path) -> Iterator[Served]:
         default_quota=QUOTA,
         events_heartbeat_seconds=0.5,
     )
-    app = create_app(settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    uvicorn = build_server(app, "127.0.0.1", sock.getsockname()[1], log_level="warning")
-    thread = threading.Thread(target=uvicorn.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uvicorn.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}", settings.data_dir)
-    finally:
-        uvicorn.should_exit = True
-        thread.join(10)
-        sock.close()
-        app.state.engine.dispose()
-
-
-def signed_up(root: Path, url: str, email: str = "alice@example.org") -> Session:
-    """A client home logged in to ``url`` (a fresh account)."""
-    keys = create_account_keys("correct horse battery staple", ARGON2_MIN)
-    attrs = KeyAttributesModel(**vars(keys.attributes))
-    with ApiClient(url) as api:
-        answer = api.signup(
-            SignupRequest(email=email, login_key=keys.login_key, key_attributes=attrs)
-        )
-    home = ClientHome(root).ensure()
-    db = StateDB(home.state_db)
-    account = Account(url, email, answer.user_id, answer.token, keys.master_key, attrs)
-    AccountStore(db).save(account)
-    db.close()
-    return Session.open(home)
+    with serving(settings) as served:
+        yield served
 
 
 @pytest.fixture

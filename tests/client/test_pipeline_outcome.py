@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from photoark.client.errors import ApiError, FileChangedError, ServerUnreachable
+from photoark.client.errors import (
+    ApiError,
+    FileChangedError,
+    ServerUnreachable,
+    StoreUnreachable,
+)
 from photoark.client.pipeline.backup import BackupProgress, BackupReport
 from photoark.client.pipeline.outcome import IgnoreReason, Outcome
 from photoark.client.pipeline.tally import Tally
@@ -94,6 +99,19 @@ def test_an_unreachable_server_stops_the_run_and_fails_the_file(tmp_path: Path) 
     assert tally.stopped()
     assert tally.report.aborted == "cannot reach http://x"
     assert tally.report.failed == [{"path": "/p/a.jpg", "error": "cannot reach http://x"}]
+
+
+def test_an_unreachable_store_stops_the_run_with_its_own_hint(tmp_path: Path) -> None:
+    """The server answers but the object store it hands out cannot be reached: the run stops
+    as for the server, and the report keeps what to do about the store (JSON too)."""
+    tally, _ = _tally(tmp_path)
+    err = StoreUnreachable("cannot reach the object store at http://weed:8333 (refused)")
+    tally.failed("/p/a.jpg", 5, err)
+    assert tally.stopped()
+    assert tally.report.aborted == str(err) and tally.report.aborted_hint == err.hint
+    assert "--blobs" in err.hint and "public_endpoint" in err.hint
+    data = tally.report.as_json()
+    assert data["aborted"] == str(err) and data["aborted_hint"] == err.hint
 
 
 def test_a_failure_says_what_the_user_should_know(tmp_path: Path) -> None:

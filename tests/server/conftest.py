@@ -1,10 +1,18 @@
 """Fixtures and importable builders for the server tests.
 
-- ``database_url`` is parametrised over SQLite (a file in the test's tmp dir) and PostgreSQL (a
-  fresh database per test in a throw-away cluster started once per session; skipped cleanly
-  when Debian's ``initdb``/``pg_ctl`` are absent).
+- ``backend`` is parametrised over ``sqlite+local`` (SQLite, a file in the test's tmp dir, and
+  blobs in the data directory) and ``postgres+s3`` (a fresh PostgreSQL database per test in a
+  throw-away cluster started once per session, and blobs in S3: one SeaweedFS and one bucket
+  per session, a ``t-<uuid>`` key prefix per test; direct transfers). Each is skipped cleanly
+  when its binaries are absent. ``database_url`` and ``blobs_url`` follow it.
+- A test marked ``local_blobs`` exercises bytes through the server (raw part bodies, framed
+  bundles, inline thumbnails, the data directory, a full disk): it runs on ``sqlite+local``
+  only.
 - :class:`Api` drives the real app in-process (Starlette's TestClient, built on httpx) and
   builds what tests need: accounts with cheap Argon2 limits, albums, uploads, committed files.
+  On an S3 server (``api.direct``) the builders take the direct routes (presigned PUTs to the
+  store, then confirmations), and requests to the store's URLs (redirected downloads too) go
+  over the network instead of to the app.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import blake3
+import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -42,12 +51,40 @@ from photoark.protocol.models import (
     ThumbnailItem,
 )
 from photoark.server.app import create_app
-from photoark.server.blobs import BlobStore
+from photoark.server.blobs import BlobStore, ReplicatedStore
 from photoark.server.config import ServerSettings
 from photoark.server.services import Services
 from tests.builders import signup_json
+from tests.clusters import WeedCluster
+from tests.s3_fixtures import s3_bucket_fixture, weed_fixture  # noqa: F401  (pytest fixtures)
 
 PASSWORD = "correct horse battery staple"
+S3_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part but the last: the builders' default there
+LOCAL, S3 = "sqlite+local", "postgres+s3"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "local_blobs: sqlite+local only (bytes through the server, its data directory, SQLite)",
+    )
+    config.addinivalue_line("markers", "pg_s3_only: postgres+s3 only (e.g. LISTEN/NOTIFY)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A ``local_blobs`` test has no postgres+s3 case and a ``pg_s3_only`` one no sqlite+local
+    case: deselected there (not skipped, so a skip in CI always means something is missing)."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        other = {S3: "local_blobs", LOCAL: "pg_s3_only"}.get(str(backend))
+        mismatch = other is not None and item.get_closest_marker(other) is not None
+        (dropped if mismatch else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def b64(data: bytes) -> str:
@@ -138,9 +175,26 @@ def pg_cluster() -> Iterator[PgCluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+@pytest.fixture(params=[LOCAL, pytest.param(S3, marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite+local`` or ``postgres+s3`` (see the module docstring)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def blobs_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The server's ``--blobs``: ``None`` (the data directory), or an S3 store URL with a
+    fresh prefix in the session's bucket."""
+    if backend != S3:
+        return None
+    weed: WeedCluster = request.getfixturevalue("weed")
+    bucket: str = request.getfixturevalue("s3_bucket")
+    return weed.url(bucket, f"t-{uuid.uuid4().hex}")
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if backend == LOCAL:
         yield f"sqlite:///{tmp_path}/photoark.db"
         return
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
@@ -177,6 +231,28 @@ class Uploaded:
     data: bytes
 
 
+class _AppOrStore(httpx.BaseTransport):
+    """Requests to the test server go to the app; any other host (the S3 store's presigned
+    URLs, where a download redirects) goes over the network."""
+
+    def __init__(self, app: httpx.BaseTransport) -> None:
+        self._app = app
+        self._network = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "testserver":
+            return self._app.handle_request(request)
+        return self._network.handle_request(request)
+
+    def close(self) -> None:
+        self._network.close()
+        self._app.close()
+
+
+def md5_b64(data: bytes) -> str:
+    return b64(hashlib.md5(data, usedforsecurity=False).digest())
+
+
 class Api:
     """The in-process app plus builders that speak the real HTTP API."""
 
@@ -184,8 +260,39 @@ class Api:
         self.app = app
         # typed as the httpx client it is at run time: fastapi's TestClient is typed against
         # httpx2, which is not installed, so its methods would otherwise return Any
-        self.http: Client = TestClient(app)
+        self.http = TestClient(app)
         self._emails = 0
+
+    @property
+    def http(self) -> Client:
+        """The client of the app (and of the store's URLs: see :class:`_AppOrStore`)."""
+        return self._http
+
+    @http.setter
+    def http(self, client: Client) -> None:
+        # (typed as the httpx client it is at run time: fastapi's TestClient is typed against
+        # httpx2, which is not installed, so its methods would otherwise return Any)
+        if not isinstance(client._transport, _AppOrStore):
+            client._transport = _AppOrStore(client._transport)
+        self._http = client
+
+    @property
+    def direct(self) -> bool:
+        """Whether the server keeps blobs in S3 (clients PUT and GET presigned URLs)."""
+        return self.services.direct.enabled
+
+    @property
+    def part_size(self) -> int:
+        """The builders' default part size: the protocol's minimum, or S3's."""
+        return S3_PART_SIZE if self.direct else MIN_PART_SIZE
+
+    def put_to_store(
+        self, url: str, data: bytes, headers: dict[str, str] | None = None
+    ) -> Response:
+        """A presigned PUT to the store, with ``Content-MD5`` (and ``headers``, signed)."""
+        return self.http.put(
+            url, content=data, headers={"Content-MD5": md5_b64(data), **(headers or {})}
+        )
 
     @property
     def services(self) -> Services:
@@ -227,9 +334,17 @@ class Api:
         return Album(response.json()["id"], key)
 
     # uploads
-    def open_upload(self, account: Account, size: int, part_size: int = MIN_PART_SIZE) -> Response:
+    def open_upload(
+        self, account: Account, size: int, part_size: int | None = None, part_urls: bool = True
+    ) -> Response:
+        """``POST /uploads``, asking for part URLs (as clients from 0.3 do) unless told not to
+        (a client before 0.3)."""
+        part_size = part_size or self.part_size
         return self.http.post(
-            "/uploads", json={"size": size, "part_size": part_size}, headers=account.headers
+            "/uploads",
+            json={"size": size, "part_size": part_size},
+            headers=account.headers,
+            params={"part_urls": "true"} if part_urls else None,
         )
 
     def put_part(
@@ -240,21 +355,41 @@ class Api:
         data: bytes,
         sha256: str | None = None,
     ) -> Response:
+        """Send a part: ``PUT`` through the app, or on S3 a presigned PUT to the store and its
+        confirmation (the first answer that is not a success is returned)."""
         digest = sha256 if sha256 is not None else hashlib.sha256(data).hexdigest()
-        return self.http.put(
+        if not self.direct:
+            return self.http.put(
+                f"/uploads/{upload_id}/parts/{number}",
+                content=data,
+                headers={**account.headers, "X-Content-SHA256": digest},
+            )
+        urls = self.http.get(
+            f"/uploads/{upload_id}/urls",
+            params={"first": number, "count": 1},
+            headers=account.headers,
+        )
+        if urls.status_code != 200:
+            return urls
+        sent = self.put_to_store(urls.json()[0]["url"], data)
+        if sent.status_code != 200:
+            return sent
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return self.http.post(
             f"/uploads/{upload_id}/parts/{number}",
-            content=data,
-            headers={**account.headers, "X-Content-SHA256": digest},
+            json={"sha256": digest, "md5": md5},
+            headers=account.headers,
         )
 
     def upload(
         self,
         account: Account,
         data: bytes,
-        part_size: int = MIN_PART_SIZE,
+        part_size: int | None = None,
         skip: frozenset[int] = frozenset(),
     ) -> Uploaded:
         """Open a session and send every part (but those in ``skip``)."""
+        part_size = part_size or self.part_size
         response = self.open_upload(account, len(data), part_size)
         assert response.status_code == 201, response.text
         session = response.json()
@@ -314,7 +449,12 @@ class Api:
         upload_ids: list[str] | None = None,
         checksums: list[str] | None = None,
     ) -> Response:
-        """``POST /files/bundle`` of ``contents`` (random keys; ids random unless given)."""
+        """``POST /files/bundle`` of ``contents`` (random keys; ids random unless given); on S3
+        the direct flow (stage, PUT each, commit)."""
+        if self.direct:
+            assert checksums is None, "BLAKE3 checks are the framed bundle's: local_blobs"
+            ids = upload_ids or [uuid.uuid4().hex for _ in contents]
+            return self.bundle_direct(account, album, contents, ids)
         items = []
         for index, data in enumerate(contents):
             file_key = new_key()
@@ -332,7 +472,19 @@ class Api:
         return self.http.post("/files/bundle", content=body, headers=account.headers)
 
     def thumbnails(self, account: Account, thumbs: list[tuple[int, bytes]]) -> Response:
-        """``POST /files/thumbnails`` attaching ``(file_id, encrypted thumbnail)`` pairs."""
+        """``POST /files/thumbnails`` attaching ``(file_id, encrypted thumbnail)`` pairs; on S3
+        the direct flow (stage, PUT each, commit)."""
+        if self.direct:
+            staged = self.stage(account, [d for _, d in thumbs])
+            if staged.status_code != 201:
+                return staged
+            items = [
+                {"file_id": file_id, "upload_id": entry["id"], "md5": md5_b64(data)}
+                for (file_id, data), entry in zip(thumbs, staged.json(), strict=True)
+            ]
+            return self.http.post(
+                "/files/thumbnails/direct", json={"items": items}, headers=account.headers
+            )
         header = ThumbnailBundle(
             items=[
                 ThumbnailItem(file_id=i, size=len(d), blake3=blake3.blake3(d).hexdigest())
@@ -341,6 +493,49 @@ class Api:
         )
         body = b"".join(encode_frames(header, [d for _, d in thumbs]))
         return self.http.post("/files/thumbnails", content=body, headers=account.headers)
+
+    # direct transfers (S3)
+    def stage(
+        self, account: Account, contents: list[bytes], ids: list[str] | None = None
+    ) -> Response:
+        """``POST /uploads/direct`` for ``contents``, then a PUT of each open one to its URL
+        (412 "already there" is fine); the staging answer."""
+        items = [
+            {"size": len(data), "md5": md5_b64(data), **({"id": ids[i]} if ids else {})}
+            for i, data in enumerate(contents)
+        ]
+        staged = self.http.post("/uploads/direct", json={"items": items}, headers=account.headers)
+        if staged.status_code != 201:
+            return staged
+        for entry, data in zip(staged.json(), contents, strict=True):
+            if entry["put"] is not None:
+                sent = self.put_to_store(entry["put"]["url"], data, entry["put"]["headers"])
+                assert sent.status_code in (200, 412), sent.text
+        return staged
+
+    def bundle_direct(
+        self, account: Account, album: Album, contents: list[bytes], ids: list[str]
+    ) -> Response:
+        """Stage, PUT and commit small files (``POST /files/bundle/direct``)."""
+        staged = self.stage(account, contents, ids)
+        if staged.status_code != 201:
+            return staged
+        items = []
+        for index, data in enumerate(contents):
+            file_key = new_key()
+            items.append(
+                {
+                    "upload_id": ids[index],
+                    "collection_id": album.id,
+                    "size": len(data),
+                    "md5": md5_b64(data),
+                    "encrypted_key": b64(wrap_key(album.key, file_key)),
+                    "encrypted_metadata": b64(seal_json(file_key, {"name": f"IMG_{index}.JPG"})),
+                }
+            )
+        return self.http.post(
+            "/files/bundle/direct", json={"items": items}, headers=account.headers
+        )
 
     def usage(self, account: Account) -> dict[str, Any]:
         response = self.http.get("/usage", headers=account.headers)
@@ -353,11 +548,15 @@ AppFactory = Callable[..., Api]
 
 
 @pytest.fixture
-def make_api(tmp_path: Path, database_url: str) -> Iterator[AppFactory]:
-    """Build an :class:`Api` for settings overrides and an optional blob store."""
+def make_api(tmp_path: Path, database_url: str, blobs_url: str | None) -> Iterator[AppFactory]:
+    """Build an :class:`Api` for settings overrides and an optional blob store (which
+    replaces the backend's)."""
     apps: list[FastAPI] = []
+    apis: list[Api] = []
 
     def make(blobs: BlobStore | None = None, **overrides: Any) -> Api:
+        overrides.setdefault("blobs_url", blobs_url)
+        overrides.setdefault("replication_health_seconds", 0.0)  # tests read the backlog now
         settings = ServerSettings(
             data_dir=tmp_path / f"server{len(apps)}",
             database_url=database_url,
@@ -366,11 +565,21 @@ def make_api(tmp_path: Path, database_url: str) -> Iterator[AppFactory]:
         )
         app = create_app(settings, blobs=blobs)
         apps.append(app)
-        return Api(app)
+        apis.append(Api(app))
+        return apis[-1]
 
     yield make
+    for api in apis:
+        api.http.close()
     for app in apps:
         app.state.engine.dispose()
+        close_stores(app)
+
+
+def close_stores(app: FastAPI) -> None:
+    """Close the app's blob stores' connections (an S3 client's pooled sockets)."""
+    stores: ReplicatedStore = app.state.stores
+    stores.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ unexpected errors, and a real server process started with ``python -m photoark.s
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from photoark.protocol.models import MIN_PART_SIZE
+from photoark.server.blobs import BlobStoreError
 from photoark.server.store import create_db_engine, migrate
 from photoark.server.store.migrations import MIGRATIONS
 from photoark.server.store.schema import schema_version
@@ -81,9 +83,27 @@ def test_unexpected_errors_are_internal_problems(
     assert response.status_code == 500
     assert response.json() == {
         "code": "internal",
-        "message": "internal server error",
+        "message": "internal server error (the server's log says what failed)",
         "details": {},
     }
+
+
+def test_a_store_failing_mid_request_is_logged_not_told(
+    api: Api, alice: Account, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "S3 refused the credentials for bucket 'b' at http://10.0.0.5:8333"
+
+    def refused(*_args: object) -> None:
+        raise BlobStoreError(secret)
+
+    monkeypatch.setattr(api.services.sync, "usage", refused)
+    client = TestClient(api.app, raise_server_exceptions=False)
+    with caplog.at_level(logging.ERROR, logger="photoark.server.api.problems"):
+        response = client.get("/usage", headers=alice.headers)
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal"
+    assert "10.0.0.5" not in response.text
+    assert secret in caplog.text and "GET /usage" in caplog.text
 
 
 @pytest.mark.e2e

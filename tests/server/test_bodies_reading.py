@@ -27,6 +27,8 @@ from photoark.server.api.bodyslots import WAIT_SECONDS
 
 from .conftest import Account, Album, Api, AppFactory
 
+pytestmark = pytest.mark.local_blobs  # request bodies through the server
+
 GUARD = 15.0  # seconds: longer than any answer these tests expect
 MiB = 1024 * 1024
 

@@ -94,7 +94,8 @@ def test_the_parser_has_exactly_the_table_s_options() -> None:
 
 
 def test_every_settings_field_a_user_may_set_has_an_option() -> None:
-    internal = {"events_poll_seconds", "events_heartbeat_seconds"}  # tuning for tests only
+    # tuning for tests only
+    internal = {"events_poll_seconds", "events_heartbeat_seconds", "replication_health_seconds"}
     fields = {f.name for f in dataclasses.fields(ServerSettings)} - internal
     assert fields | {"log_level"} == {o.field for o in SERVER_OPTIONS}
 
@@ -119,6 +120,20 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "--login-workers": ("3", "login_hash_workers", 3),
     "--login-wait": ("0.5", "login_wait_seconds", 0.5),
     "--token-idle-days": ("0", "token_idle_days", 0.0),
+    "--blobs": (
+        "s3://b/p?endpoint=http://127.0.0.1:1",
+        "blobs_url",
+        "s3://b/p?endpoint=http://127.0.0.1:1",
+    ),
+    "--replicate-to": (
+        "s3://dr?endpoint=http://127.0.0.1:2",
+        "replicate_to",
+        ("s3://dr?endpoint=http://127.0.0.1:2",),
+    ),
+    "--presign-seconds": ("60", "presign_seconds", 60.0),
+    "--replication-workers": ("2", "replication_workers", 2),
+    "--replication-lease": ("30", "replication_lease_seconds", 30.0),
+    "--jobs": ("trash,sweeper", "jobs", ("sweeper", "trash")),
 }
 
 

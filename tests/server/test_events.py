@@ -6,6 +6,12 @@ server, through the in-process app (the same feed, poked from another thread) an
 second app on the same database (a replica: only the poller can see it); nothing for another
 user's change; 401 for a bad or revoked token; the heartbeat; the watcher dropped when the
 client goes away; streams ended by server shutdown; one query per tick for every stream.
+
+PostgreSQL (migration 11, :mod:`photoark.server.store.notify`): the triggers notify once per
+commit and never on a rollback; ``ChangeFeed.notify`` pokes only for users watched here; the
+listener wakes a 30 s-polling feed within 200 ms and reconnects after its backend is
+terminated; two apps polling every 30 s: a change or a revocation through one reaches the
+other's stream within 200 ms.
 """
 
 from __future__ import annotations
@@ -14,22 +20,30 @@ import asyncio
 import contextlib
 import os
 import queue
-import socket
 import threading
 import time
-from collections.abc import Collection, Generator, Iterator, Mapping
+import uuid
+from collections.abc import AsyncGenerator, Collection, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy import Engine, func, insert, select, update
 
 from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, AuthFailed, ServerUnreachable
 from photoark.client.transport import RetryPolicy
 from photoark.crypto.boxes import new_key, seal, wrap_key
-from photoark.server.runner import build_server
-from photoark.server.services.events import ChangeFeed
-from photoark.server.store import AccountStore
+from photoark.server.services.events import ChangeFeed, start_change_listener
+from photoark.server.store import AccountStore, create_db_engine, migrate
+from photoark.server.store.migrations import CHANGES_CHANNEL
+from photoark.server.store.notify import PgChangeListener
+from photoark.server.store.schema import tokens, users
+from photoark.server.store.versions import next_version
+from tests.builders import serving_app
 
 from .conftest import Account, Api, AppFactory, b64
 
@@ -52,23 +66,8 @@ class Served:
 @contextlib.contextmanager
 def serve(api: Api) -> Iterator[str]:
     """Run ``api.app`` (lifespan and all) on a real uvicorn server in a thread; its URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = build_server(api.app, "127.0.0.1", port, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        assert not thread.is_alive(), "the server did not stop"
-        sock.close()
+    with serving_app(api.app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -278,6 +277,50 @@ def test_client_maps_errors_and_parses_events() -> None:
         next(ApiClient("http://x", "ok", retry, httpx.MockTransport(refuse)).events())
 
 
+def test_successful_writes_poke_the_feed_and_the_replicator() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from photoark.server.api.events import PokeAfterWrites
+
+    async def answer(request: Request) -> Response:
+        return Response(status_code=int(request.query_params["status"]))
+
+    pokes: list[str] = []
+    app = Starlette(routes=[Route("/", answer, methods=["GET", "POST", "PATCH", "DELETE"])])
+    wrapped = PokeAfterWrites(app, (lambda: pokes.append("feed"), lambda: pokes.append("copies")))
+    with TestClient(wrapped) as client:
+        client.get("/?status=200")
+        client.post("/?status=409")
+        client.delete("/?status=500")
+        assert pokes == []  # reads and failed writes move nothing
+        client.post("/?status=201")
+        assert pokes == ["feed", "copies"]
+        client.patch("/?status=200")
+        assert pokes == ["feed", "copies"] * 2
+
+
+def test_the_app_pokes_its_replicator_after_a_commit(make_api: AppFactory) -> None:
+    api = make_api()
+    replicator = api.app.state.replicator
+    loop = asyncio.new_event_loop()
+    wake = asyncio.Event()
+    replicator._loop, replicator._wake = loop, wake  # as run_replication attaches them
+    try:
+        alice = api.signup()
+        album = api.album(alice)
+        loop.run_until_complete(asyncio.sleep(0))  # the pokes of the signup land
+        wake.clear()
+        api.new_file(alice, album, size=100, thumb_size=0)
+        loop.run_until_complete(asyncio.wait_for(wake.wait(), 5))  # the commit's poke
+    finally:
+        replicator._loop = replicator._wake = None
+        loop.close()
+
+
 def test_one_query_per_tick_whatever_the_streams() -> None:
     """Three streams of two users: each tick reads both counters in ONE query."""
     reads: list[frozenset[int]] = []
@@ -323,3 +366,277 @@ def test_counters_of_many_users_are_read_in_chunks(api: Api) -> None:
     api.album(bob)
     many = [*range(10**9, 10**9 + 25_000), alice.user_id, bob.user_id]  # over SQLite's bind cap
     assert AccountStore(api.app.state.engine).versions(many) == {alice.user_id: 0, bob.user_id: 1}
+
+
+# -- PostgreSQL: NOTIFY from other replicas (migration 11, store/notify.py) ----------------------
+
+NOTIFY_WITHIN = 0.2  # the latency the issue asks for, with the poll set to 30 s
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated database in the session's PostgreSQL cluster (skipped without one)."""
+    cluster: Any = request.getfixturevalue("pg_cluster")
+    dbname = f"t_{uuid.uuid4().hex[:12]}"
+    cluster.admin(f"CREATE DATABASE {dbname}")
+    url = str(cluster.url(dbname))
+    engine = create_db_engine(url)
+    migrate(engine)
+    engine.dispose()
+    yield url
+    cluster.admin(f"DROP DATABASE {dbname} WITH (FORCE)")
+
+
+def add_user(engine: Engine, email: str) -> tuple[int, int]:
+    """A bare account row and one token of it: (user id, token id)."""
+    now = time.time()
+    with engine.begin() as conn:
+        user_id = conn.execute(
+            insert(users)
+            .values(
+                email=email,
+                kek_salt=b"s",
+                ops_limit=1,
+                mem_limit=1,
+                master_key_wrapped=b"m",
+                master_key_wrapped_recovery=b"m",
+                recovery_key_wrapped=b"r",
+                login_hash="h",
+                quota_bytes=1,
+                version=0,
+                created_at=now,
+            )
+            .returning(users.c.id)
+        ).scalar_one()
+        token_id = conn.execute(
+            insert(tokens)
+            .values(token_hash=uuid.uuid4().hex, user_id=user_id, created_at=now)
+            .returning(tokens.c.id)
+        ).scalar_one()
+    return int(user_id), int(token_id)
+
+
+def bump(engine: Engine, user_id: int) -> float:
+    """Move the user's counter in its own transaction; when the commit began (monotonic)."""
+    with engine.begin() as conn:
+        next_version(conn, user_id)
+        started = time.monotonic()
+    return started
+
+
+def test_notify_pokes_only_for_users_watched_here() -> None:
+    reads: list[frozenset[int]] = []
+
+    def read(user_ids: Collection[int]) -> Mapping[int, int]:
+        reads.append(frozenset(user_ids))
+        return {u: 1 for u in user_ids}
+
+    async def scenario() -> None:
+        feed = ChangeFeed(read, poll_interval=30, heartbeat=30)
+        await feed.start()
+        await asyncio.sleep(0.05)  # the poller's first wait began
+        with feed.watch(1, 0) as watch:
+            feed.notify(2)  # nobody here watches user 2
+            await asyncio.sleep(0.2)
+            assert reads == []
+            feed.notify(1)
+            changes = watch.changes()
+            assert await asyncio.wait_for(anext(changes), 1) == 1
+            assert reads == [frozenset({1})]
+            feed.notify(None)  # anyone's: a tick
+            await asyncio.sleep(0.2)
+            assert reads == [frozenset({1})] * 2
+            assert isinstance(changes, AsyncGenerator)
+            await changes.aclose()
+        feed.notify(None)  # nobody watches: nothing to read
+        await asyncio.sleep(0.1)
+        assert len(reads) == 2
+        await feed.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.postgres
+def test_triggers_notify_once_per_commit_and_never_on_rollback(pg_url: str) -> None:
+    engine = create_db_engine(pg_url)
+    listen = psycopg.connect(pg_url, autocommit=True)
+    try:
+        (alice, alice_token), (bob, _) = add_user(engine, "a@x.org"), add_user(engine, "b@x.org")
+        listen.execute(f"LISTEN {CHANGES_CHANNEL}")
+
+        def heard() -> list[str]:
+            return [note.payload for note in listen.notifies(timeout=0.3)]
+
+        with engine.begin() as conn:  # three moves of alice and one of bob: one each
+            for _ in range(3):
+                next_version(conn, alice)
+            next_version(conn, bob)
+        assert sorted(heard()) == sorted([str(alice), str(bob)])
+        with pytest.raises(RuntimeError), engine.begin() as conn:
+            next_version(conn, alice)
+            raise RuntimeError("rolled back")
+        assert heard() == []
+        with engine.begin() as conn:  # no move of the counter: nothing
+            conn.execute(update(users).where(users.c.id == alice).values(version=users.c.version))
+            conn.execute(update(users).where(users.c.id == alice).values(quota_bytes=2))
+        assert heard() == []
+        accounts = AccountStore(engine)
+        accounts.revoke_all(alice)
+        assert heard() == [str(alice)]
+        with engine.begin() as conn:  # a revoked token's time changed again: not a revocation
+            conn.execute(update(tokens).where(tokens.c.id == alice_token).values(revoked_at=1.0))
+        assert heard() == []
+        accounts.add_token(bob, "h" * 64, time.time(), idle_cutoff=0)  # deletes nothing of bob's
+        assert heard() == []
+        accounts.add_token(alice, "i" * 64, time.time(), idle_cutoff=0)  # deletes the revoked one
+        assert heard() == [str(alice)]
+    finally:
+        listen.close()
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_listener_wakes_the_feed_within_200_ms(pg_url: str) -> None:
+    """A feed polling every 30 s, and a change committed on another connection (as by another
+    replica): the watch moves through NOTIFY alone, 20 times; then a revocation ends a watch."""
+    engine = create_db_engine(pg_url)
+    accounts = AccountStore(engine)
+    alice, token = add_user(engine, "a@x.org")
+
+    async def scenario() -> list[float]:
+        feed = ChangeFeed(
+            accounts.versions, poll_interval=30, heartbeat=30, live_tokens=accounts.unrevoked
+        )
+        await feed.start()
+        latencies = []
+        async with start_change_listener(pg_url, feed) as listener:
+            assert listener is not None and await listener.wait_listening(10)
+            await asyncio.sleep(0.1)  # the connect's notify(None) tick is over
+            with feed.watch(alice, await feed.current(alice), token) as watch:
+                changes = watch.changes()
+                for expected in range(1, 21):
+                    await asyncio.sleep(0.05)  # past the feed's min_gap: not one burst
+                    sent = await asyncio.to_thread(bump, engine, alice)
+                    assert await asyncio.wait_for(anext(changes), 5) == expected
+                    latencies.append(time.monotonic() - sent)
+                await asyncio.sleep(0.05)
+                revoked = await asyncio.to_thread(_revoke, accounts, alice)
+                with pytest.raises(StopAsyncIteration):
+                    await asyncio.wait_for(anext(changes), 5)
+                latencies.append(time.monotonic() - revoked)
+                assert watch.revoked
+        await feed.stop()
+        return latencies
+
+    try:
+        latencies = asyncio.run(scenario())
+    finally:
+        engine.dispose()
+    changes, revocation = sorted(latencies[:-1]), latencies[-1]
+    print(
+        f"NOTIFY -> watch: p50 {changes[len(changes) // 2] * 1000:.1f} ms, "
+        f"max {changes[-1] * 1000:.1f} ms; revocation {revocation * 1000:.1f} ms"
+    )
+    assert max(changes) < NOTIFY_WITHIN and revocation < NOTIFY_WITHIN, latencies
+
+
+def _revoke(accounts: AccountStore, user_id: int) -> float:
+    started = time.monotonic()
+    accounts.revoke_all(user_id)
+    return started
+
+
+@pytest.mark.postgres
+def test_listener_reconnects_after_its_backend_is_terminated(pg_url: str) -> None:
+    engine = create_db_engine(pg_url)
+    alice, _ = add_user(engine, "a@x.org")
+    heard: list[int | None] = []
+    got = asyncio.Event()
+
+    def on_user(user_id: int | None) -> None:
+        heard.append(user_id)
+        got.set()
+
+    async def next_heard(expected: int | None) -> None:
+        while expected not in heard:
+            got.clear()
+            await asyncio.wait_for(got.wait(), 5)
+
+    async def scenario() -> None:
+        listener = PgChangeListener(pg_url, on_user, backoff_first=0.05)
+        await listener.start()
+        assert await listener.wait_listening(10)
+        await next_heard(None)  # after connecting: "anything may have changed"
+        heard.clear()
+        await asyncio.to_thread(bump, engine, alice)
+        await next_heard(alice)
+        pid = listener.backend_pid
+        with engine.begin() as conn:
+            assert conn.execute(select(func.pg_terminate_backend(pid))).scalar_one()
+        heard.clear()
+        await next_heard(None)  # reconnected, and said so
+        assert listener.connections == 2 and listener.backend_pid not in (None, pid)
+        heard.clear()
+        await asyncio.to_thread(bump, engine, alice)
+        await next_heard(alice)
+        await listener.stop()
+        await listener.stop()  # idempotent
+        assert not listener.listening
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+
+
+def test_no_listener_on_sqlite(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        feed = ChangeFeed(lambda ids: {}, poll_interval=30)
+        async with start_change_listener(f"sqlite:///{tmp_path}/x.db", feed) as listener:
+            assert listener is None
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.pg_s3_only  # NOTIFY is PostgreSQL's; SQLite has one process and its poll
+def test_another_replicas_changes_arrive_by_notify(make_api: AppFactory, database_url: str) -> None:
+    """Two apps on one PostgreSQL, both polling only every 30 s: a change through app B reaches
+    a stream on app A within 200 ms (20 times), and a revocation through B ends A's stream
+    within 200 ms. Only NOTIFY can be that fast."""
+    assert database_url.startswith("postgresql")
+    a = make_api(events_poll_seconds=30, events_heartbeat_seconds=30)
+    b = make_api(events_poll_seconds=30)
+    alice = a.signup()
+    phone = second_device(a, alice)
+    with serve(a) as url:
+        served = Served(a, url)
+        try:
+            listener = Listener(served.client(alice.token))
+            assert listener.next()[1] == 0
+            # A's listener connects in the background: wait for the first change to arrive
+            assert create_album(b, alice) == 1
+            assert listener.next(timeout=10)[1] == 1
+            latencies = []
+            for expected in range(2, 22):
+                time.sleep(0.05)  # past the feed's min_gap: changes one by one, not a burst
+                sent = time.monotonic()
+                assert create_album(b, phone) == expected
+                arrived, version = listener.next(timeout=5)
+                assert version == expected
+                latencies.append(arrived - sent)
+            ended = Listener(served.client(phone.token))
+            assert ended.next()[1] == 21
+            sent = time.monotonic()
+            assert b.http.post("/auth/logout", headers=phone.headers).status_code == 204
+            assert ended.received.get(timeout=5) is None  # the server ended the stream
+            revocation = time.monotonic() - sent
+            assert listener.quiet(0.1)  # alice's own stream goes on
+        finally:
+            for client in served.clients:
+                client.close()
+    ordered = sorted(latencies)
+    print(
+        f"replica B -> stream on A: p50 {ordered[len(ordered) // 2] * 1000:.1f} ms, "
+        f"max {ordered[-1] * 1000:.1f} ms; revocation {revocation * 1000:.1f} ms"
+    )
+    assert ordered[-1] < NOTIFY_WITHIN and revocation < NOTIFY_WITHIN, (latencies, revocation)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from photoark.protocol.models import MIN_PART_SIZE
 
 from .conftest import Account, Api
@@ -42,6 +44,7 @@ def test_commit_is_idempotent(api: Api, alice: Account) -> None:
     assert len(entries) == 1
 
 
+@pytest.mark.local_blobs
 def test_incomplete_commit(api: Api, alice: Account) -> None:
     album = api.album(alice)
     content = api.upload(alice, os.urandom(3 * PART), skip=frozenset({1}))

@@ -48,9 +48,10 @@ def create_album(api: Api, account: Account, body: dict[str, Any]) -> Any:
 
 
 def open_upload(
-    api: Api, account: Account, key: str | None, size: int = PART, part_size: int = PART
+    api: Api, account: Account, key: str | None, size: int = PART, part_size: int | None = None
 ) -> Any:
-    body: dict[str, Any] = {"size": size, "part_size": part_size}
+    """``POST /uploads``; parts of ``api.part_size`` (S3's minimum there) unless given."""
+    body: dict[str, Any] = {"size": size, "part_size": part_size or api.part_size}
     if key is not None:
         body["idempotency_key"] = key
     return api.http.post("/uploads", json=body, headers=account.headers)
@@ -168,11 +169,12 @@ def test_concurrent_album_repeats_make_one_album(api: Api, alice: Account) -> No
 
 
 def test_upload_key_twice_gives_the_same_session_once(api: Api, alice: Account) -> None:
-    first = open_upload(api, alice, KEY, size=2 * PART)
+    part = api.part_size  # S3: 5 MiB parts
+    first = open_upload(api, alice, KEY, size=2 * part)
     assert first.status_code == 201, first.text
     session = first.json()
-    assert api.put_part(alice, session["id"], 0, os.urandom(PART)).status_code == 200
-    again = open_upload(api, alice, KEY, size=2 * PART)
+    assert api.put_part(alice, session["id"], 0, os.urandom(part)).status_code == 200
+    again = open_upload(api, alice, KEY, size=2 * part)
     assert again.status_code == 201, again.text
     assert again.json()["id"] == session["id"]
     assert again.json()["expires_at"] == session["expires_at"]
@@ -200,7 +202,8 @@ def test_upload_repeat_counts_the_quota_once(make_api: AppFactory) -> None:
 def test_upload_keys_of_different_users_are_independent(
     api: Api, alice: Account, bob: Account
 ) -> None:
-    mine, theirs = open_upload(api, alice, KEY), open_upload(api, bob, KEY, size=PART + 1)
+    part = api.part_size  # S3: 5 MiB parts
+    mine, theirs = open_upload(api, alice, KEY), open_upload(api, bob, KEY, size=part + 1)
     assert mine.status_code == theirs.status_code == 201
     assert mine.json()["id"] != theirs.json()["id"]
     assert count(api, uploads, alice) == count(api, uploads, bob) == 1
@@ -208,8 +211,9 @@ def test_upload_keys_of_different_users_are_independent(
 
 
 def test_upload_key_with_another_body_is_a_conflict(api: Api, alice: Account) -> None:
-    assert open_upload(api, alice, KEY, size=3 * PART, part_size=PART).status_code == 201
-    for size, part_size in ((3 * PART + 1, PART), (3 * PART, 2 * PART)):
+    part = api.part_size  # S3: 5 MiB parts
+    assert open_upload(api, alice, KEY, size=3 * part, part_size=part).status_code == 201
+    for size, part_size in ((3 * part + 1, part), (3 * part, 2 * part)):
         refused = open_upload(api, alice, KEY, size=size, part_size=part_size)
         assert refused.status_code == 409, refused.text
         assert refused.json()["code"] == "conflict"

@@ -11,6 +11,8 @@ from photoark.protocol.models import MAX_THUMBNAIL_BYTES, MIN_PART_SIZE
 
 from .conftest import Account, Api, AppFactory
 
+pytestmark = pytest.mark.local_blobs  # inline thumbnails: bytes in the commit (409 on S3)
+
 PART = MIN_PART_SIZE
 
 

@@ -65,6 +65,7 @@ def test_body_under_limit_still_works(api: Api, alice: Account) -> None:
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.local_blobs
 def test_part_put_is_exempt_from_the_body_limit(api: Api, alice: Account) -> None:
     part_size = 2 * MAX_BODY_BYTES
     data = os.urandom(part_size + 5)

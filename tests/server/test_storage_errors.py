@@ -80,6 +80,7 @@ def database_full(api: Api, table: str) -> Iterator[None]:
             conn.execute(text("DROP FUNCTION photoark_test_full()"))
 
 
+@pytest.mark.local_blobs
 def test_a_full_database_on_a_part_commit_is_storage_full(api: Api, alice: Account) -> None:
     album = api.album(alice)
     parts = [os.urandom(PART) for _ in range(120)]  # SQLite fills up after about 36
@@ -111,6 +112,7 @@ def test_a_full_database_on_a_part_commit_is_storage_full(api: Api, alice: Accou
     assert download.content == b"".join(parts)
 
 
+@pytest.mark.local_blobs
 def test_a_full_database_on_a_bundle_leaves_nothing(api: Api, alice: Account) -> None:
     album = api.album(alice)
     contents = [os.urandom(300) for _ in range(128)]
@@ -176,6 +178,7 @@ def object_path(api: Api, file_id: int, kind: str = "content") -> Path:
     return path
 
 
+@pytest.mark.local_blobs
 def test_a_damaged_object_is_object_damaged_not_a_crash(api: Api, alice: Account) -> None:
     album = api.album(alice)
     small = api.bundle(alice, album, [os.urandom(5000), os.urandom(5000)]).json()["files"]
@@ -204,6 +207,7 @@ def test_a_damaged_object_is_object_damaged_not_a_crash(api: Api, alice: Account
     assert len(large_data) == large["content_size"]
 
 
+@pytest.mark.local_blobs
 def test_a_missing_object_is_object_damaged(api: Api, alice: Account) -> None:
     album = api.album(alice)
     record = api.bundle(alice, album, [os.urandom(100)]).json()["files"][0]
@@ -223,6 +227,7 @@ def modes(root: Path) -> dict[str, int]:
     return found
 
 
+@pytest.mark.local_blobs
 def test_the_data_directory_is_private(api: Api, alice: Account, database_url: str) -> None:
     album = api.album(alice)
     api.new_file(alice, album, size=2 * PART + 1, thumb_size=100)
@@ -244,9 +249,9 @@ def test_the_data_directory_is_private(api: Api, alice: Account, database_url: s
     assert wrong == {}
 
 
+@pytest.mark.local_blobs  # the database file is SQLite's
 def test_an_existing_data_directory_is_made_private(tmp_path: Path, database_url: str) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the database file is SQLite's")
+    assert database_url.startswith("sqlite")
     data = tmp_path / "server0"
     settings = ServerSettings(data_dir=data, database_url=database_url, login_hash="min")
     create_app(settings).state.engine.dispose()

@@ -66,10 +66,10 @@ def test_sqlite_read_transaction_ignores_a_held_write_lock(
         writer.close()
 
 
+@pytest.mark.local_blobs  # SQLite's locking
 def test_read_requests_do_not_wait_for_a_sqlite_writer(api: Api, alice: Account) -> None:
     url = api.app.state.settings.db_url
-    if not url.startswith("sqlite:///"):
-        pytest.skip("SQLite locking")
+    assert url.startswith("sqlite:///")
     album = api.album(alice)
     record, _ = api.new_file(alice, album, size=1000, thumb_size=0)
     writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)

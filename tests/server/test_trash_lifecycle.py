@@ -381,6 +381,7 @@ def test_verify_reports_the_blob_stores_sizes(api: Api, alice: Account, bob: Acc
     assert post(api, alice, "/files/verify", list(range(1, 258))).status_code == 400
 
 
+@pytest.mark.local_blobs
 def test_verify_measures_the_stored_parts(api: Api, alice: Account) -> None:
     """The local store measures part files, not the manifest's record of them."""
     data_dir: Path = api.app.state.settings.data_dir

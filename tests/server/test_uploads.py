@@ -22,6 +22,7 @@ from .conftest import Account, Api, AppFactory
 PART = MIN_PART_SIZE
 
 
+@pytest.mark.local_blobs
 def test_session_lists_parts_and_counts_puts(api: Api, alice: Account) -> None:
     data = os.urandom(2 * PART + 100)
     up = api.upload(alice, data, skip=frozenset({1}))
@@ -39,6 +40,7 @@ def test_session_lists_parts_and_counts_puts(api: Api, alice: Account) -> None:
     assert store.put_count(up.upload_id, 0) == 2
 
 
+@pytest.mark.local_blobs
 def test_checksum_mismatch(api: Api, alice: Account) -> None:
     session = api.open_upload(alice, PART).json()
     response = api.put_part(alice, session["id"], 0, os.urandom(PART), sha256="00" * 32)
@@ -47,6 +49,7 @@ def test_checksum_mismatch(api: Api, alice: Account) -> None:
     assert api.services.upload_store.put_count(session["id"], 0) == 0
 
 
+@pytest.mark.local_blobs
 def test_wrong_part_sizes_and_numbers(api: Api, alice: Account) -> None:
     session = api.open_upload(alice, PART + 10).json()
     too_short = api.put_part(alice, session["id"], 0, os.urandom(PART - 1))

@@ -12,11 +12,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterable, Sequence
-from importlib.metadata import version as package_version
 from typing import Annotated, Final
 
 import typer
 
+import photoark
 from photoark.cli.options import HelpCommand, plain_help
 
 __all__ = ["COMMANDS", "build_app", "main"]
@@ -97,7 +97,7 @@ def build_app(names: Iterable[str] | None = None) -> typer.Typer:
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"photoark {package_version('photoark')}")
+        typer.echo(f"photoark {photoark.__version__}")
         raise typer.Exit()
 
 

@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from photoark.client.errors import (
     AuthFailed,
@@ -29,6 +30,7 @@ __all__ = [
     "fail",
     "handle_errors",
     "plural",
+    "print_problem",
     "stderr",
 ]
 
@@ -58,10 +60,16 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
 
 
-def fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+def print_problem(message: str, hint: str | None = "", label: str = "error") -> None:
+    """Print ``message`` after a red ``label:`` and its ``hint`` below it, on stderr: how every
+    error of the CLI reads (:func:`fail`), and a run's reason for stopping short."""
+    stderr.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False, markup=True)
     if hint:
-        stderr.print(f"[yellow]hint:[/] {hint}", highlight=False)
+        stderr.print(f"[yellow]hint:[/] {escape(hint)}", highlight=False)
+
+
+def fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
+    print_problem(message, hint)
     raise typer.Exit(code)
 
 

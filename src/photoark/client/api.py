@@ -5,6 +5,13 @@ The HTTP plumbing (token, retries, problem bodies → :class:`ApiError`) is
 idempotent; the few that are not (signup, login) are sent with ``Retry.UNSENT``, and album
 creation and upload sessions carry an idempotency key chosen by the caller, so a retry after
 a lost answer returns the first result instead of making a second album or session.
+
+Direct transfers. A server that keeps its blobs in S3 says so in ``/health``
+(:meth:`ApiClient.direct_transfers`, asked once per client): bytes then go to and from the store
+by presigned URL (:mod:`photoark.client.direct`), never through the server.
+The pipeline calls the direct endpoints itself (parts, staged small objects); downloads switch
+inside :meth:`ApiClient.iter_content` and :meth:`ApiClient.thumbnail`, so their callers (export,
+the web app, the embedder) do not know which mode the server is in.
 """
 
 from __future__ import annotations
@@ -16,12 +23,13 @@ from collections.abc import Iterator, Sequence
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from photoark.client.direct import DirectEndpoints
 from photoark.client.errors import (
     ApiError,
     IntegrityFailure,
     ServerUnreachable,
 )
-from photoark.client.transport import RETRY_STATUS, HttpTransport, Retry, problem_of
+from photoark.client.transport import RETRY_STATUS, Retry, problem_of
 from photoark.protocol.frames import encode_frames
 from photoark.protocol.models import (
     EVENTS_HEARTBEAT_SECONDS,
@@ -65,10 +73,14 @@ from photoark.protocol.models import (
 __all__ = ["ApiClient"]
 
 EVENTS_READ_TIMEOUT = 3 * EVENTS_HEARTBEAT_SECONDS  # 45 s: a heartbeat may be late, not lost
+# asked of every server: one in S3 mode then adds the URLs of the first parts to a session (one
+# before 0.3 ignores the query)
+_PART_URLS = {"part_urls": "true"}
 
 
-class ApiClient(HttpTransport):
-    """One typed method per endpoint of the photoark API."""
+class ApiClient(DirectEndpoints):
+    """One typed method per endpoint of the photoark API (those of direct transfers in
+    :class:`~photoark.client.direct.DirectEndpoints`)."""
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -201,10 +213,12 @@ class ApiClient(HttpTransport):
         request = UploadCreate(
             size=size, part_size=part_size, idempotency_key=_idempotency_key(idempotency_key)
         )
-        return self._model(UploadSession, "POST", "/uploads", json=self._body(request))
+        return self._model(
+            UploadSession, "POST", "/uploads", json=self._body(request), params=_PART_URLS
+        )
 
     def upload_status(self, upload_id: str) -> UploadSession:
-        return self._model(UploadSession, "GET", f"/uploads/{upload_id}")
+        return self._model(UploadSession, "GET", f"/uploads/{upload_id}", params=_PART_URLS)
 
     def put_part(
         self, upload_id: str, number: int, data: bytes | Sequence[bytes], sha256_hex: str
@@ -363,16 +377,24 @@ class ApiClient(HttpTransport):
             ) from err
 
     def thumbnail(self, file_id: int) -> bytes:
+        """A file's encrypted thumbnail (``GET /files/{id}/thumbnail``, or its presigned URL
+        in S3 mode); 404 ``not_found`` when it has none."""
+        if self.direct_transfers():
+            return b"".join(self.iter_direct(file_id, "thumbnail", 0, 1 << 20))
         return self._send("GET", f"/files/{file_id}/thumbnail").content
 
     def iter_content(
         self, file_id: int, start: int = 0, piece_size: int = 1 << 20
     ) -> Iterator[bytes]:
         """Stream a file's encrypted content from byte ``start``; reconnects on a broken stream
-        and continues with a Range request from where it stopped.
+        and continues with a Range request from where it stopped. In S3 mode the bytes come
+        from the store by presigned URL (:meth:`download_url`), a fresh one when it expires.
 
         A server that cannot be reached raises :class:`ServerUnreachable`; one that answers but
         keeps breaking off at the same byte holds a damaged copy: :class:`IntegrityFailure`."""
+        if self.direct_transfers():
+            yield from self.iter_direct(file_id, "content", start, piece_size)
+            return
         offset = furthest = start
         delay = self.retry.initial_delay
         failures = 0

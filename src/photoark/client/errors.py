@@ -7,10 +7,12 @@ to a message, a hint and an exit code in one place (:mod:`photoark.cli.output`).
     ClientError
      ├── NotLoggedIn            no account on this client home
      ├── ServerUnreachable      connection refused / timed out after retries (``url``)
+     │    └── StoreUnreachable  the server's object store (direct transfers), the server fine
      ├── ApiError               the server answered with a problem body (``code``)
      │    ├── AuthFailed        invalid_credentials / unauthorized
      │    └── QuotaExceeded     quota_exceeded (numbers in ``details``)
      ├── IntegrityFailure       downloaded data failed authentication (never written out)
+     ├── UrlExpired             a presigned URL is no longer valid: ask the server for a new one
      ├── UsageError             bad arguments the CLI could not catch itself
      │    └── InvalidServerUrl  a server address that is not an http(s) URL
      ├── ModelUnavailable       the image model cannot be loaded
@@ -45,8 +47,10 @@ __all__ = [
     "NothingToScan",
     "QuotaExceeded",
     "ServerUnreachable",
+    "StoreUnreachable",
     "UnknownSetting",
     "UploadStopped",
+    "UrlExpired",
     "UsageError",
     "WatchError",
 ]
@@ -75,6 +79,18 @@ class ServerUnreachable(ClientError):
     def __init__(self, message: str, hint: str | None = None, url: str | None = None) -> None:
         super().__init__(message, hint)
         self.url = url
+
+
+class StoreUnreachable(ServerUnreachable):
+    """The object store a server in S3 mode hands out URLs of (``url``: its origin) cannot be
+    reached, or keeps failing, while the server itself answers. A :class:`ServerUnreachable`,
+    so a run stops the same way (nothing is lost); its own hint, since the server is fine."""
+
+    hint = (
+        "the server's object store cannot be reached from this device: the server's --blobs "
+        "endpoint must be an address clients reach (or give public_endpoint= in the store "
+        "URL); ask the server's admin"
+    )
 
 
 class ApiError(ClientError):
@@ -118,6 +134,18 @@ class IntegrityFailure(ClientError):
     hint = (
         "the server copy is damaged or was tampered with; nothing was written. "
         "Keep the original and report it to the server admin"
+    )
+
+
+class UrlExpired(ClientError):
+    """The object store refused a presigned URL (S3 ``AccessDenied``: "Request has expired"):
+    the caller asks the server for a fresh URL and tries again. Raised by
+    :class:`~photoark.client.direct.DirectHttp`; the API client and the pipeline catch it, so it
+    reaches a user only when fresh URLs are refused too."""
+
+    hint = (
+        "the object store refused the server's signed address: check that the server's and "
+        "this computer's clocks agree, and the server's --blobs credentials"
     )
 
 

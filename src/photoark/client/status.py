@@ -1,7 +1,8 @@
 """What ``photoark status`` reports: per watched folder, items seen, backed up, queued,
 failed (with reasons) and deleted from the backup (so not uploaded again); the daemon's state,
-why it is paused, the current batch's progress, what it has settling and queued, and the last
-sync. Read from the state DB, so it works from another process while the daemon runs.
+why it is paused (offline: the error and its hint), the current batch's progress, what it has
+settling and queued, and the last sync. Read from the state DB, so it works from another
+process while the daemon runs.
 
 Counts are of items, as a backup counts them: a Live Photo's still and video are one item
 (:mod:`photoark.client.pipeline.report`), so ``seen`` and ``backed_up`` agree once everything
@@ -85,12 +86,16 @@ def status_report(db: StateDB) -> dict[str, Any]:
             }
         )
     board = board or {}
+    offline = running and board.get("paused") == "offline"
     return {
         "daemon": {
             "running": running,
             "state": board.get("state", "never started") if running else "not running",
             "pid": board.get("pid") if running else None,
             "paused": board.get("paused") if running else None,
+            # paused offline: the error (the server or its object store unreachable), its hint
+            "offline_reason": board.get("offline_reason") if offline else None,
+            "offline_hint": board.get("offline_hint") if offline else None,
             "current": board.get("current") if running else None,
             # what the daemon had waiting when it last chose what to do (see its status board)
             "settling": board.get("settling") if running else None,

@@ -8,6 +8,8 @@ Binary values travel as standard base64 strings. The endpoints, all JSON unless 
 method   path                                 body                        answer
 =======  ===================================  ==========================  =======================
 GET      /health                              -                           Health
+GET      /health/transfers                    -                           Transfers (404 before
+                                                                          0.3)
 GET      /auth/params?email=E                 -                           KeyParams (also for an
                                                                           unknown email: a fake,
                                                                           stable salt)
@@ -197,6 +199,38 @@ login keys are at most ``MAX_KEY_BYTES``, album names ``MAX_NAME_BYTES``, file m
 ``MAX_METADATA_BYTES`` and an inline thumbnail ``MAX_THUMBNAIL_BYTES`` (decoded; a commit with
 the largest thumbnail and metadata is ~770 KiB of JSON); ids, sizes and ``since`` are integers
 in ``0..MAX_INT``, in paths and queries too. A value outside them is a 400 ``bad_request``.
+
+Direct transfers (a server whose blobs are in S3: ``GET /health/transfers`` answers
+:class:`Transfers` with ``direct`` true; a server before 0.3 answers 404 there, and ``Health`` never
+gains a field, since released clients refuse unknown ones). File bytes never pass through the
+server: ``PUT /uploads/{id}/parts/{n}``, the framed ``POST /files/bundle`` and ``/files/thumbnails``
+and an inline ``FileCommit.thumbnail`` answer 409 ``direct_transfer_required``, and ``GET
+/files/{id}/content|thumbnail`` answers 307 to a presigned URL. Instead (each answers 409
+``conflict`` with ``details.reason == "direct_transfers_off"`` on a server on its own disk):
+
+- a multi-part session (``POST /uploads``; parts of at least 5 MiB but the last, at most 10,000)
+  asked with ``?part_urls=true`` (also ``GET /uploads/{id}``) carries ``UploadSession.part_urls``,
+  the URLs of its first missing parts (a client before 0.3 does not ask, parses the answer, and
+  meets the part PUT's 409 ``direct_transfer_required``, which says to upgrade; more with ``GET
+  /uploads/{id}/urls?first=N&count=C``, ``list[PartUrl]``, also to refresh an expired one). The
+  client PUTs part ``n`` there with ``Content-Length`` and ``Content-MD5``, then confirms it with
+  ``POST /uploads/{id}/parts/{n}`` (:class:`PartDone`, answer :class:`PartInfo`): recorded only
+  when the store lists that part with the expected size and MD5 (else 400 ``checksum_mismatch``,
+  ``details.reason`` ``missing``, ``size`` or ``md5``). ``POST /files`` completes the upload and
+  checks the object (size, ETag) before it commits;
+- small files and thumbnails are staged: ``POST /uploads/direct`` (:class:`DirectStage`, answer
+  ``list[DirectUpload]``, 201) opens single-part sessions (idempotent per client id, quota
+  admitted once) and presigns a PUT for each (:class:`PresignedPut`: send its headers, a 412
+  means "already there"); ``POST /files/bundle/direct`` (:class:`DirectBundle`, 201) and ``POST
+  /files/thumbnails/direct`` (:class:`DirectThumbnails`) commit them once HEAD shows each object
+  with its size and MD5 (answers as ``/files/bundle`` and ``/files/thumbnails``);
+- ``GET /files/{id}/url?kind=content|thumbnail`` (:class:`DownloadUrl`: the first store holding
+  the recorded size, a replica if the primary copy is bad; 410 ``object_damaged`` when none) and
+  ``POST /files/urls`` (:class:`DownloadUrls`, ``list[DownloadUrl | None]``, no checks) give GET
+  URLs that serve ``Range``.
+
+``GET /health/replication`` (no auth) answers :class:`ReplicationHealth`: per replica store
+(``--replicate-to``), the copies pending, failing and done, and the age of the oldest pending.
 """
 
 from photoark.protocol.errors import HTTP_STATUS, ErrorCode

@@ -28,6 +28,9 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"  # too many attempts (logins): wait Retry-After seconds
     BUSY = "busy"  # the server is at capacity for this work: retry after Retry-After seconds
     OBJECT_DAMAGED = "object_damaged"  # the stored copy is truncated or unreadable
+    # the server keeps blobs in S3: bytes go to presigned URLs, never through the server (an
+    # older client must be upgraded)
+    DIRECT_TRANSFER_REQUIRED = "direct_transfer_required"
     INTERNAL = "internal"
 
 
@@ -48,5 +51,6 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BUSY: 503,
     ErrorCode.OBJECT_DAMAGED: 410,  # retrying cannot help: the copy on the server is bad
+    ErrorCode.DIRECT_TRANSFER_REQUIRED: 409,
     ErrorCode.INTERNAL: 500,
 }

@@ -15,9 +15,13 @@ from typing import Literal
 
 from photoark.protocol.models import EVENTS_HEARTBEAT_SECONDS
 
-__all__ = ["LoginHashLevel", "ServerSettings", "parse_size"]
+__all__ = ["JOBS", "LoginHashLevel", "ServerSettings", "parse_jobs", "parse_size"]
 
 LoginHashLevel = Literal["interactive", "min"]
+
+# The background jobs a server process may run (``--jobs``): the blob sweeper, the expiry of
+# trashed files, the copies to ``--replicate-to`` stores.
+JOBS = ("sweeper", "trash", "replication")
 
 _UNITS: dict[str, int] = {
     "": 1,
@@ -49,6 +53,24 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
+def parse_jobs(text: str) -> tuple[str, ...]:
+    """``"all"`` → every job of :data:`JOBS`, ``"none"`` → none, else a comma-separated list
+    of them (``"sweeper,trash"``). Raises :class:`ValueError` naming the accepted values."""
+    value = text.strip().lower()
+    if value == "all":
+        return JOBS
+    if value == "none":
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in JOBS]
+    if unknown or not names:
+        raise ValueError(
+            f"invalid jobs {text!r}: expected all, none, or a comma-separated list of "
+            f"{', '.join(JOBS)}"
+        )
+    return tuple(n for n in JOBS if n in names)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Everything the server needs to start. Only ``data_dir`` is required."""
@@ -71,12 +93,30 @@ class ServerSettings:
     trash_sweep_seconds: float = 3600  # how often expired trash is looked for
     events_poll_seconds: float = 0.25  # GET /events: how often the users' counters are read
     events_heartbeat_seconds: float = EVENTS_HEARTBEAT_SECONDS  # silence before ": ping"
+    # GET /health/replication (no login; each reading counts object_copies): answered from
+    # one reading this long
+    replication_health_seconds: float = 2.0
+    # where blobs live: None = the data directory; ``s3://BUCKET[/PREFIX]?endpoint=URL&...``
+    # puts them in S3, and clients then move bytes with presigned URLs (direct transfers)
+    blobs_url: str | None = None
+    replicate_to: tuple[str, ...] = ()  # stores every committed object is copied to
+    presign_seconds: float = 3600.0  # how long a presigned URL works
+    replication_workers: int = 4  # copies made at once by this process
+    # a copy claimed by a worker that died is taken up again after this long
+    replication_lease_seconds: float = 300.0
+    jobs: tuple[str, ...] = JOBS  # the background jobs this process runs (see JOBS)
 
     def __post_init__(self) -> None:
         if self.trash_days < 0 or self.trash_sweep_seconds <= 0:
             raise ValueError("trash_days must be >= 0 and trash_sweep_seconds > 0")
         if self.bodies_per_account < 1 or self.login_hash_workers < 1:
             raise ValueError("bodies_per_account and login_hash_workers must be >= 1")
+        if self.presign_seconds <= 0 or self.replication_workers < 1:
+            raise ValueError("presign_seconds must be > 0 and replication_workers >= 1")
+        if self.replication_lease_seconds <= 0:
+            raise ValueError("replication_lease_seconds must be > 0")
+        if unknown := [j for j in self.jobs if j not in JOBS]:
+            raise ValueError(f"unknown jobs {unknown}: expected some of {', '.join(JOBS)}")
         if self.token_idle_days < 0 or self.sweep_grace_seconds < 0:
             raise ValueError("token_idle_days and sweep_grace_seconds must be >= 0")
         if self.database_url is None:

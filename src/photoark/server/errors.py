@@ -13,6 +13,7 @@ errors (``OSError``, SQLAlchemy's ``IntegrityError``) and re-raise one of these 
     ├── NotFound
     ├── Conflict
     │   └── UploadIncomplete
+    ├── DirectTransferRequired
     ├── QuotaExceeded
     ├── StorageFull
     ├── RangeNotSatisfiable
@@ -32,6 +33,7 @@ __all__ = [
     "Busy",
     "ChecksumMismatch",
     "Conflict",
+    "DirectTransferRequired",
     "EmailTaken",
     "InvalidCredentials",
     "NotFound",
@@ -105,6 +107,21 @@ class Conflict(ServerError):
 
 class UploadIncomplete(Conflict):
     code = ErrorCode.UPLOAD_INCOMPLETE
+
+
+class DirectTransferRequired(ServerError):
+    """A route that carries file bytes through the server, on a server whose blobs are in S3:
+    clients send and fetch bytes with presigned URLs instead (an older client must upgrade)."""
+
+    code = ErrorCode.DIRECT_TRANSFER_REQUIRED
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"upgrade photoark on this device (to 0.3 or later): this server keeps files in S3 "
+            f"storage and does not take {what} through its API; newer clients send and fetch "
+            "the bytes with presigned URLs",
+            {"reason": "direct_transfer_required"},
+        )
 
 
 class QuotaExceeded(ServerError):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from photoark.server.config import ServerSettings, parse_size
+from photoark.server.config import JOBS, ServerSettings, parse_jobs, parse_size
 
 __all__ = [
     "DESCRIPTION",
@@ -71,6 +71,7 @@ class ServerOption:
     metavar: str
     choices: tuple[str, ...] = ()
     hidden: bool = False  # accepted, but not listed by --help (test-only settings)
+    repeat: bool = False  # may be given several times: the field gets a tuple of the values
 
 
 # -- parse functions: text -> value, ValueError with a message a user can act on ------------
@@ -157,6 +158,16 @@ def _days(text: str) -> float:
     if value < 0:
         raise ValueError(f"invalid number of days {text!r}: expected 0 or more")
     return value
+
+
+def _store_url(text: str) -> str:
+    scheme, sep, rest = text.strip().partition("://")
+    if scheme != "s3" or not sep or not rest.split("/", 1)[0].split("?", 1)[0]:
+        raise ValueError(
+            f"invalid blob store URL {text!r}: expected "
+            "s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&public_endpoint=URL][&profile=P]"
+        )
+    return text.strip()
 
 
 def _choice(text: str) -> str:
@@ -283,6 +294,61 @@ SERVER_OPTIONS: tuple[ServerOption, ...] = (
         "SECONDS",
     ),
     ServerOption(
+        "--blobs",
+        "blobs_url",
+        _store_url,
+        None,
+        "Keep file bytes in S3 instead of the data directory: "
+        "s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&public_endpoint=URL][&profile=P]"
+        "[&verify=etag|size] (credentials from the AWS_* variables or the profile). Clients then"
+        " send and fetch bytes with presigned URLs; the server never carries them.",
+        "URL",
+    ),
+    ServerOption(
+        "--replicate-to",
+        "replicate_to",
+        _store_url,
+        None,
+        "Copy every committed object to this store too (an s3:// URL as --blobs); reads fall"
+        " back to it when the primary copy is missing or damaged. May be given several times.",
+        "URL",
+        repeat=True,
+    ),
+    ServerOption(
+        "--presign-seconds",
+        "presign_seconds",
+        _positive_seconds,
+        "3600",
+        "How long a presigned upload or download URL works.",
+        "SECONDS",
+    ),
+    ServerOption(
+        "--replication-workers",
+        "replication_workers",
+        _whole_positive,
+        "4",
+        "Copies to --replicate-to stores this process makes at once.",
+        "N",
+    ),
+    ServerOption(
+        "--replication-lease",
+        "replication_lease_seconds",
+        _positive_seconds,
+        "300",
+        "A copy claimed by a server process that died (killed, crashed) is taken up by another"
+        " after this long; a live process renews its claims every third of it.",
+        "SECONDS",
+    ),
+    ServerOption(
+        "--jobs",
+        "jobs",
+        parse_jobs,
+        "all",
+        "The background jobs this process runs: all, none (a replica that only serves the"
+        f" API), or a comma-separated list of {', '.join(JOBS)}.",
+        "JOBS",
+    ),
+    ServerOption(
         "--log-level",
         "log_level",
         _choice,
@@ -331,6 +397,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
             choices=option.choices or None,
             metavar=option.metavar,
             help=_help(option),
+            action="append" if option.repeat else "store",
         )
     return parser
 
@@ -348,6 +415,8 @@ def launch_from_values(values: Mapping[str, Any]) -> ServerLaunch:
     launch_values: dict[str, Any] = {}
     for option in SERVER_OPTIONS:
         value = values[option.field]
+        if option.repeat:
+            value = tuple(value or ())
         if option.field in _SETTINGS_FIELDS:
             settings_values[option.field] = value
         else:

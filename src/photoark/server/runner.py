@@ -9,7 +9,8 @@ The server process runs with umask 077: every file and directory it makes (datab
 temporaries) is private to its user, on top of the explicit 0600/0700 modes of the app.
 
 A start that fails for a reason the user can fix (the data directory cannot be written, the
-database cannot be opened or reached) raises :class:`ServerStartError` with a message; the
+database cannot be opened or reached, a blob store URL is wrong, its bucket cannot be reached or
+its credentials are missing) raises :class:`ServerStartError` with a message; the
 entry points print it without a traceback and exit with :data:`STARTUP_FAILURE`.
 """
 
@@ -25,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from photoark.server.app import create_app
+from photoark.server.blobs import BlobStoreError
 from photoark.server.config import ServerSettings
 from photoark.server.errors import StorageFull
 from photoark.server.services import Services
@@ -79,6 +81,8 @@ def serve(settings: ServerSettings, log_level: str = "info") -> None:
     os.umask(0o077)  # the whole process serves private data: nothing it makes is for others
     try:
         app = create_app(settings)
+    except BlobStoreError as err:
+        raise ServerStartError(f"cannot use the blob store: {err.message}") from err
     except OSError as err:
         raise ServerStartError(f"cannot create or open the server's files: {err}") from err
     except StorageFull as err:  # the database could not even be migrated

@@ -16,7 +16,14 @@ import typer
 from rich.console import Console
 
 from photoark.cli.options import HomeOption, JsonOption, home_of
-from photoark.cli.output import console, emit_json, handle_errors, plural, stderr
+from photoark.cli.output import (
+    console,
+    emit_json,
+    handle_errors,
+    plural,
+    print_problem,
+    stderr,
+)
 from photoark.cli.progress import RichBackupProgress, wants_progress
 from photoark.client.daemon.inhibit import SleepInhibitor
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress, BackupReport, backup
@@ -124,7 +131,9 @@ def print_report(report: BackupReport) -> None:
             highlight=False,
         )
     if report.aborted:
-        stderr.print(f"[bold red]stopped:[/] {report.aborted}. Nothing is lost; run it again.")
+        print_problem(
+            f"{report.aborted}. Nothing is lost; run it again.", report.aborted_hint, "stopped"
+        )
 
 
 def backup_command(

@@ -21,7 +21,7 @@ _LISTED = 10  # failures printed per folder
 _PAUSES = {
     "metered": "on a metered network (`photoark config set upload.on_metered true` to allow)",
     "battery": "on battery below the limit (`photoark config set upload.min_battery 0` to allow)",
-    "offline": "the server is unreachable; retrying by itself",
+    "offline": "the server (or its object store) is unreachable; retrying by itself",
 }
 
 
@@ -50,6 +50,10 @@ def status_command(home: HomeOption = None, json_output: JsonOption = False) -> 
                 f"; {plural(daemon['settling'], 'file')} being written (taken once they hold still)"
             )
         console.print(line, highlight=False)
+        if daemon.get("offline_reason"):
+            console.print(f"  why: {escape(daemon['offline_reason'])}", highlight=False)
+        if daemon.get("offline_hint"):
+            console.print(f"  hint: {escape(daemon['offline_hint'])}", highlight=False)
         current = daemon["current"]
         if current:
             console.print(

@@ -265,7 +265,7 @@ class BackupRunner:
             dealt_with |= dealt
             self._status.publish(current=None, last_backup=time.time())
             if report.aborted:
-                self._pausing.went_offline(report.aborted)
+                self._pausing.went_offline(report.aborted, report.aborted_hint)
                 return dealt_with, False
             if not finished:
                 return dealt_with, False

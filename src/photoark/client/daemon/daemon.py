@@ -117,7 +117,7 @@ class Daemon:
         try:
             self._changes.pull()
         except ServerUnreachable as err:
-            self._pausing.went_offline(str(err))
+            self._pausing.went_offline(str(err), err.hint)
         else:
             try:  # sessions an earlier run of this home opened and never recorded (killed)
                 abort_orphan_uploads(self.session.api, self.session.db)
@@ -182,8 +182,8 @@ class Daemon:
         try:
             return work() is not False
         except ServerUnreachable as err:
-            self._pausing.went_offline(str(err))
+            self._pausing.went_offline(str(err), err.hint)
         except ClientError as err:
             log.error("backup step failed: %s", err)
-            self._pausing.went_offline(str(err))
+            self._pausing.went_offline(str(err), err.hint)
         return False

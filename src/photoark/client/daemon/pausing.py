@@ -73,11 +73,17 @@ class Pausing:
             return "offline"
         return None
 
-    def went_offline(self, why: str) -> None:
+    def went_offline(self, why: str, hint: str | None = None) -> None:
+        """Pause for the backoff: ``why`` (the error, e.g. the server or its object store
+        unreachable) and ``hint`` (what to do about it) go to the log and the status board."""
         self._offline_until = self._clock() + self._backoff
-        log.warning("server unreachable (%s); retrying in %.0f s", why, self._backoff)
+        log.warning(
+            "%s; retrying in %.0f s%s", why, self._backoff, f" (hint: {hint})" if hint else ""
+        )
         self._backoff = min(self._timing.backoff_max, self._backoff * 2)
-        self._status.publish(paused="offline", state="paused", offline_reason=why)
+        self._status.publish(
+            paused="offline", state="paused", offline_reason=why, offline_hint=hint or None
+        )
 
     def online(self) -> None:
         self._backoff = self._timing.backoff_first

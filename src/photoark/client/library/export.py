@@ -11,7 +11,9 @@
   modification time (each Live Photo part its own; else when the photo was taken) and the
   permissions the umask gives a new file, and renamed into place. A file that fails any check
   is never renamed into place: a partial or wrong file is never left behind under the real name.
-  Running export again writes only what is missing.
+  Running export again writes only what is missing. An error every file would meet (the
+  server or its object store out of reach, the store refusing every address the server signs)
+  stops the export at once, with its hint.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 import blake3
 
-from photoark.client.errors import ClientError, IntegrityFailure, ServerUnreachable
+from photoark.client.errors import ClientError, IntegrityFailure, ServerUnreachable, UrlExpired
 from photoark.client.library import sync
 from photoark.client.library.records import header_of
 from photoark.client.session import Session
@@ -359,8 +361,11 @@ def export(
                 report.written += 1
                 report.files_written += len(part_targets(target, f))
                 on_file(f, "written")
-            except ServerUnreachable:
-                raise  # every other file would fail the same way, slowly
+            except (ServerUnreachable, UrlExpired):
+                # every other file would fail the same way, slowly: the server or its store is
+                # out of reach, or the store refuses the server's fresh addresses (its clock,
+                # its credentials); the files written so far stay, a run again goes on
+                raise
             except (ClientError, OSError) as err:
                 if isinstance(err, IntegrityFailure):
                     report.integrity_failures += 1

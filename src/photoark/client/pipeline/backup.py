@@ -193,7 +193,7 @@ def _afterwards(session: Session, options: BackupOptions, tally: Tally, thumbnai
         try:
             report.previous_versions = retire_previous_versions(session)
         except ServerUnreachable as err:
-            report.aborted = str(err)
+            report.stop_for(err)
     if thumbnails and not tally.stopped():
         progress.thumbnails_planned(ThumbnailQueue(session.db).count())
         try:

@@ -17,7 +17,7 @@ The JSON report (:meth:`BackupReport.as_json`) has the keys ``uploaded``, ``skip
 ``live_photos`` (how many items were Live Photos), ``thumbnails`` (``made``, ``failed``: every
 ``{path, error}``, ``videos_without_ffmpeg``: video thumbnails not made because ffmpeg is not
 installed, ``pending``), ``previous_versions``, ``seconds`` and, for a run cut short,
-``aborted``.
+``aborted`` (why) and ``aborted_hint`` (what to do about it).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from photoark.client.errors import ClientError
 from photoark.client.pipeline.bundler import BundleLimits
 from photoark.client.pipeline.decide import MatchProfile
 from photoark.client.pipeline.outcome import Outcome
@@ -104,7 +105,8 @@ class BackupReport:
     ignored: list[dict[str, str]] = field(default_factory=list)
     deleted_from_backup: list[str] = field(default_factory=list)  # marked: not uploaded again
     bytes_uploaded: int = 0
-    aborted: str | None = None
+    aborted: str | None = None  # why the run stopped short (the server or its store unreachable)
+    aborted_hint: str | None = None  # what to do about it
     quota_exceeded: bool = False
     thumbnails: ThumbnailReport = field(default_factory=ThumbnailReport)
     thumbnails_pending: int = 0
@@ -112,6 +114,11 @@ class BackupReport:
     previous_versions: RetireReport = field(default_factory=RetireReport)
     originals_seconds: float = 0.0
     seconds: float = 0.0
+
+    def stop_for(self, err: ClientError) -> None:
+        """The run stopped short because of ``err``: keep its message and its hint."""
+        self.aborted = str(err)
+        self.aborted_hint = err.hint or None
 
     def record(self, path: str, outcome: Outcome, detail: str | None = None) -> None:
         """Count one file under its outcome's field; ``detail`` is an ignored file's reason or
@@ -148,4 +155,6 @@ class BackupReport:
         }
         if self.aborted:
             out["aborted"] = self.aborted
+            if self.aborted_hint:
+                out["aborted_hint"] = self.aborted_hint
         return out

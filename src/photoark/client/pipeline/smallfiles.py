@@ -9,7 +9,16 @@ a fresh key, and handed to a :class:`~photoark.client.pipeline.bundler.Bundler` 
 Resuming: before a bundle is sent, each item's queue row (file key, header, the upload id the
 client chose) is written; the row goes in the transaction that records the commit locally.
 A row left by a kill is settled by :func:`resume_small`: the server says whether the upload id
-was committed; if so the file is recommitted without sending a byte, else sent afresh.
+was committed; if so the file is recommitted without sending a byte, else sent afresh (its
+session, if still open, aborted first: it holds quota).
+
+Direct transfers (a server in S3 mode): the same bundle, but its items' bytes go straight to
+the store: staged under their upload ids, PUT a few at a time, then committed together
+(``POST /files/bundle/direct``; :meth:`~photoark.client.api.ApiClient.send_staged`).
+Resuming is unchanged: a staged id is committed or it is not. A staged session is open (and
+counts against the quota) from the stage on: one whose bundle failed is aborted at once
+(:meth:`~photoark.client.api.ApiClient.send_staged`), one a kill left behind by
+:func:`resume_small`.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from dataclasses import dataclass
 
 import blake3
 
+from photoark.client.direct import StagedBlob, md5_of
 from photoark.client.errors import ApiError, FileChangedError
 from photoark.client.library.records import library_file, seal_metadata
 from photoark.client.session import Session
@@ -32,7 +42,14 @@ from photoark.client.state.thumbqueue import ThumbnailJob, ThumbnailQueue
 from photoark.crypto.boxes import new_key, open_json, wrap_key
 from photoark.crypto.stream import encrypt_chunks
 from photoark.protocol.metadata import FileMetadata
-from photoark.protocol.models import Bundle, BundleItem, FileCommit, FileRecord
+from photoark.protocol.models import (
+    Bundle,
+    BundleItem,
+    DirectBundle,
+    DirectBundleItem,
+    FileCommit,
+    FileRecord,
+)
 
 __all__ = [
     "BUNDLE_PART_SIZE",
@@ -142,6 +159,20 @@ class BundleSender:
         with session.db.transaction() as conn:
             for item in items:
                 UploadQueue.put_in(conn, _pending(item))
+        if session.api.direct_transfers():
+            records = self._send_direct(items)
+        else:
+            records = self._send_framed(items)
+        self._on_sent(sum(item.size for item in items))
+        with session.db.transaction() as conn:
+            for item, record in zip(items, records, strict=True):
+                job = ThumbnailJob.of(record.id, item.path, item.stat, item.format)
+                record_commit(session, conn, album, record, item.metadata, item.file_key, job)
+        return records
+
+    def _send_framed(self, items: Sequence[SmallFile]) -> list[FileRecord]:
+        """Through the server: one ``POST /files/bundle`` with every item's bytes."""
+        session, album = self._session, self._album
         bundle = Bundle(
             items=[
                 BundleItem(
@@ -155,13 +186,26 @@ class BundleSender:
                 for item in items
             ]
         )
-        records = session.api.commit_bundle(bundle, [item.chunks for item in items])
-        self._on_sent(sum(item.size for item in items))
-        with session.db.transaction() as conn:
-            for item, record in zip(items, records, strict=True):
-                job = ThumbnailJob.of(record.id, item.path, item.stat, item.format)
-                record_commit(session, conn, album, record, item.metadata, item.file_key, job)
-        return records
+        return session.api.commit_bundle(bundle, [item.chunks for item in items])
+
+    def _send_direct(self, items: Sequence[SmallFile]) -> list[FileRecord]:
+        """Straight to the store: stage, PUT, then ``POST /files/bundle/direct``."""
+        api, album = self._session.api, self._album
+        blobs = [StagedBlob(item.upload_id, item.chunks, md5_of(item.chunks)) for item in items]
+        bundle = DirectBundle(
+            items=[
+                DirectBundleItem(
+                    upload_id=item.upload_id,
+                    collection_id=album.id,
+                    size=item.size,
+                    md5=blob.md5,
+                    encrypted_key=wrap_key(album.key, item.file_key),
+                    encrypted_metadata=seal_metadata(item.file_key, item.metadata),
+                )
+                for item, blob in zip(items, blobs, strict=True)
+            ]
+        )
+        return api.send_staged(blobs, lambda: api.commit_bundle_direct(bundle))
 
 
 def _pending(item: SmallFile) -> PendingUpload:
@@ -193,7 +237,7 @@ def resume_small(
     if pending is None or pending.part_size != BUNDLE_PART_SIZE:
         return None
     if (pending.size, pending.mtime_ns, pending.hash) != (st.st_size, st.st_mtime_ns, content_hash):
-        queue.remove(path)
+        _forget(session, queue, path, pending.upload_id)
         return None
     try:
         status = session.api.upload_status(pending.upload_id)
@@ -203,7 +247,7 @@ def resume_small(
         queue.remove(path)
         return None
     if status.state != "committed":
-        queue.remove(path)
+        _forget(session, queue, path, pending.upload_id)
         return None
     stand_in = seal_metadata(
         pending.file_key,
@@ -222,3 +266,15 @@ def resume_small(
     with session.db.transaction() as conn:
         record_commit(session, conn, album, record, metadata, pending.file_key, job)
     return record
+
+
+def _forget(session: Session, queue: UploadQueue, path: str, upload_id: str) -> None:
+    """Drop ``path``'s queue row, aborting its session first if it is still open: a staged one
+    (direct transfers) holds its size against the quota until it expires, and the file is
+    sealed afresh under a new id. Gone or committed meanwhile: only the row goes."""
+    try:
+        session.api.abort_upload(upload_id)
+    except ApiError as err:
+        if err.code not in ("not_found", "conflict"):
+            raise
+    queue.remove(path)

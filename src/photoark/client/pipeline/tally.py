@@ -89,7 +89,7 @@ class Tally:
         if isinstance(err, ServerUnreachable):
             self._stop.set()
             with self._lock:
-                self.report.aborted = str(err)
+                self.report.stop_for(err)
             message = str(err)
         elif isinstance(err, FileChangedError):
             self._stat_cache.forget(path)  # the cached hash may be the stale one

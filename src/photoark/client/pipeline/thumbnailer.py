@@ -8,6 +8,9 @@ transaction that records the new thumbnail sizes in the mirror. A file whose thu
 be made (undecodable, no ffmpeg for a video, changed or gone since) leaves the queue with its
 reason reported: its original is backed up all the same.
 
+Direct transfers (a server in S3 mode): a bundle's thumbnails are staged, PUT straight to the
+store and attached together (``POST /files/thumbnails/direct``).
+
 A video's thumbnail needs ``ffmpeg``; without it (:func:`ffmpeg_missing`: not on ``PATH``,
 looked up at each run) the video is reported with :data:`NO_FFMPEG` and counted in
 :attr:`ThumbnailReport.videos_without_ffmpeg`, so the caller can say once how to install it.
@@ -18,12 +21,14 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import blake3
 
+from photoark.client.direct import StagedBlob, md5_of
 from photoark.client.pipeline.bundler import BundleLimits, Bundler
 from photoark.client.pipeline.describe import thumbnail_of
 from photoark.client.session import Session
@@ -33,6 +38,8 @@ from photoark.media.formats import get_format
 from photoark.protocol.models import (
     MAX_BUNDLE_FILES,
     MAX_THUMBNAIL_BYTES,
+    DirectThumbnailItem,
+    DirectThumbnails,
     FileRecord,
     ThumbnailBundle,
     ThumbnailItem,
@@ -112,17 +119,20 @@ def make_thumbnails(
     queue = ThumbnailQueue(session.db)
 
     def send(items: Sequence[_Sealed]) -> list[FileRecord]:
-        header = ThumbnailBundle(
-            items=[
-                ThumbnailItem(
-                    file_id=i.job.file_id,
-                    size=len(i.cipher),
-                    blake3=blake3.blake3(i.cipher).hexdigest(),
-                )
-                for i in items
-            ]
-        )
-        records = session.api.set_thumbnails(header, [i.cipher for i in items])
+        if session.api.direct_transfers():
+            records = _send_direct(session, items)
+        else:
+            header = ThumbnailBundle(
+                items=[
+                    ThumbnailItem(
+                        file_id=i.job.file_id,
+                        size=len(i.cipher),
+                        blake3=blake3.blake3(i.cipher).hexdigest(),
+                    )
+                    for i in items
+                ]
+            )
+            records = session.api.set_thumbnails(header, [i.cipher for i in items])
         with session.db.transaction() as conn:
             for record in records:
                 session.mirror.refresh_record(conn, record)
@@ -162,3 +172,17 @@ def make_thumbnails(
                 for future in futures:
                     future.result()  # a failed bundle stops the phase: its rows stay queued
     return report
+
+
+def _send_direct(session: Session, items: Sequence[_Sealed]) -> list[FileRecord]:
+    """Stage the thumbnails (under ids chosen here, so a retried stage opens nothing twice),
+    PUT them to the store and attach them (``POST /files/thumbnails/direct``)."""
+    api = session.api
+    blobs = [StagedBlob(uuid.uuid4().hex, (i.cipher,), md5_of((i.cipher,))) for i in items]
+    request = DirectThumbnails(
+        items=[
+            DirectThumbnailItem(file_id=i.job.file_id, upload_id=blob.id, md5=blob.md5)
+            for i, blob in zip(items, blobs, strict=True)
+        ]
+    )
+    return api.send_staged(blobs, lambda: api.set_thumbnails_direct(request))

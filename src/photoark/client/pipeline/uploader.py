@@ -11,21 +11,31 @@ already holds, checks the SHA-256 the server recorded for it, and sends only the
 missing. The content is hashed again while it is encrypted; if it no longer matches the hash the
 dedup decision was made on (or size/mtime moved), the upload is abandoned: a torn file is never
 committed.
+
+Direct transfers (a server in S3 mode): each part is hashed with MD5 too, PUT to its presigned
+URL (:class:`_PartLinks`: a window of URLs per session, from the session's answer, then
+``GET /uploads/{id}/urls``; a fresh one when a URL expired) and then confirmed
+(``POST /uploads/{id}/parts/{n}``), which the server records only once the store lists the
+part. Resuming is the same: only confirmed parts count.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import threading
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from math import inf
 
 import blake3
 
 from photoark.client.api import ApiClient
-from photoark.client.errors import ApiError, FileChangedError, UploadStopped
+from photoark.client.errors import ApiError, FileChangedError, UploadStopped, UrlExpired
 from photoark.client.pipeline.orphans import session_key
 from photoark.client.pipeline.sources import ContentSource
 from photoark.client.state.queue import PendingUpload, UploadQueue
@@ -38,6 +48,7 @@ from photoark.crypto.stream import (
     StreamEncryptor,
     chunk_count,
 )
+from photoark.protocol.models import PartUrl
 
 __all__ = [
     "PART_CHUNKS",
@@ -116,7 +127,9 @@ class ContentUploader:
             self._api.abort_upload(pending.upload_id)
         self._queue.remove(pending.path)
 
-    def _start(self, source: ContentSource, content_hash: str) -> PendingUpload:
+    def _start(
+        self, source: ContentSource, content_hash: str
+    ) -> tuple[PendingUpload, list[PartUrl] | None]:
         file_key = new_key()
         encryptor = StreamEncryptor.start(file_key)
         total = content_size(source.size)
@@ -136,7 +149,7 @@ class ContentUploader:
             snapshot=encryptor.snapshot(),
         )
         self._queue.put(pending)
-        return pending
+        return pending, session.part_urls
 
     def upload(self, source: ContentSource, content_hash: str) -> UploadResult:
         """Upload (or finish uploading) ``source``, whose stream's BLAKE3 is ``content_hash``.
@@ -147,10 +160,12 @@ class ContentUploader:
         path, size = source.path, source.size
         pending = self._existing(source, content_hash)
         server_parts: dict[int, str] = {}
+        urls: list[PartUrl] | None = None
         if pending is not None:
             try:
                 status = self._api.upload_status(pending.upload_id)
                 server_parts = {p.number: p.sha256 for p in status.parts}
+                urls = status.part_urls
             except ApiError as err:
                 if err.code != "not_found":
                     raise
@@ -163,12 +178,15 @@ class ContentUploader:
                     pending = None
                     server_parts = {}
         if pending is None:
-            pending = self._start(source, content_hash)
+            pending, urls = self._start(source, content_hash)
         assert pending.snapshot is not None
         encryptor = StreamEncryptor.resume(pending.header, pending.snapshot)
         n_chunks = chunk_count(size)
         hasher = blake3.blake3()
-        window = _Window(self, pending, self._in_flight if pending.part_count > 1 else 1)
+        links = (
+            _PartLinks(self._api, pending.upload_id, urls) if self._api.direct_transfers() else None
+        )
+        window = _Window(self, pending, self._in_flight if pending.part_count > 1 else 1, links)
         with source.open() as f, window:
             prefix = pending.parts_done * PART_CHUNKS * CHUNK_SIZE
             hash_into(hasher, f, prefix)  # the final hash must cover the whole file
@@ -189,13 +207,23 @@ class ContentUploader:
                     hasher.update(plain)
                     pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
                 part = hashlib.sha256()
+                md5 = None if links is None else hashlib.md5(usedforsecurity=False)
                 for piece in pieces:
                     part.update(piece)
+                    if md5 is not None:
+                        md5.update(piece)
                 digest = part.hexdigest()
                 on_server = server_parts.get(number) == digest
                 # the chunks go as they are, one after another: joining them would copy the
                 # whole part once more
-                window.push(number, tuple(pieces), digest, on_server, encryptor.snapshot())
+                window.push(
+                    number,
+                    tuple(pieces),
+                    digest,
+                    on_server,
+                    encryptor.snapshot(),
+                    None if md5 is None else md5.hexdigest(),
+                )
                 del pieces
             window.drain()
             trailing = f.read(1)
@@ -210,11 +238,19 @@ class ContentUploader:
 class _Window:
     """Parts in flight for one file: encrypted in order, sent by up to ``size`` threads, and
     retired strictly in order, so the persisted (parts done, snapshot) always describes a
-    contiguous prefix the server has acknowledged. Memory: ``size`` parts."""
+    contiguous prefix the server has acknowledged. Memory: ``size`` parts. ``links``: the
+    session's part URLs when parts go straight to the store (else through the server)."""
 
-    def __init__(self, uploader: ContentUploader, pending: PendingUpload, size: int) -> None:
+    def __init__(
+        self,
+        uploader: ContentUploader,
+        pending: PendingUpload,
+        size: int,
+        links: _PartLinks | None = None,
+    ) -> None:
         self._up = uploader
         self.pending = pending
+        self._links = links
         self._size = size
         self._pool = ThreadPoolExecutor(max_workers=size) if size > 1 else None
         self._queue: deque[tuple[int, Future[int], bytes, int]] = deque()
@@ -226,24 +262,37 @@ class _Window:
     def __exit__(self, *exc: object) -> None:
         self.cancel()
 
-    def _send(self, number: int, data: tuple[bytes, ...], digest: str, size: int) -> int:
-        self._up._api.put_part(self.pending.upload_id, number, data, digest)
+    def _send(
+        self, number: int, data: tuple[bytes, ...], digest: str, size: int, md5: str | None
+    ) -> int:
+        if self._links is None:
+            self._up._api.put_part(self.pending.upload_id, number, data, digest)
+        else:
+            assert md5 is not None
+            self._links.send(number, data, digest, md5)
         self._up._on_bytes(size)
         return size
 
     def push(
-        self, number: int, data: tuple[bytes, ...], digest: str, on_server: bool, snap: bytes
+        self,
+        number: int,
+        data: tuple[bytes, ...],
+        digest: str,
+        on_server: bool,
+        snap: bytes,
+        md5: str | None = None,
     ) -> None:
-        """Queue part ``number`` (its encrypted chunks in order) for sending."""
+        """Queue part ``number`` (its encrypted chunks in order; ``md5``: their MD5, hex, for
+        a direct transfer) for sending."""
         size = sum(len(piece) for piece in data)
         plain = size - -(-size // CIPHER_CHUNK_SIZE) * ABYTES
         future: Future[int] = Future()
         if on_server:
             future.set_result(-1)  # the server has it already: verified by its SHA-256
         elif self._pool is None:
-            future.set_result(self._send(number, data, digest, size))
+            future.set_result(self._send(number, data, digest, size, md5))
         else:
-            future = self._pool.submit(self._send, number, data, digest, size)
+            future = self._pool.submit(self._send, number, data, digest, size, md5)
         self._queue.append((number, future, snap, plain))
         while len(self._queue) >= self._size or (self._queue and self._queue[0][1].done()):
             self._retire()
@@ -270,3 +319,70 @@ class _Window:
                 future.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+class _PartLinks:
+    """The presigned part URLs of one multi-part session (direct transfers), shared by the
+    window's threads: seeded from the session's answer, then fetched ``MAX_PART_URLS`` at a
+    time from the first part wanted. A URL about to expire is fetched again: ``margin``
+    seconds before its ``expires_at``, or half its lifetime when the server signs for less
+    than twice that (a short ``--presign-seconds``), measured on this computer's clock from
+    when it was fetched. A URL whose ``expires_at`` this clock already passed at fetching (the
+    clocks disagree) is used as it is. The store's refusal (:class:`UrlExpired`) is the real
+    check either way: :meth:`send` then fetches a fresh URL."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        upload_id: str,
+        urls: Sequence[PartUrl] | None,
+        margin: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._api = api
+        self._upload_id = upload_id
+        self._margin = margin
+        self._clock = clock
+        self._urls: dict[int, tuple[str, float]] = {}  # number → (URL, fetch it again after)
+        self._keep(urls or ())
+        self._lock = threading.Lock()
+
+    def _keep(self, urls: Sequence[PartUrl]) -> None:
+        now = self._clock()
+        for link in urls:
+            lifetime = link.expires_at - now
+            stale = link.expires_at - min(self._margin, lifetime / 2) if lifetime > 0 else inf
+            self._urls[link.number] = (link.url, stale)
+
+    def url(self, number: int) -> str:
+        """Part ``number``'s URL; each is handed out once (a retry gets a fresh one)."""
+        with self._lock:
+            kept = self._urls.pop(number, None)
+            if kept is None or kept[1] < self._clock():
+                self._keep(self._api.part_urls(self._upload_id, number))
+                kept = self._urls.pop(number, None)
+                if kept is None:
+                    raise ApiError("bad_response", f"no URL for part {number} was given", 200)
+            return kept[0]
+
+    def send(self, number: int, data: Sequence[bytes], sha256: str, md5: str) -> None:
+        """PUT part ``number`` to the store, then confirm it to the server. A refused URL is
+        replaced, and a part the server does not find in the store (``checksum_mismatch``)
+        is PUT again, within the client's retry attempts."""
+        md5_b64 = base64.b64encode(bytes.fromhex(md5)).decode("ascii")
+        size = sum(len(piece) for piece in data)
+        attempts = self._api.retry.attempts
+        for attempt in range(attempts):
+            last = attempt + 1 >= attempts
+            try:
+                self._api.direct.put(self.url(number), data, md5_b64, size)
+            except UrlExpired:
+                if last:
+                    raise
+                continue
+            try:
+                self._api.part_done(self._upload_id, number, sha256, md5)
+                return
+            except ApiError as err:
+                if err.code != "checksum_mismatch" or last:
+                    raise

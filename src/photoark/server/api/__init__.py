@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from photoark.server.api import (
     auth,
     collections,
+    direct,
     embeddings,
     events,
     files,
@@ -23,6 +24,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     collections.router,
     uploads.router,
+    direct.router,
     files.router,
     trash.router,
     marks.router,

@@ -3,15 +3,16 @@
 The wire format (see :mod:`photoark.protocol.models`): ``event: change`` / ``data: {"version":
 V}`` at once and on every move, ``: ping`` after a heartbeat of silence. What to watch and when
 to wake is :class:`~photoark.server.services.events.ChangeFeed`'s job; this module only frames
-it. :class:`PokeAfterWrites` tells the feed when a write request of this process succeeded, so
-its own commits reach the streams without waiting for the next tick.
+it. :class:`PokeAfterWrites` tells the feed (and the replication queue) when a write request of
+this process succeeded, so its own commits reach the streams, and the replicas, without waiting
+for the next tick.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import anyio
 from fastapi import APIRouter
@@ -76,11 +77,13 @@ async def events(auth: CurrentUser, services: Svc) -> EventStreamResponse:
 
 
 class PokeAfterWrites:
-    """Pure ASGI middleware: after a successful POST/PATCH/DELETE, :meth:`ChangeFeed.poke`."""
+    """Pure ASGI middleware: after a successful POST/PATCH/DELETE, call each of ``pokes``
+    (:meth:`ChangeFeed.poke`, :meth:`~photoark.server.services.replication.Replicator.poke`:
+    thread-safe, cheap, no-ops when nothing listens)."""
 
-    def __init__(self, app: ASGIApp, feed: ChangeFeed) -> None:
+    def __init__(self, app: ASGIApp, pokes: Sequence[Callable[[], None]]) -> None:
         self.app = app
-        self.feed = feed
+        self.pokes = tuple(pokes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WRITES:
@@ -91,6 +94,7 @@ class PokeAfterWrites:
             await send(message)
             # routes that write answer only once their transaction committed
             if message["type"] == "http.response.start" and message["status"] < 400:
-                self.feed.poke()
+                for poke in self.pokes:
+                    poke()
 
         await self.app(scope, receive, send_then_poke)

@@ -1,10 +1,15 @@
 """Routes under ``/files``: commit, trash, verify, metadata, and ranged downloads of content and
-thumbnail."""
+thumbnail.
+
+In S3 mode (direct transfers) the framed bundle routes answer 409 ``direct_transfer_required``
+before reading their body, and a download answers 307 to a presigned URL of the object (the
+client re-sends its ``Range`` there); the direct routes are in :mod:`.direct`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from photoark.protocol.models import (
@@ -37,6 +42,7 @@ def commit_file(request: FileCommit, auth: CurrentUser, services: Svc) -> FileRe
 
 @router.post("/bundle", status_code=201)
 async def commit_bundle(request: Request, auth: CurrentUser, services: Svc) -> BundleResult:
+    services.bundles.accept_bodies()
     async with large_body(request, auth.user_id, MAX_BUNDLE_BYTES, _BUNDLE_LIMIT) as body:
         files = await run_in_threadpool(services.bundles.commit, auth.user_id, body)
     return BundleResult(files=files)
@@ -44,6 +50,7 @@ async def commit_bundle(request: Request, auth: CurrentUser, services: Svc) -> B
 
 @router.post("/thumbnails")
 async def set_thumbnails(request: Request, auth: CurrentUser, services: Svc) -> BundleResult:
+    services.bundles.accept_bodies()
     async with large_body(request, auth.user_id, MAX_BUNDLE_BYTES, _BUNDLE_LIMIT) as body:
         files = await run_in_threadpool(services.bundles.set_thumbnails, auth.user_id, body)
     return BundleResult(files=files)
@@ -64,23 +71,27 @@ def get_file(file_id: DbInt, auth: CurrentUser, services: Svc) -> FileRecord:
     return services.files.get(auth.user_id, file_id)
 
 
-@router.get("/{file_id}/content")
+@router.get("/{file_id}/content", response_model=None)
 def get_content(
     file_id: DbInt, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
-) -> StreamingResponse:
+) -> Response:
     return _download(services, auth.user_id, file_id, "content", range)
 
 
-@router.get("/{file_id}/thumbnail")
+@router.get("/{file_id}/thumbnail", response_model=None)
 def get_thumbnail(
     file_id: DbInt, auth: CurrentUser, services: Svc, range: str | None = Header(default=None)
-) -> StreamingResponse:
+) -> Response:
     return _download(services, auth.user_id, file_id, "thumbnail", range)
 
 
 def _download(
     services: Services, user_id: int, file_id: int, kind: BlobKind, range_header: str | None
-) -> StreamingResponse:
+) -> Response:
+    if services.direct.enabled:  # S3: the bytes come from the store, by a presigned URL
+        signed = services.direct.download_url(user_id, file_id, kind)
+        parse_range(range_header, signed.size)  # a 416 of ours, not the store's XML
+        return RedirectResponse(signed.url, status_code=307)
     target = services.files.download(user_id, file_id, kind)
     byte_range = parse_range(range_header, target.size)
     start, end = byte_range if byte_range is not None else (0, target.size - 1)

@@ -2,7 +2,9 @@
 
 Domain errors map through :data:`photoark.protocol.errors.HTTP_STATUS`; request validation
 failures become ``bad_request``; Starlette's own HTTP errors (unknown route, wrong method) keep
-their status with the nearest code; anything else is logged and answered ``internal``.
+their status with the nearest code; anything else, and a domain error whose code is
+``internal`` (a blob store failing mid-request), is logged and answered ``internal`` with a
+message that names nothing of the server's setup.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = ["install_problem_handlers", "problem_response"]
 
 log = logging.getLogger(__name__)
 
+_INTERNAL_MESSAGE = "internal server error (the server's log says what failed)"
 _STATUS_CODES = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND, 409: ErrorCode.CONFLICT}
 
 
@@ -40,8 +43,13 @@ def problem_response(
     )
 
 
-async def _server_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServerError)
+    if exc.code is ErrorCode.INTERNAL:
+        # the operator's message (a store's address, a bucket, which credentials) goes to the
+        # log, never to the client: e.g. a BlobStoreError while S3 is down mid-request
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        return problem_response(ErrorCode.INTERNAL, _INTERNAL_MESSAGE)
     headers = None
     if isinstance(exc, RangeNotSatisfiable):
         headers = {"Content-Range": f"bytes */{exc.size}"}
@@ -67,7 +75,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(ErrorCode.INTERNAL, "internal server error")
+    return problem_response(ErrorCode.INTERNAL, _INTERNAL_MESSAGE)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -2,14 +2,15 @@
 
 ``PUT`` of a part is async so its body can be read with a bound (the part's exact expected
 size, known before reading) under one of the account's body slots (:mod:`.bodies`); the checks
-and the write run in the threadpool.
+and the write run in the threadpool. In S3 mode it answers 409 ``direct_transfer_required`` before
+reading a byte: parts go to presigned URLs and are confirmed through :mod:`.direct`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as FastApiPath
 from starlette.concurrency import run_in_threadpool
 
@@ -30,11 +31,19 @@ __all__ = ["router"]
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
 
-@router.post("", status_code=201)
-def open_upload(request: UploadCreate, auth: CurrentUser, services: Svc) -> UploadSession:
+# ``part_urls`` (direct transfers) come only when asked (``?part_urls=true``) and are left out
+# when None: clients before 0.3 refuse unknown keys, and then reach the part PUT's 409
+# ``direct_transfer_required``, which tells the user to upgrade
+PartUrlsQuery = Annotated[bool, Query()]
+
+
+@router.post("", status_code=201, response_model_exclude_none=True)
+def open_upload(
+    request: UploadCreate, auth: CurrentUser, services: Svc, part_urls: PartUrlsQuery = False
+) -> UploadSession:
     """Open a session; a repeat with the same ``idempotency_key`` answers the same session,
     also with 201 (a retry cannot tell whether its first attempt got through)."""
-    return services.uploads.open(auth.user_id, request)
+    return services.uploads.open(auth.user_id, request, part_urls)
 
 
 @router.get("")
@@ -48,9 +57,11 @@ def list_open_uploads(auth: CurrentUser, services: Svc) -> list[OpenUpload]:
 UploadIdPath = Annotated[str, FastApiPath(pattern=UPLOAD_ID_PATTERN)]
 
 
-@router.get("/{upload_id}")
-def get_upload(upload_id: UploadIdPath, auth: CurrentUser, services: Svc) -> UploadSession:
-    return services.uploads.get(auth.user_id, upload_id)
+@router.get("/{upload_id}", response_model_exclude_none=True)
+def get_upload(
+    upload_id: UploadIdPath, auth: CurrentUser, services: Svc, part_urls: PartUrlsQuery = False
+) -> UploadSession:
+    return services.uploads.get(auth.user_id, upload_id, part_urls)
 
 
 @router.delete("/{upload_id}", status_code=204)

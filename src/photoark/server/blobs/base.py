@@ -8,26 +8,47 @@ of a file commit), without an upload. Keys are lower-case hex strings made by th
 escapes the store's root.
 
 Errors: a missing upload or object is :class:`~photoark.server.errors.NotFound`; a full disk or
-quota of the storage backend is :class:`~photoark.server.errors.StorageFull`; other backend
-failures propagate as they are. The local directory store is :mod:`.local`, an in-memory one
-:mod:`.memory`; an S3 store (multipart upload = upload, object = object, presigned part URLs)
-fits the same contract.
+quota of the storage backend is :class:`~photoark.server.errors.StorageFull`; a backend that
+cannot be used (unreachable, credentials refused, bucket missing) is :class:`BlobStoreError`,
+and one that asks to slow down is :class:`~photoark.server.errors.Busy`; other local failures
+(``OSError``) propagate as they are. The local directory store is :mod:`.local`, an in-memory
+one :mod:`.memory`, the S3 store :mod:`.s3` (multipart upload = upload, object = object).
 
 Sweeping (:mod:`photoark.server.services.sweeper`): :meth:`BlobStore.list_objects` and
 :meth:`BlobStore.list_uploads` name everything stored with the time it last changed, and
 :meth:`BlobStore.remove_temporary` drops what interrupted writes left; the sweeper decides
 from the database what is garbage and deletes it with the idempotent :meth:`BlobStore.delete`
 and :meth:`BlobStore.abort`.
+
+Direct transfers (:class:`DirectStore`): an S3 store also lets clients move bytes themselves,
+through presigned URLs the server hands out; the server only creates and completes multipart
+uploads and checks sizes and ETags (MD5s) with HEAD and ListParts. The same key space serves
+both interfaces: an S3 multipart upload at key ``k`` *is* the upload ``k`` of
+:class:`BlobStore`, and completing it makes the object ``k`` (upload key == object key).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["READ_CHUNK", "BlobStore", "StoredKey", "check_key", "check_range"]
+from photoark.server.errors import ServerError
+
+__all__ = [
+    "READ_CHUNK",
+    "BlobStore",
+    "BlobStoreError",
+    "DirectStore",
+    "ObjectInfo",
+    "Presigned",
+    "StoredKey",
+    "check_key",
+    "check_range",
+    "multipart_etag",
+]
 
 READ_CHUNK = 1024 * 1024  # read_range yields chunks of at most this size
 
@@ -55,6 +76,45 @@ class StoredKey:
 
     key: str
     modified: float
+
+
+class BlobStoreError(ServerError):
+    """The blob backend cannot be used: a bad store URL, a bucket that does not exist or
+    cannot be reached, credentials missing or refused. The message says what to fix (which
+    variable or URL parameter to set); at start-up the runner turns it into a start failure.
+    Raised ``from`` the library error (botocore's), never decided from message text."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the store says about an object, or about one stored part of a multipart upload.
+
+    ``etag`` is lower-case without quotes: the MD5 hex of the bytes for a single PUT or a
+    part; ``<md5 of the parts' binary md5s>-<N>`` for an object completed from N parts (see
+    :func:`multipart_etag`). Compare it only where :attr:`DirectStore.md5_etags` is true."""
+
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class Presigned:
+    """A URL a client uses once, without credentials, until ``expires_at`` (Unix seconds).
+
+    ``headers`` are the headers the client MUST send, with exactly these values (they are
+    signed: ``Content-Length``, ``Content-MD5``, ``If-None-Match``); it may add others that
+    are not signed (an unsigned ``Content-MD5`` is still enforced by S3)."""
+
+    url: str
+    method: str  # "PUT" or "GET"
+    headers: dict[str, str]
+    expires_at: float
+
+
+def multipart_etag(part_md5s: Sequence[bytes]) -> str:
+    """The ETag S3 gives an object completed from parts with these binary MD5s (in order)."""
+    digest = hashlib.md5(b"".join(part_md5s), usedforsecurity=False).hexdigest()
+    return f"{digest}-{len(part_md5s)}"
 
 
 class BlobStore(Protocol):
@@ -146,4 +206,93 @@ class BlobStore(Protocol):
         (several replicas may share the store) as long as ``older_than`` spares writes in
         flight. A store whose writes leave nothing behind returns 0.
         """
+        ...
+
+
+@runtime_checkable
+class DirectStore(Protocol):
+    """A store clients write and read themselves, through presigned URLs (S3).
+
+    Keys are blob keys as in :class:`BlobStore` (``check_key``; a store may prefix them).
+    Parts are numbered from 0, as in :meth:`BlobStore.put_part` (S3's PartNumber is ``n+1``).
+    Presigning is local computation (no request, ~0.2 ms); every other method is one or a few
+    requests. Errors: :class:`~photoark.server.errors.NotFound` for a missing upload or object
+    where the method says so; :class:`BlobStoreError` when the backend cannot be reached or
+    refuses the credentials; nothing else is caught. Every method is safe to call from
+    several threads.
+    """
+
+    @property
+    def md5_etags(self) -> bool:
+        """Whether ETags are MD5s (SeaweedFS, MinIO, AWS without SSE-KMS: ``verify=etag``,
+        the default). When false (``verify=size``) callers check sizes only."""
+        ...
+
+    def create_multipart(self, key: str) -> str:
+        """Start a multipart upload at ``key``; return its upload id (store it: it is the only
+        way back to the upload). Not idempotent: each call starts another upload (an unused
+        one is aborted by the sweeper, which sees it in :meth:`BlobStore.list_uploads`)."""
+        ...
+
+    def presign_part(self, key: str, upload_id: str, n: int, size: int, ttl: float) -> Presigned:
+        """A PUT URL for part ``n`` of the upload, valid ``ttl`` seconds, that only accepts a
+        body of exactly ``size`` bytes (``Content-Length`` is signed). Send ``Content-MD5``
+        too: S3 answers 400 BadDigest when the body does not match it. A PUT may be repeated
+        (the upload then lists both copies, see :meth:`list_part`). Every part but the last
+        must be at least 5 MiB, or :meth:`complete_multipart` fails; :class:`ValueError` for
+        ``n`` outside ``0..9999``. No request is made: an unknown upload shows when the URL is
+        used (404 NoSuchUpload)."""
+        ...
+
+    def list_part(self, key: str, upload_id: str, n: int) -> list[ObjectInfo]:
+        """Every stored copy of part ``n`` (``[]`` if none arrived). Several when the part was
+        PUT more than once: S3 (SeaweedFS) lists each, in any order, and only one of them is
+        used by :meth:`complete_multipart`, the one whose ETag it is given; so the caller
+        picks the copy whose ETag is the MD5 it expects and records that ETag.
+        Read-only; raises NotFound when the upload does not exist (aborted or completed)."""
+        ...
+
+    def complete_multipart(self, key: str, upload_id: str, etags: Sequence[str]) -> ObjectInfo:
+        """Make the object ``key`` from parts ``0..len(etags)-1``, part ``i`` being the stored
+        copy whose ETag is ``etags[i]``; return the object's size and ETag as HEAD reads them
+        (check them: the size is the store's, never a claim). Idempotent: when the upload is
+        gone but the object exists (a repeated complete), returns the object's info.
+        Raises NotFound when neither exists, or a part with that ETag is not stored;
+        :class:`~photoark.server.errors.BadRequest` when a part but the last is under 5 MiB.
+        """
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts. Idempotent: an unknown upload is not an error.
+        Never touches a completed object at ``key``."""
+        ...
+
+    def presign_put(self, key: str, size: int, md5_b64: str, ttl: float) -> Presigned:
+        """A single-request PUT URL for a whole object of ``size`` bytes with this MD5
+        (base64 of the 16 binary bytes), valid ``ttl`` seconds. ``Content-Length``,
+        ``Content-MD5`` and ``If-None-Match: *`` are signed, so S3 refuses another size
+        (403), other bytes (400 BadDigest), and any PUT once the object exists (412
+        PreconditionFailed): a client treats 412 as "already stored", and a URL still valid
+        after the commit cannot overwrite the object. No request is made."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and ETag, or ``None`` if there is no object at ``key`` (an
+        upload in progress is not an object). Read-only, safe to retry."""
+        ...
+
+    def presign_get(self, key: str, ttl: float) -> Presigned:
+        """A GET URL for the object, valid ``ttl`` seconds; it serves ``Range`` requests.
+        No request is made: a missing object shows as 404 when the URL is used, so callers
+        check with :meth:`head` (or ``locate``) first."""
+        ...
+
+    def copy_to(self, target: BlobStore, key: str) -> int:
+        """Copy object ``key`` to the same key in ``target`` and return its size. CopyObject
+        when ``target`` is an S3 store on the same endpoint (bytes stay inside S3), otherwise a
+        streamed copy (read in 16 MiB pieces, written as a multipart upload; never the whole
+        object in memory). Overwrites what ``target`` holds at ``key`` and is safe to repeat
+        or to run again after an interrupted copy (whose half upload the target's sweeper
+        aborts). Raises NotFound when the source has no object ``key``; the caller checks the
+        target's size afterwards."""
         ...

@@ -25,11 +25,18 @@ Contract:
   a logout or a revoked session, through any replica, ends its streams within a tick (at once
   through this process: the write pokes the feed). A token that merely expires by idleness
   does not end an open stream (the stream is its use); its next request is refused.
+- :meth:`ChangeFeed.notify` is :meth:`poke` for one user: a tick now only if that user is
+  watched here (``None``: whoever is watched). On PostgreSQL, :func:`start_change_listener`
+  runs a :class:`~photoark.server.store.notify.PgChangeListener` that calls it for every commit
+  that moved a counter or revoked a token, through any replica: other replicas' changes then
+  arrive in milliseconds too, and the poll is only a safety net (a lost notification
+  connection; it calls ``notify(None)`` once it listens again). SQLite keeps the poll alone.
 - :meth:`ChangeFeed.start` / :meth:`ChangeFeed.stop` run and end the poller (the app's lifespan);
   :meth:`ChangeFeed.close` ends every stream at once (server shutdown: uvicorn drains open
   requests BEFORE the lifespan ends, so the runner calls it when shutdown begins). A feed never
   started never wakes anyone: fine for tests that drive the app without its lifespan.
-- Everything but :meth:`poke` (thread-safe) runs on the event loop of :meth:`start`.
+- Everything but :meth:`poke` and :meth:`notify` (thread-safe) runs on the event loop of
+  :meth:`start`.
 """
 
 from __future__ import annotations
@@ -39,7 +46,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 
-__all__ = ["ChangeFeed", "Watch"]
+from sqlalchemy.engine import URL
+
+from photoark.server.store.notify import PgChangeListener, is_postgres_url
+
+__all__ = ["ChangeFeed", "Watch", "start_change_listener"]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +170,13 @@ class ChangeFeed:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(poke.set)
 
+    def notify(self, user_id: int | None) -> None:
+        """A commit moved ``user_id``'s counter or revoked one of their tokens (``None``: maybe
+        anyone's): :meth:`poke` if that user is watched in this process, else nothing. From any
+        thread."""
+        if user_id is None or user_id in self._topics:
+            self.poke()
+
     # -- streams ------------------------------------------------------------------------------
 
     async def current(self, user_id: int) -> int:
@@ -235,3 +253,21 @@ class ChangeFeed:
                     if watch.token_id in tokens and watch.token_id not in live:
                         watch.revoked = True
                         watch._notify()
+
+
+@contextlib.asynccontextmanager
+async def start_change_listener(
+    database_url: str | URL, feed: ChangeFeed
+) -> AsyncIterator[PgChangeListener | None]:
+    """On PostgreSQL, listen for other replicas' commits and :meth:`ChangeFeed.notify` the feed
+    until the block ends (the listener connects in the background; the poll covers the wait).
+    Elsewhere (SQLite) nothing runs and the block gets ``None``."""
+    if not is_postgres_url(database_url):
+        yield None
+        return
+    listener = PgChangeListener(database_url, feed.notify)
+    await listener.start()
+    try:
+        yield listener
+    finally:
+        await listener.stop()

@@ -19,7 +19,13 @@ an unreferenced object: garbage, never a dangling reference.)
 
 A download checks the object first: one the blob store holds with another size than recorded
 (truncated, a part lost) or not at all is :class:`ObjectDamaged` (410 ``object_damaged``)
-before a byte is sent, never a 500 nor a stream that breaks off.
+before a byte is sent, never a 500 nor a stream that breaks off. With replica stores
+(``--replicate-to``) a copy of the recorded size on a replica serves the read instead
+(:meth:`ReplicatedStore.locate`); 410 only when no store has one.
+
+Direct transfers (S3 mode): completing an upload is the store's multipart completion checked
+with HEAD, or a staged object's HEAD (:mod:`.transfers`); an inline thumbnail would carry bytes
+through the server and is :class:`DirectTransferRequired`.
 """
 
 from __future__ import annotations
@@ -31,15 +37,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from photoark.protocol.models import FileCommit, FileIds, FileRecord, VerifiedFile
-from photoark.server.blobs.base import BlobStore
+from photoark.server.blobs.replicated import ReplicatedStore
 from photoark.server.errors import (
     BadRequest,
     Conflict,
+    DirectTransferRequired,
     NotFound,
     ObjectDamaged,
     ServerError,
     UploadIncomplete,
 )
+from photoark.server.services.transfers import is_staged
 from photoark.server.services.uploads import UploadService, admit_quota, expected_part_size
 from photoark.server.store.collections import CollectionStore
 from photoark.server.store.files import CommitParts, CommitResult, FileStore
@@ -78,16 +86,19 @@ class FileService:
         files: FileStore,
         collections: CollectionStore,
         uploads: UploadService,
-        blobs: BlobStore,
+        blobs: ReplicatedStore,
     ) -> None:
         self._files = files
         self._collections = collections
         self._uploads = uploads
         self._blobs = blobs
+        self._direct = uploads.direct
 
     def commit(self, user_id: int, request: FileCommit) -> FileRecord:
         if request.thumbnail is not None and request.thumbnail_upload_id is not None:
             raise BadRequest("give the thumbnail inline or as an upload, not both")
+        if request.thumbnail is not None and self._direct is not None:
+            raise DirectTransferRequired("inline thumbnails")
         content = self._uploads.live(user_id, request.content_upload_id)
         if content.state == COMMITTED:
             return self._files.recommit(
@@ -164,12 +175,16 @@ class FileService:
 
     def _complete(self, row: UploadRow) -> int:
         """Complete the upload's blob; its size as the blob store measures it."""
+        if self._direct is not None and is_staged(row):  # one PUT: no parts are recorded
+            return self._direct.complete(row)
         missing = missing_parts(row)
         if missing:
             raise UploadIncomplete(
                 f"upload {row.id} misses {len(missing)} of {row.part_count} parts",
                 {"upload_id": row.id, "missing_parts": missing},
             )
+        if self._direct is not None:
+            return self._direct.complete(row)
         try:
             size = self._blobs.complete(row.id, row.object_key, row.part_count)
         except NotFound as err:
@@ -215,17 +230,19 @@ class FileService:
         """Bytes of a blob obtained from :meth:`download` (so access was checked).
 
         :class:`ObjectDamaged` when the blob store does not hold exactly the recorded size
-        (measured now, from the stored data), raised here, before the first byte."""
-        stored = self._blobs.stored_size(download.object_key)
-        if stored != download.size:
-            raise self._damaged(download, stored)
+        (measured now, from the stored data) and no replica does either, raised here, before
+        the first byte."""
+        store = self._blobs.locate(download.object_key, download.size)
+        if store is None:
+            raise self.damaged(download, self._blobs.stored_size(download.object_key))
         try:
-            return self._blobs.read_range(download.object_key, start, end_inclusive)
+            return store.read_range(download.object_key, start, end_inclusive)
         except (NotFound, ValueError) as err:  # damaged or deleted since the check
-            raise self._damaged(download, None) from err
+            raise self.damaged(download, None) from err
 
     @staticmethod
-    def _damaged(download: Download, stored: int | None) -> ObjectDamaged:
+    def damaged(download: Download, stored: int | None) -> ObjectDamaged:
+        """The error for a blob no store holds whole (logged)."""
         what = "" if download.kind == "content" else f"{download.kind} of "
         state = "is missing" if stored is None else f"holds {stored} of {download.size} bytes"
         log.error("%sfile %d: object %s %s", what, download.file_id, download.object_key, state)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from photoark.crypto.keys import KeyAttributes
@@ -62,13 +63,25 @@ class AccountStore:
         self._engine = engine
 
     def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
-        """The server secret ``name``, created with ``make()`` on first use. Idempotent."""
+        """The server secret ``name``, created with ``make()`` on first use. Idempotent, and
+        safe when replicas start at once on a fresh database: each offers its value with
+        ``INSERT ... ON CONFLICT DO NOTHING`` (a loser's insert waits for the winner's commit,
+        then does nothing), then reads back the one value that was kept."""
         query = select(server_secrets.c.value).where(server_secrets.c.name == name)
-        with self._engine.begin() as conn:
+        with read_transaction(self._engine) as conn:
             value = conn.execute(query).scalar_one_or_none()
-            if value is None:
-                value = make()
-                conn.execute(insert(server_secrets).values(name=name, value=value))
+        if value is None:
+            dialect_insert = (
+                postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+            )
+            offer = (
+                dialect_insert(server_secrets)
+                .values(name=name, value=make())
+                .on_conflict_do_nothing(index_elements=[server_secrets.c.name])
+            )
+            with self._engine.begin() as conn:
+                conn.execute(offer)
+                value = conn.execute(query).scalar_one()
         return bytes(value)
 
     def create_user(

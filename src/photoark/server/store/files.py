@@ -1,15 +1,21 @@
-"""SQL for committed files: the commit transaction, lookups and usage sums."""
+"""SQL for committed files: the commit transaction, lookups and usage sums.
+
+A commit also asks for copies of its objects on every replica store (``--replicate-to``):
+their ``object_copies`` rows are added in the commit's own transaction
+(:meth:`CopyStore.enqueue`), so no committed object lacks them.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
 from photoark.protocol.models import FileRecord
 from photoark.server.errors import Conflict, NotFound
+from photoark.server.store.copies import CopyStore
 from photoark.server.store.db import read_transaction
 from photoark.server.store.rows import (
     file_record,
@@ -22,7 +28,15 @@ from photoark.server.store.schema import collection_files, files, uploads
 from photoark.server.store.uploads import quota_and_use
 from photoark.server.store.versions import lock_user
 
-__all__ = ["CommitParts", "CommitResult", "FileRow", "FileStore", "UsageSums", "recommit_in"]
+__all__ = [
+    "CommitParts",
+    "CommitResult",
+    "FileRow",
+    "FileStore",
+    "UsageSums",
+    "enqueue_copies",
+    "recommit_in",
+]
 
 
 @dataclass(frozen=True)
@@ -67,9 +81,19 @@ class UsageSums:
     logical_bytes: int  # summed over album entries: what the albums would take without dedup
 
 
+def enqueue_copies(
+    conn: Connection, objects: Mapping[str, int | None], replicas: Sequence[str]
+) -> None:
+    """Ask, inside the caller's commit transaction, for copies of ``objects`` (key → size) on
+    every replica store (none: nothing)."""
+    if replicas and objects:
+        CopyStore.enqueue(conn, objects, replicas)
+
+
 class FileStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, replicas: Sequence[str] = ()) -> None:
         self._engine = engine
+        self._replicas = tuple(replicas)  # replica store names: each commit's copies to make
 
     def get(self, owner_id: int, file_id: int) -> FileRow:
         with read_transaction(self._engine) as conn:
@@ -85,6 +109,20 @@ class FileStore:
             FileRow(file_record(rows[i]), rows[i].content_object, rows[i].thumbnail_object)
             for i in file_ids
         ]
+
+    def find_many(self, owner_id: int, file_ids: Sequence[int]) -> dict[int, FileRow]:
+        """The owner's files (not deleted for good) among ``file_ids``, by id; the others
+        are left out."""
+        query = select(files).where(
+            files.c.id.in_(list(file_ids)),
+            files.c.owner_id == owner_id,
+            files.c.is_deleted.is_(False),
+        )
+        with read_transaction(self._engine) as conn:
+            return {
+                int(r.id): FileRow(file_record(r), r.content_object, r.thumbnail_object)
+                for r in conn.execute(query)
+            }
 
     def commit(
         self,
@@ -145,6 +183,10 @@ class FileStore:
                 update(uploads).where(uploads.c.id.in_(upload_ids)).values(file_id=file_id)
             )
             upsert_entry(conn, owner_id, collection_id, int(file_id), encrypted_key)
+            objects: dict[str, int | None] = {parts.content_object: parts.content_size}
+            if parts.thumbnail_object is not None:
+                objects[parts.thumbnail_object] = parts.thumbnail_size
+            enqueue_copies(conn, objects, self._replicas)
             return CommitResult(file_record(live_file_row(conn, owner_id, int(file_id))), True)
 
     def recommit(

@@ -8,6 +8,12 @@ PostgreSQL an advisory lock keeps two replicas starting at once from racing.
 Rule for later changes: never edit a released migration; append a new one (``ALTER TABLE`` via
 ``sqlalchemy`` constructs, or ``op``-free DDL that both databases accept) and update
 :mod:`.schema` to the resulting shape.
+
+The one exception to "no dialect-specific SQL" is migration 11: PostgreSQL triggers that
+``pg_notify`` the channel :data:`CHANGES_CHANNEL` when a user's change counter moves or one of
+their tokens is revoked or deleted (payload: the user id), so every replica's change feed hears
+of another replica's commit at once (:mod:`.notify`). It is guarded by the dialect: SQLite has
+no NOTIFY and no other process to tell, and records migration 11 as applied without a change.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from sqlalchemy.schema import CreateColumn
 
 from photoark.server.store import schema
 
-__all__ = ["MIGRATIONS", "current_version", "migrate"]
+__all__ = ["CHANGES_CHANNEL", "MIGRATIONS", "current_version", "migrate"]
 
 Migration = Callable[[Connection], None]
 
 _ADVISORY_LOCK_ID = 0x70686F746F61726B  # "photoark"
+
+CHANGES_CHANNEL = "photoark_changes"  # migration 11's NOTIFY channel; the payload is a user id
 
 
 def _v1_initial(conn: Connection) -> None:
@@ -125,6 +133,72 @@ def _v9_blob_key_indexes(conn: Connection) -> None:
                 index.create(conn, checkfirst=True)
 
 
+def _v10_replication(conn: Connection) -> None:
+    """S3 mode and replication: ``uploads.store_upload_id`` (an S3 multipart upload's id),
+    ``upload_parts.etag`` (a confirmed part's ETag), and the tables ``object_copies`` (copies
+    to replica stores to make) and ``job_leases`` (one replica at a time runs a job). A fresh
+    database has the columns already (hence the checks)."""
+    for table, name in ((schema.uploads, "store_upload_id"), (schema.upload_parts, "etag")):
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        if name not in present:
+            _add_column(conn, table.name, table.c[name])
+    schema.metadata.create_all(
+        conn, tables=[schema.object_copies, schema.job_leases], checkfirst=True
+    )
+
+
+# Migration 11 (PostgreSQL only). NOTIFY is sent at commit, never after a rollback, and identical
+# (channel, payload) pairs of one transaction are folded into one: a request that bumps a
+# counter several times tells listeners once.
+_V11_NOTIFY = (
+    f"""
+    CREATE OR REPLACE FUNCTION photoark_notify_user() RETURNS trigger AS $$
+    BEGIN
+        PERFORM pg_notify('{CHANGES_CHANNEL}', NEW.id::text);
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION photoark_notify_token_user() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify('{CHANGES_CHANNEL}', OLD.user_id::text);
+        ELSE
+            PERFORM pg_notify('{CHANGES_CHANNEL}', NEW.user_id::text);
+        END IF;
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    "DROP TRIGGER IF EXISTS users_version_notify ON users",
+    """
+    CREATE TRIGGER users_version_notify AFTER UPDATE OF version ON users FOR EACH ROW
+    WHEN (OLD.version IS DISTINCT FROM NEW.version) EXECUTE FUNCTION photoark_notify_user()
+    """,
+    "DROP TRIGGER IF EXISTS tokens_revoked_notify ON tokens",
+    """
+    CREATE TRIGGER tokens_revoked_notify AFTER UPDATE OF revoked_at ON tokens FOR EACH ROW
+    WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
+    EXECUTE FUNCTION photoark_notify_token_user()
+    """,
+    "DROP TRIGGER IF EXISTS tokens_deleted_notify ON tokens",
+    """
+    CREATE TRIGGER tokens_deleted_notify AFTER DELETE ON tokens FOR EACH ROW
+    EXECUTE FUNCTION photoark_notify_token_user()
+    """,
+)
+
+
+def _v11_change_notify(conn: Connection) -> None:
+    """PostgreSQL: triggers that NOTIFY :data:`CHANGES_CHANNEL` with the user id when
+    ``users.version`` changes, or a token is revoked (``tokens.revoked_at`` set) or deleted: a
+    stream on another replica then moves, or ends, at once instead of at its feed's next poll.
+    SQLite: nothing (see the module doc)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for statement in _V11_NOTIFY:
+        conn.execute(text(statement))
+
+
 def _add_column(conn: Connection, table_name: str, column: Column[Any]) -> None:
     """``ALTER TABLE ... ADD COLUMN`` as the latest schema declares it (both databases)."""
     ddl = CreateColumn(column).compile(dialect=conn.dialect)
@@ -141,6 +215,8 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (7, _v7_idempotency_keys),
     (8, _v8_token_last_use),
     (9, _v9_blob_key_indexes),
+    (10, _v10_replication),
+    (11, _v11_change_notify),
 ]
 
 

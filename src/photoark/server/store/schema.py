@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     false,
     text,
 )
@@ -31,7 +32,9 @@ __all__ = [
     "deletion_marks",
     "file_embeddings",
     "files",
+    "job_leases",
     "metadata",
+    "object_copies",
     "schema_version",
     "server_secrets",
     "tokens",
@@ -240,6 +243,9 @@ uploads = Table(
     Column("expires_at", Float, nullable=False),
     # The client's idempotency key of the opening request (``UploadCreate``; migration 7).
     Column("idempotency_key", String(64), nullable=True),
+    # The S3 multipart upload's ``UploadId`` of a multi-part session in S3 mode (migration 10),
+    # kept so a session survives a client that was killed; NULL elsewhere.
+    Column("store_upload_id", String(256), nullable=True),
     Index("ix_uploads_owner_state", "owner_id", "state"),
     Index("ix_uploads_state_expires", "state", "expires_at"),
     _idempotency_index("ix_uploads_owner_idempotency"),
@@ -259,4 +265,42 @@ upload_parts = Table(
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("put_count", Integer, nullable=False, default=0),
+    # The part's ETag as the S3 store listed it when the part was confirmed (migration 10): the
+    # ETags Complete is given; NULL for parts written through the server.
+    Column("etag", String(64), nullable=True),
+)
+
+# Replication: one row per (object, replica store) still to copy or copied (migration 10).
+# ``state`` is "pending" | "copying" | "done". A worker claims rows: "copying", ``lease_until``
+# and ``worker`` set, ``attempts`` counted; a lease that runs out makes the row claimable again.
+# A failure puts it back to "pending" with ``next_attempt_at`` backed off. ``object_key`` names
+# a blob but does not keep it alive (``store.sweep.NON_REFERENCE_KEY_COLUMNS``).
+object_copies = Table(
+    "object_copies",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("object_key", String(64), nullable=False),
+    Column("store", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("size", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("worker", String(64), nullable=True),
+    Column("last_error", String(512), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("copied_at", Float, nullable=True),
+    UniqueConstraint("object_key", "store", name="uq_object_copies_key_store"),
+    Index("ix_object_copies_claim", "store", "state", "next_attempt_at"),
+)
+
+# Background jobs that one replica at a time runs (the sweeper, trash expiry, a backfill): the
+# row's holder runs the job until ``expires_at`` (a time.time()), renewing as it goes
+# (migration 10; ``store.leases.LeaseStore``).
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
 )

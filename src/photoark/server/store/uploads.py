@@ -2,16 +2,21 @@
 
 An open session past its ``expires_at`` is gone for every purpose before the collector deletes
 it: it is not listed, and its size no longer counts towards the quota (:func:`quota_and_use`).
+
+Direct transfers (S3): a multi-part session keeps its S3 multipart ``UploadId`` in
+``store_upload_id`` (set once, by :meth:`UploadStore.set_store_upload_id`), and each recorded
+part the ETag the store listed for it; single-part sessions are *staged* many at a time
+(:meth:`UploadStore.stage`), their ids chosen by the client or the server.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from photoark.protocol.models import PartInfo
@@ -20,7 +25,7 @@ from photoark.server.store.db import read_transaction
 from photoark.server.store.idempotency import create_once
 from photoark.server.store.schema import files, upload_parts, uploads, users
 
-__all__ = ["OpenUploadRow", "UploadRow", "UploadStore", "quota_and_use"]
+__all__ = ["OpenUploadRow", "Staged", "UploadRow", "UploadStore", "quota_and_use"]
 
 OPEN = "open"
 COMMITTED = "committed"
@@ -40,6 +45,17 @@ class UploadRow:
     expires_at: float
     parts: tuple[PartInfo, ...] = ()
     idempotency_key: str | None = None  # the client's, from the opening request
+    store_upload_id: str | None = None  # the S3 multipart upload's id (direct transfers)
+    etags: tuple[str | None, ...] = ()  # per part of ``parts``: the ETag listed when confirmed
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A staged single-part session, as :meth:`UploadStore.stage` left it: ``created`` now, or
+    there before (open, or committed: then nothing is to be sent)."""
+
+    row: UploadRow
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -91,21 +107,7 @@ class UploadStore:
         def create(conn: Connection) -> UploadRow:
             quota, used = quota_and_use(conn, row.owner_id, now=row.created_at)
             admit(quota, used)
-            conn.execute(
-                insert(uploads).values(
-                    id=row.id,
-                    owner_id=row.owner_id,
-                    size=row.size,
-                    part_size=row.part_size,
-                    part_count=row.part_count,
-                    state=row.state,
-                    object_key=row.object_key,
-                    file_id=None,
-                    created_at=row.created_at,
-                    expires_at=row.expires_at,
-                    idempotency_key=row.idempotency_key,
-                )
-            )
+            conn.execute(insert(uploads).values(**_insert_values(row)))
             return row
 
         return create_once(self._engine, row.owner_id, row.idempotency_key, find, create)
@@ -153,8 +155,11 @@ class UploadStore:
                 for r in conn.execute(query)
             ]
 
-    def record_part(self, owner_id: int, upload_id: str, part: PartInfo) -> int:
-        """Record a stored part (insert or overwrite) and return its ``put_count``.
+    def record_part(
+        self, owner_id: int, upload_id: str, part: PartInfo, etag: str | None = None
+    ) -> int:
+        """Record a stored part (insert or overwrite) and return its ``put_count``; ``etag``
+        is the one the blob store listed for it (direct transfers).
 
         :class:`Conflict` if the session was committed meanwhile.
         """
@@ -168,7 +173,7 @@ class UploadStore:
                 raise NotFound("no such upload")
             if state != OPEN:
                 raise Conflict("the upload is already committed")
-            conn.execute(_upsert_part(conn, upload_id, part))
+            conn.execute(_upsert_part(conn, upload_id, part, etag))
             return int(
                 conn.execute(
                     select(upload_parts.c.put_count).where(
@@ -177,6 +182,108 @@ class UploadStore:
                     )
                 ).scalar_one()
             )
+
+    def set_store_upload_id(self, upload_id: str, store_upload_id: str) -> str | None:
+        """Keep ``store_upload_id`` on the open session unless it has one already; return the
+        one it has now (``None``: the session is gone or committed). Two callers racing: the
+        first wins, and the other learns its id was not kept (it aborts its upload)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(uploads)
+                .where(
+                    uploads.c.id == upload_id,
+                    uploads.c.state == OPEN,
+                    uploads.c.store_upload_id.is_(None),
+                )
+                .values(store_upload_id=store_upload_id)
+            )
+            value = conn.execute(
+                select(uploads.c.store_upload_id).where(
+                    uploads.c.id == upload_id, uploads.c.state == OPEN
+                )
+            ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def rekey(self, owner_id: int, upload_id: str, object_key: str) -> bool:
+        """Point an open session at a fresh object key (a staged object re-staged with other
+        bytes: the old object, if any, is left to the sweeper); ``False`` if not open."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(uploads)
+                .where(
+                    uploads.c.id == upload_id,
+                    uploads.c.owner_id == owner_id,
+                    uploads.c.state == OPEN,
+                )
+                .values(object_key=object_key)
+            )
+        return result.rowcount == 1
+
+    def stage(
+        self,
+        owner_id: int,
+        rows: Sequence[UploadRow],
+        admit: Callable[[int], Callable[[int, int], None]],
+    ) -> list[Staged]:
+        """Open the single-part sessions ``rows`` (ids distinct) in one transaction, the
+        owner's row locked; per row, in order, what is there now.
+
+        A row whose id the owner has already (open and unexpired, or committed) is not
+        inserted: the existing session is answered (``created`` false). An id the owner has as
+        an expired open session is replaced. An id of another owner's session is
+        :class:`NotFound`; an open session of the owner's with another size, or a multi-part
+        one, is a :class:`Conflict` (both with ``details.upload_ids``).
+        ``admit(new_bytes)(quota, used)`` checks the bytes of the rows inserted, once (the
+        quota rule).
+        """
+        now = rows[0].created_at if rows else time.time()
+        ids = [r.id for r in rows]
+        with self._engine.begin() as conn:
+            quota, used = quota_and_use(conn, owner_id, now=now)
+            found = {
+                str(r.id): r for r in conn.execute(select(uploads).where(uploads.c.id.in_(ids)))
+            }
+            out: list[Staged] = []
+            conflicts: list[str] = []
+            expired: list[str] = []
+            theirs = [r.id for r in rows if r.id in found and found[r.id].owner_id != owner_id]
+            if theirs:  # as every look-up of another user's upload: its existence is not told
+                raise NotFound("no such upload", {"upload_ids": theirs})
+            for row in rows:
+                old = found.get(row.id)
+                if old is not None and old.state == OPEN and old.expires_at < now:
+                    expired.append(row.id)
+                    old = None
+                if old is None:
+                    out.append(Staged(row, created=True))
+                elif old.state == OPEN and (old.size != row.size or old.object_key == old.id):
+                    conflicts.append(row.id)
+                else:
+                    out.append(Staged(_upload_row(old), created=False))
+            if conflicts:
+                raise Conflict(
+                    "these upload ids are in use with another size or kind of upload",
+                    {"reason": "idempotency_key_reused", "upload_ids": conflicts},
+                )
+            new = [s.row for s in out if s.created]
+            admit(sum(r.size for r in new))(quota, used)
+            _delete(conn, expired)
+            if new:
+                conn.execute(insert(uploads), [_insert_values(r) for r in new])
+            return out
+
+    def get_many(self, owner_id: int, upload_ids: Sequence[str]) -> dict[str, UploadRow]:
+        """The owner's sessions among ``upload_ids``, by id, without their parts; absent ids
+        (or another owner's) are left out."""
+        with read_transaction(self._engine) as conn:
+            return {
+                str(r.id): _upload_row(r)
+                for r in conn.execute(
+                    select(uploads).where(
+                        uploads.c.id.in_(list(upload_ids)), uploads.c.owner_id == owner_id
+                    )
+                )
+            }
 
     def put_count(self, upload_id: str, number: int) -> int:
         """How many times a part was PUT (0 if never). For tests and diagnostics."""
@@ -222,18 +329,35 @@ def _get(conn: Connection, owner_id: int, upload_id: str) -> UploadRow:
     ).first()
     if row is None:
         raise NotFound("no such upload")
-    parts = tuple(
-        PartInfo(number=p.number, size=p.size, sha256=p.sha256)
-        for p in conn.execute(
-            select(upload_parts)
-            .where(upload_parts.c.upload_id == upload_id)
-            .order_by(upload_parts.c.number)
-        )
-    )
-    return _upload_row(row, parts)
+    listed = conn.execute(
+        select(upload_parts)
+        .where(upload_parts.c.upload_id == upload_id)
+        .order_by(upload_parts.c.number)
+    ).all()
+    parts = tuple(PartInfo(number=p.number, size=p.size, sha256=p.sha256) for p in listed)
+    return _upload_row(row, parts, tuple(p.etag for p in listed))
 
 
-def _upload_row(row: Any, parts: tuple[PartInfo, ...] = ()) -> UploadRow:
+def _insert_values(row: UploadRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "owner_id": row.owner_id,
+        "size": row.size,
+        "part_size": row.part_size,
+        "part_count": row.part_count,
+        "state": row.state,
+        "object_key": row.object_key,
+        "file_id": None,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "idempotency_key": row.idempotency_key,
+        "store_upload_id": row.store_upload_id,
+    }
+
+
+def _upload_row(
+    row: Any, parts: tuple[PartInfo, ...] = (), etags: tuple[str | None, ...] = ()
+) -> UploadRow:
     return UploadRow(
         id=row.id,
         owner_id=int(row.owner_id),
@@ -247,6 +371,8 @@ def _upload_row(row: Any, parts: tuple[PartInfo, ...] = ()) -> UploadRow:
         expires_at=float(row.expires_at),
         parts=parts,
         idempotency_key=row.idempotency_key,
+        store_upload_id=row.store_upload_id,
+        etags=etags,
     )
 
 
@@ -256,11 +382,16 @@ def _delete(conn: Connection, upload_ids: list[str]) -> None:
         conn.execute(delete(uploads).where(uploads.c.id.in_(upload_ids)))
 
 
-def _upsert_part(conn: Connection, upload_id: str, part: PartInfo) -> Any:
+def _upsert_part(conn: Connection, upload_id: str, part: PartInfo, etag: str | None) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE, incrementing ``put_count``, on either database."""
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = dialect_insert(upload_parts).values(
-        upload_id=upload_id, number=part.number, size=part.size, sha256=part.sha256, put_count=1
+        upload_id=upload_id,
+        number=part.number,
+        size=part.size,
+        sha256=part.sha256,
+        put_count=1,
+        etag=etag,
     )
     return stmt.on_conflict_do_update(
         index_elements=[upload_parts.c.upload_id, upload_parts.c.number],
@@ -268,6 +399,7 @@ def _upsert_part(conn: Connection, upload_id: str, part: PartInfo) -> Any:
             "size": stmt.excluded.size,
             "sha256": stmt.excluded.sha256,
             "put_count": upload_parts.c.put_count + 1,
+            "etag": stmt.excluded.etag,
         },
     )
 
