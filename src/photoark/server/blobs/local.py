@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from photoark.server.blobs.base import READ_CHUNK, StoredKey, check_key, check_range
+from photoark.server.blobs.durability import BatchSync, fsync_directory
 from photoark.server.errors import NotFound, StorageFull
 
 __all__ = ["LocalBlobStore"]
@@ -104,25 +105,24 @@ def _part_name(number: int) -> str:
 def _make_durable(fh: BinaryIO) -> None:
     """Flush a freshly written blob file to disk, then drop its pages from the page cache.
 
-    Blob data is written once and rarely read back soon (a download is a different day), so
-    keeping it cached only pushes out pages that are useful, and makes every write take fresh
-    memory: on this project's VMs a first-touched page costs as much as the disk write (see
-    ARCHITECTURE.md, "Performance notes"). ``fdatasync`` is enough for a new file: it writes the
-    data and the metadata needed to read it back (size, blocks); its name is made durable by a
-    directory fsync before the object counts (``complete``, ``put_object``, ``put_objects``).
-    """
+    ``fdatasync`` is enough for a new file: it writes the data and the metadata needed to read
+    it back (size, blocks); its name is made durable by a directory fsync before the object
+    counts (``complete``, ``put_object``). ``put_objects`` makes its batch durable at once
+    (:class:`~.durability.BatchSync`)."""
     fh.flush()
     fd = fh.fileno()
     os.fdatasync(fd)
+    _drop_cache(fd)
+
+
+def _drop_cache(fd: int) -> None:
+    """Drop a durable blob file's pages from the page cache.
+
+    Blob data is written once and rarely read back soon (a download is a different day), so
+    keeping it cached only pushes out pages that are useful, and makes every write take fresh
+    memory: on this project's VMs a first-touched page costs as much as the disk write (see
+    ARCHITECTURE.md, "Performance notes"). Only clean pages go, so call it after the sync."""
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalBlobStore:
@@ -199,10 +199,10 @@ class LocalBlobStore:
         manifest = json.dumps({"part_sizes": [sizes[n] for n in range(part_count)]})
         with _disk_errors():
             self._write_file(source / _MANIFEST, manifest.encode())
-            _fsync_dir(source)
+            fsync_directory(source)
             target.parent.mkdir(exist_ok=True, mode=DIR_MODE)
             os.rename(source, target)
-            _fsync_dir(target.parent)
+            fsync_directory(target.parent)
         return sum(sizes[n] for n in range(part_count))
 
     def put_object(self, object_key: str, data: bytes) -> None:
@@ -217,7 +217,7 @@ class LocalBlobStore:
                     with open(staging / name, "wb", opener=_private) as fh:
                         fh.write(content)
                         _make_durable(fh)
-                _fsync_dir(staging)
+                fsync_directory(staging)
                 target.parent.mkdir(exist_ok=True, mode=DIR_MODE)
                 try:
                     # Never replaces an object: renaming onto a non-empty directory fails.
@@ -226,7 +226,7 @@ class LocalBlobStore:
                     if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
                         raise FileExistsError(f"object {object_key} exists") from err
                     raise
-                _fsync_dir(target.parent)
+                fsync_directory(target.parent)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -234,9 +234,12 @@ class LocalBlobStore:
     def put_objects(self, objects: Sequence[tuple[str, bytes | memoryview]]) -> None:
         """One-part objects, each a single file ``blobs/<ab>/<object_key>`` (no directory, no
         manifest: a quarter of the metadata operations of :meth:`put_object`'s layout), durable
-        together: every file is written to a temporary name beside its target, then every one
-        fsynced (the disk takes the batch at once), then each linked to its name (a link never
-        replaces an existing object) and every parent directory fsynced once."""
+        together: every file is written to a temporary name beside its target, then all are
+        made durable at once (one ``syncfs`` where it is safe, else an ``fdatasync`` each: see
+        :mod:`.durability`), then each is linked to its name (a link never replaces an existing
+        object), then the names are made durable (the same way, or a directory ``fsync`` each).
+        No object is visible before its data is durable, and none is missing from disk when
+        this returns. A failed sync raises; a failure before the links leaves no object."""
         written: list[tuple[Path, Path]] = []
         handles = []
         try:
@@ -245,21 +248,23 @@ class LocalBlobStore:
                     target = self._object_dir(object_key)
                     target.parent.mkdir(exist_ok=True, mode=DIR_MODE)
                     tmp = target.with_name(f".{object_key}.{secrets.token_hex(4)}.tmp")
-                    fh = open(tmp, "wb", opener=_private)  # noqa: SIM115 - closed after fsync
+                    fh = open(tmp, "wb", opener=_private)  # noqa: SIM115 - closed at the end
                     handles.append(fh)
                     written.append((tmp, target))
                     fh.write(data)
                 for fh in handles:
-                    _make_durable(fh)
-                    fh.close()
+                    fh.flush()
+                batch = BatchSync([fh.fileno() for fh in handles])
+                batch.data()
+                for fh in handles:
+                    _drop_cache(fh.fileno())
                 for tmp, target in written:
                     try:
                         os.link(tmp, target)
                     except FileExistsError as err:
                         raise FileExistsError(f"object {target.name} exists") from err
                     tmp.unlink()
-                for parent in {target.parent for _, target in written}:
-                    _fsync_dir(parent)
+                batch.names({target.parent for _, target in written})
         finally:
             for fh in handles:
                 fh.close()
