@@ -8,6 +8,11 @@ transaction that records the new thumbnail sizes in the mirror. A file whose thu
 be made (undecodable, no ffmpeg for a video, changed or gone since) leaves the queue with its
 reason reported: its original is backed up all the same.
 
+The renders run ahead of the sends (two per worker in flight, each handed to the bundler as it
+finishes), so the cores render while a bundle is on its way instead of waiting for it. Memory
+stays bounded: ``workers`` pictures decoded at once, a few finished thumbnails, and the
+bundler's backlog (:data:`_LIMITS`), which holds the renders back when the server falls behind.
+
 Direct transfers (a server in S3 mode): a bundle's thumbnails are staged, PUT straight to the
 store and attached together (``POST /files/thumbnails/direct``).
 
@@ -22,8 +27,8 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import blake3
@@ -47,7 +52,7 @@ from photoark.protocol.models import (
 
 __all__ = ["NO_FFMPEG", "ThumbnailReport", "ffmpeg_missing", "make_thumbnails"]
 
-_PAGE = 64  # jobs rendered per round; a cancel is honoured between rounds
+_PAGE = 64  # jobs read from the queue at a time
 
 NO_FFMPEG = "no video thumbnail without ffmpeg (not installed, or not on PATH)"
 """The reason given for a video whose thumbnail was not made because ffmpeg is missing."""
@@ -111,8 +116,12 @@ def make_thumbnails(
     on_done: Callable[[int], None] = lambda n: None,
     cancel: Callable[[], bool] = lambda: False,
 ) -> ThumbnailReport:
-    """Work through the whole thumbnail queue; ``on_done(n)`` after every ``n`` jobs. Stops
-    between pages once ``cancel()`` is true (the rest stays queued)."""
+    """Work through the whole thumbnail queue; ``on_done(n)`` after every ``n`` jobs.
+
+    Renders run ahead of the sends (``2 * workers`` in flight), so the cores stay busy while a
+    bundle is on its way; a bundle that fails stops the phase (its error is raised, the rows
+    not sent stay queued). ``cancel()`` is asked before each render starts: once it is true no
+    other starts, the renders under way are finished and sent, the rest stays queued."""
     report = ThumbnailReport()
     no_ffmpeg = ffmpeg_missing()
     counting = threading.Lock()
@@ -151,27 +160,136 @@ def make_thumbnails(
                 report.videos_without_ffmpeg += 1
         on_done(1)
 
-    limits = BundleLimits(max_bytes=4 * 1024 * 1024, max_items=MAX_BUNDLE_FILES)
-    last = 0
+    failure = _FirstFailure()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        bundler: Bundler[_Sealed, FileRecord] = Bundler(send, lambda s: len(s.cipher), limits)
-        with bundler:
-            while not cancel():
-                jobs = queue.after(last, _PAGE)
-                if not jobs:
-                    break
-                last = jobs[-1].file_id
-                futures = []
-                for job, result in zip(
-                    jobs, pool.map(lambda j: _render(session, j, no_ffmpeg), jobs), strict=True
-                ):
-                    if isinstance(result, str):
-                        drop(job, result)
-                    else:
-                        futures.append(bundler.submit(result))
-                for future in futures:
-                    future.result()  # a failed bundle stops the phase: its rows stay queued
+        bundler: Bundler[_Sealed, FileRecord] = Bundler(failure.guard(send), _size, _LIMITS)
+
+        def hand_over(job: ThumbnailJob, result: _Sealed | str) -> None:
+            if isinstance(result, str):
+                drop(job, result)
+            else:
+                bundler.submit(result).add_done_callback(failure.note)
+
+        def render(job: ThumbnailJob) -> _Sealed | str:
+            return _render(session, job, no_ffmpeg)
+
+        rendering = _Rendering(pool, 2 * max(1, workers), render, hand_over)
+        try:
+            with bundler:  # leaving it waits for every bundle's send
+                for job in _jobs(queue):
+                    failure.check()  # a failed bundle stops the phase: its rows stay queued
+                    if cancel():
+                        rendering.cancel()  # the renders not started yet stay queued
+                        break
+                    rendering.start(job)
+                rendering.finish()
+        finally:
+            rendering.cancel()  # stopped by an error: no other render starts
+    failure.check()
     return report
+
+
+_LIMITS = BundleLimits(
+    max_bytes=4 * 1024 * 1024,
+    max_items=MAX_BUNDLE_FILES,
+    # two bundles being sent and one being filled: renders wait (bounded memory) only when the
+    # server cannot keep up
+    backlog_bytes=16 * 1024 * 1024,
+)
+
+
+def _size(sealed: _Sealed) -> int:
+    return len(sealed.cipher)
+
+
+def _jobs(queue: ThumbnailQueue) -> Iterator[ThumbnailJob]:
+    """The queue's jobs in file-id order, read a page at a time."""
+    last = 0
+    while jobs := queue.after(last, _PAGE):
+        yield from jobs
+        last = jobs[-1].file_id
+
+
+class _Rendering:
+    """The renders in flight, at most ``ahead`` of them (two per worker: a worker that finishes
+    finds the next job waiting). Each result is handed over as soon as it is done, in whatever
+    order they finish, in the thread that starts the renders."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        ahead: int,
+        render: Callable[[ThumbnailJob], _Sealed | str],
+        hand_over: Callable[[ThumbnailJob, _Sealed | str], None],
+    ) -> None:
+        self._pool = pool
+        self._ahead = ahead
+        self._render = render
+        self._hand_over = hand_over
+        self._futures: dict[Future[_Sealed | str], ThumbnailJob] = {}
+
+    def start(self, job: ThumbnailJob) -> None:
+        """Start rendering ``job`` once fewer than ``ahead`` renders are in flight (handing
+        over the ones that finish meanwhile)."""
+        while len(self._futures) >= self._ahead:
+            self._hand_over_done()
+        self._futures[self._pool.submit(self._render, job)] = job
+
+    def finish(self) -> None:
+        """Hand over every render in flight, as each is done."""
+        while self._futures:
+            self._hand_over_done()
+
+    def cancel(self) -> None:
+        """Cancel the renders not started yet (their rows stay queued)."""
+        for future in self._futures:
+            future.cancel()
+
+    def _hand_over_done(self) -> None:
+        done, _ = wait(self._futures, return_when=FIRST_COMPLETED)
+        for future in done:
+            job = self._futures.pop(future)
+            if not future.cancelled():
+                self._hand_over(job, future.result())
+
+
+class _Stopped(Exception):
+    """A bundle not sent because an earlier one failed (its rows stay queued)."""
+
+
+class _FirstFailure:
+    """The first error a bundle's send raised, noted from the sender threads. Once there is
+    one, the bundles not sent yet fail at once (:class:`_Stopped`) rather than each trying the
+    server again, and :meth:`check` raises it in the phase's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+
+    def guard(
+        self, send: Callable[[Sequence[_Sealed]], list[FileRecord]]
+    ) -> Callable[[Sequence[_Sealed]], list[FileRecord]]:
+        """``send``, refusing to send anything once a bundle failed."""
+
+        def guarded(items: Sequence[_Sealed]) -> list[FileRecord]:
+            if self._error is not None:
+                raise _Stopped()
+            return send(items)
+
+        return guarded
+
+    def note(self, future: Future[FileRecord]) -> None:
+        """A bundle future's done-callback: remember the first failure."""
+        error = future.exception()
+        if error is not None and not isinstance(error, _Stopped):
+            with self._lock:
+                if self._error is None:
+                    self._error = error
+
+    def check(self) -> None:
+        """Raise the first failure, if any."""
+        if self._error is not None:
+            raise self._error
 
 
 def _send_direct(session: Session, items: Sequence[_Sealed]) -> list[FileRecord]:
