@@ -62,8 +62,9 @@ class IdleWork:
         return False
 
     def make_thumbnails(self) -> None:
-        """Thumbnails of what was backed up, once no original waits: they stop (between
-        pages, the rest staying queued) as soon as a file is touched or uploads pause."""
+        """Thumbnails of what was backed up, once no original waits: they stop (before
+        the next render, the rest staying queued) as soon as a file is touched or uploads
+        pause."""
         self._status.publish(state="thumbnails")
 
         def interrupted() -> bool:
