@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 from PIL.TiffImagePlugin import IFDRational
 
 from photoark.media import MediaFormat, sniff
 
-__all__ = ["ExifSpec", "corpus_dir", "corpus_file", "jpeg_bytes", "write_jpeg", "write_png"]
+__all__ = [
+    "ExifSpec",
+    "corpus_dir",
+    "corpus_file",
+    "jpeg_bytes",
+    "photo_jpeg_bytes",
+    "write_jpeg",
+    "write_png",
+    "write_video",
+]
 
 
 def corpus_dir() -> Path:
@@ -98,4 +109,40 @@ def write_jpeg(path: Path, size: tuple[int, int] = (64, 48), exif: ExifSpec | No
 
 def write_png(path: Path, size: tuple[int, int] = (40, 30)) -> Path:
     Image.new("RGBA", size, (0, 128, 0, 128)).save(path, "PNG")
+    return path
+
+
+def photo_jpeg_bytes(
+    size: tuple[int, int] = (640, 480), quality: int = 80, mode: str = "RGB", **save: Any
+) -> bytes:
+    """A photo-like JPEG (smooth gradients and mild grain: ~0.1-0.2 bytes per pixel at
+    quality 80), red at the top left; ``save`` goes to Pillow (exif, xmp, icc_profile,
+    comment, progressive, subsampling...)."""
+    width, height = size
+    gradient = Image.linear_gradient("L").resize(size)
+    im = Image.merge(
+        "RGB",
+        (
+            gradient,
+            gradient.transpose(Image.Transpose.ROTATE_90).resize(size),
+            gradient.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+        ),
+    )
+    im = ImageChops.add(im, Image.effect_noise(size, 6).convert("RGB"), offset=-100)
+    im.paste((255, 0, 0), (0, 0, width // 4, height // 4))
+    buf = io.BytesIO()
+    im.convert(mode).save(buf, "JPEG", quality=quality, **save)
+    return buf.getvalue()
+
+
+def write_video(path: Path, seconds: float = 3.0, gop: int = 10, size: str = "320x240") -> Path:
+    """An H.264 MP4 at 10 fps made by ffmpeg's lavfi: red before 1 s, green from 1 s on, a key
+    frame every ``gop`` frames."""
+    picture = (
+        f"color=c=black:s={size}:r=10:d={seconds},"
+        "geq=r='if(lt(T,1),255,0)':g='if(gte(T,1),255,0)':b=0"
+    )
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", picture]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop), "-pix_fmt", "yuv420p"]
+    subprocess.run([*cmd, str(path)], check=True, capture_output=True)
     return path

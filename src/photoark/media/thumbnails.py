@@ -19,8 +19,13 @@ bad content.
   itself; a HEIC without those but with an EXIF orientation is rotated by EXIF. AVIF natively.
 * RAW through LibRaw: the embedded preview (``extract_thumb``) when there is one, else a
   half-size demosaic; LibRaw's ``flip`` supplies the orientation of the preview.
-* Video through ``ffmpeg`` when it is on ``PATH``: a frame at 1 s, else the first frame
-  (ffmpeg applies the rotation matrix).
+* A JPEG already thumbnail-sized, upright and compressed about as hard as the thumbnail is
+  its own thumbnail, its metadata removed (:mod:`.jpeg_passthrough`): no decode, no encode.
+* Video through ``ffmpeg`` when it is on ``PATH``: a key frame near 1 s, scaled by ffmpeg
+  after its rotation (:mod:`.video_frames`).
+* Memory: decodes of big pictures (a HEIC without a usable preview, a large WebP/AVIF/PNG, a
+  RAW demosaic) share a pixel budget (:mod:`.decode_budget`), held until the picture is
+  shrunk, so two render threads do not hold two of them at once.
 
 Decompression bombs: images above :data:`MAX_PIXELS` are refused before any decoding.
 Pillow's own global limit is raised to the same figure at import (its default, 89 MP with
@@ -31,9 +36,8 @@ at twice the limit, and that error is caught as "no thumbnail".
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 import warnings as pywarnings
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +46,10 @@ from PIL import Image
 
 from photoark.media._bmff import heif_has_transform
 from photoark.media._heif import ensure_heif_registered
+from photoark.media.decode_budget import DECODES
 from photoark.media.formats import MediaFormat
+from photoark.media.jpeg_passthrough import passthrough_thumbnail
+from photoark.media.video_frames import NoVideoFrame, video_frame
 
 __all__ = [
     "MAX_PIXELS",
@@ -56,7 +63,6 @@ MAX_PIXELS = 250_000_000
 """Largest image (width x height) photoark will decode for a thumbnail."""
 
 THUMBNAIL_QUALITY = 80
-_FFMPEG_TIMEOUT = 60.0
 _FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
 _ORIENTATION_TRANSPOSE: dict[int, Image.Transpose | None] = {
     1: None,
@@ -98,15 +104,21 @@ def render_thumbnail(path: str | Path, fmt: MediaFormat, max_px: int = 720) -> T
     """Render a thumbnail of the file at ``path`` (sniffed as ``fmt``); never raises for content."""
     target = Path(path)
     try:
-        if fmt.kind == "video":
-            image, orientation = _video_frame(target), 1
-        elif fmt.raw:
-            image, orientation = _raw_image(target, max_px)
-        else:
-            image, orientation = _open_image(target, max_px)
-        with image:  # PIL keeps some files open (GIF, MPO) until the image is closed
-            return ThumbnailResult(_encode(image, orientation, max_px))
-    except _NoThumbnail as err:
+        if fmt.name == "jpeg":
+            passthrough = passthrough_thumbnail(target, max_px)
+            if passthrough is not None:
+                return ThumbnailResult(passthrough)
+        # a big decode's share of the pixel budget is held until the picture is shrunk
+        with ExitStack() as held:
+            if fmt.kind == "video":
+                image, orientation = video_frame(target, max_px), 1
+            elif fmt.raw:
+                image, orientation = _raw_image(target, max_px, held)
+            else:
+                image, orientation = _open_image(target, max_px, held=held)
+            with image:  # PIL keeps some files open (GIF, MPO) until the image is closed
+                return ThumbnailResult(_encode(image, orientation, max_px))
+    except (_NoThumbnail, NoVideoFrame) as err:
         return ThumbnailResult(None, str(err))
     except Image.DecompressionBombError as err:
         return ThumbnailResult(None, f"decompression bomb: {err}")
@@ -115,40 +127,53 @@ def render_thumbnail(path: str | Path, fmt: MediaFormat, max_px: int = 720) -> T
 
 
 def _open_image(
-    source: Path | io.BytesIO, max_px: int, orientation: int | None = None
+    source: Path | io.BytesIO,
+    max_px: int,
+    orientation: int | None = None,
+    held: ExitStack | None = None,
 ) -> tuple[Image.Image, int]:
     """The decoded picture, as small as the decoder can cheaply make it, and its orientation.
 
     The orientation (EXIF 1-8) is *not* applied yet: :func:`_encode` applies it after
-    shrinking, where it costs a fraction.
+    shrinking, where it costs a fraction. A big decode's reservation in the pixel budget
+    goes on ``held`` (the caller releases it once the picture is shrunk); without ``held`` it
+    lasts for the decode only.
     """
     ensure_heif_registered()
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("error", Image.DecompressionBombWarning)
         im = Image.open(source)
     try:
-        return _decoded(im, source, max_px, orientation)
+        if held is None:
+            with ExitStack() as decoding:
+                return _decoded(im, source, max_px, orientation, decoding)
+        return _decoded(im, source, max_px, orientation, held)
     except BaseException:
         im.close()  # its file too: a failed decode must not leave it open
         raise
 
 
 def _decoded(
-    im: Image.Image, source: Path | io.BytesIO, max_px: int, orientation: int | None
+    im: Image.Image,
+    source: Path | io.BytesIO,
+    max_px: int,
+    orientation: int | None,
+    held: ExitStack,
 ) -> tuple[Image.Image, int]:
     if im.width * im.height > MAX_PIXELS:
         raise _NoThumbnail(f"decompression bomb: {im.width}x{im.height} exceeds {MAX_PIXELS} px")
     if orientation is None and isinstance(source, Path):
         orientation = _heif_orientation(im, source)  # before draft: HEIF info of the image
-    request = _draft_request(im.size, max_px)
+    full = im.size
+    request = _draft_request(full, max_px)
     if request is not None:
-        size = im.size
         im.draft("RGB", request)  # JPEG: DCT scaling; HEIF: an embedded thumbnail, if any
-        small = _draft_request(size, HEIF_EMBEDDED_MIN_PX)
-        if im.size == size and im.format == "HEIF" and small is not None:
+        small = _draft_request(full, HEIF_EMBEDDED_MIN_PX)
+        if im.size == full and im.format == "HEIF" and small is not None:
             # phones embed a 320-512 px preview: decoding it instead of the full HEVC image is
             # ~100x cheaper (≈300 ms → ≈1 ms), at the price of a smaller thumbnail
             im.draft("RGB", small)
+    held.enter_context(DECODES.reserve(_decode_pixels(im, full)))
     im.load()
     if orientation is None:
         orientation = _exif_orientation(im)
@@ -157,6 +182,14 @@ def _decoded(
 
 HEIF_EMBEDDED_MIN_PX = 320
 """A HEIF's embedded preview is used as the thumbnail when its long side is at least this."""
+
+
+def _decode_pixels(im: Image.Image, full: tuple[int, int]) -> int:
+    """The pixels a decode of ``im`` (after ``draft``; ``full`` its size before) weighs in the
+    budget: its size, but the full size of a progressive JPEG, whose DCT coefficients libjpeg
+    keeps for the whole picture whatever the scale."""
+    width, height = full if im.format == "JPEG" and im.info.get("progressive") else im.size
+    return width * height
 
 
 def _draft_request(size: tuple[int, int], max_px: int) -> tuple[int, int] | None:
@@ -191,7 +224,7 @@ def _exif_orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) and value in _ORIENTATION_TRANSPOSE else 1
 
 
-def _raw_image(path: Path, max_px: int) -> tuple[Image.Image, int]:
+def _raw_image(path: Path, max_px: int, held: ExitStack) -> tuple[Image.Image, int]:
     import rawpy
 
     try:
@@ -203,33 +236,17 @@ def _raw_image(path: Path, max_px: int) -> tuple[Image.Image, int]:
                 thumb = None
             data: Any = thumb.data if thumb is not None else None
             if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
-                return _open_image(io.BytesIO(data), max_px, orientation)
+                return _open_image(io.BytesIO(data), max_px, orientation, held)
             if thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
                 return Image.fromarray(data), orientation
             if raw.sizes.width * raw.sizes.height > MAX_PIXELS:
                 raise _NoThumbnail("decompression bomb: RAW too large")
+            # LibRaw holds the whole mosaic and a half-size 16-bit picture while it works
+            held.enter_context(DECODES.reserve(raw.sizes.raw_width * raw.sizes.raw_height))
             rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
             return Image.fromarray(rgb), 1  # postprocess already applied the flip
     except rawpy.LibRawError as err:
         raise _NoThumbnail(f"libraw: {type(err).__name__}: {err}") from err
-
-
-def _video_frame(path: Path) -> Image.Image:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise _NoThumbnail("ffmpeg not on PATH: no video thumbnails")
-    for seek in ("1", None):
-        cmd: list[str] = [ffmpeg, "-nostdin", "-v", "error"]
-        if seek:
-            cmd += ["-ss", seek]
-        cmd += ["-i", str(path), "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]
-        try:
-            done = subprocess.run(cmd, capture_output=True, timeout=_FFMPEG_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired as err:
-            raise _NoThumbnail("ffmpeg timed out") from err
-        if done.returncode == 0 and done.stdout:
-            return Image.open(io.BytesIO(done.stdout))
-    raise _NoThumbnail(f"ffmpeg could not extract a frame: {done.stderr[-300:]!r}")
 
 
 def _encode(im: Image.Image, orientation: int, max_px: int) -> bytes:
