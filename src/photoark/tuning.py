@@ -1,4 +1,5 @@
-"""Process-level tuning of the C allocator (glibc), for the server and for the daemon.
+"""Process-level tuning of the C allocator (glibc): for the server, the daemon and the CLI's
+backup.
 
 The server moves large buffers (request bodies and their chunks: 64 KiB to 64 MiB).
 glibc serves blocks above its mmap threshold (128 KiB to start) with fresh ``mmap`` pages that
@@ -40,9 +41,13 @@ def _mallopt() -> Callable[[int, int], int] | None:
 
 
 def limit_arenas(count: int = 2) -> bool:
-    """At most ``count`` malloc arenas (glibc makes up to 8 per core, one per contending
-    thread: the daemon's upload, bundle and thumbnail threads each kept one, and freed memory
-    stayed in them). Call before starting threads. ``False`` where there is no glibc."""
+    """At most ``count`` malloc arenas (glibc gives each new thread an arena of its own, up
+    to 8 per core: the upload, bundle and thumbnail threads each kept one, and freed memory
+    stayed in them). ``False`` where there is no glibc.
+
+    Call it before starting threads: arenas already made stay, and once more than 8 exist
+    glibc fixes its limit for good and ignores this one (glibc 2.36: threads started before the
+    call keep their arenas; with 9 or more, the call changes nothing)."""
     mallopt = _mallopt()
     return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count) == 1)
 

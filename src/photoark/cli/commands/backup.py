@@ -29,6 +29,7 @@ from photoark.client.daemon.inhibit import SleepInhibitor
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress, BackupReport, backup
 from photoark.client.session import Session
 from photoark.client.settings import Settings
+from photoark.tuning import limit_arenas
 
 __all__ = ["LISTED", "backup_command", "print_report", "run_backup"]
 
@@ -47,7 +48,14 @@ def run_backup(
     json_output: bool,
 ) -> BackupReport:
     """Run a backup with a progress bar on a terminal, silently in a pipe or with --json. What
-    the libraries wrote to stderr during the bar is printed once it is gone."""
+    the libraries wrote to stderr during the bar is printed once it is gone.
+
+    glibc's malloc arenas are limited first (:func:`~photoark.tuning.limit_arenas`), before
+    the backup starts its threads (the limit does not apply to arenas already made): each
+    worker, sender and render thread kept an arena of its own, and the memory of freed parts
+    and pictures stayed in it (the originals of 5 videos and 353 photos: peak RSS 273 → 250
+    MiB from this alone)."""
+    limit_arenas()
     str_paths = [str(p) for p in paths]
     if not wants_progress(json_output):
         return backup(session, str_paths, album, options, BackupProgress())

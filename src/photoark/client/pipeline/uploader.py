@@ -12,6 +12,9 @@ missing. The content is hashed again while it is encrypted; if it no longer matc
 dedup decision was made on (or size/mtime moved), the upload is abandoned: a torn file is never
 committed.
 
+Memory: every encrypted part alive in the process (read and encrypted, or being sent) holds
+a permit of one budget (:mod:`.partbudget`), whatever the number of workers and files.
+
 Direct transfers (a server in S3 mode): each part is hashed with MD5 too, PUT to its presigned
 URL (:class:`_PartLinks`: a window of URLs per session, from the session's answer, then
 ``GET /uploads/{id}/urls``; a fresh one when a URL expired) and then confirmed
@@ -37,6 +40,7 @@ import blake3
 from photoark.client.api import ApiClient
 from photoark.client.errors import ApiError, FileChangedError, UploadStopped, UrlExpired
 from photoark.client.pipeline.orphans import session_key
+from photoark.client.pipeline.partbudget import PARTS, PartBudget, Permit
 from photoark.client.pipeline.sources import ContentSource
 from photoark.client.state.queue import PendingUpload, UploadQueue
 from photoark.crypto.boxes import new_key
@@ -82,7 +86,9 @@ class ContentUploader:
     ``on_plain`` every plaintext byte dealt with (sent, or found already on the server), so the
     two differ on a resumed upload. ``tag``: the home's tag (:func:`.orphans.home_tag`), put
     in every session's idempotency key so that a session a kill left unrecorded can be told
-    apart from another device's and aborted."""
+    apart from another device's and aborted. ``in_flight``: parts of one file sent at once;
+    ``parts``: the budget of parts alive it shares with the process's other uploads (default
+    :data:`PARTS`)."""
 
     def __init__(
         self,
@@ -93,7 +99,9 @@ class ContentUploader:
         in_flight: int = 3,
         cancel: Callable[[], bool] = lambda: False,
         tag: str | None = None,
+        parts: PartBudget | None = None,
     ) -> None:
+        self._parts = PARTS if parts is None else parts
         self._cancel = cancel
         self._tag = tag
         self._api = api
@@ -195,36 +203,34 @@ class ContentUploader:
                 if self._cancel():
                     # the parts acknowledged so far are recorded: the next run goes on from here
                     raise UploadStopped(f"{path}: upload paused after {number} parts")
-                first = number * PART_CHUNKS
-                pieces = []
-                for index in range(first, min(first + PART_CHUNKS, n_chunks)):
-                    want = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
-                    plain = f.read(want)
-                    if len(plain) != want:
+                # the permit is handed to the part's send by push, else given back here
+                with self._parts.take() as permit:
+                    pieces = _encrypt_part(f.read, size, number, n_chunks, hasher, encryptor)
+                    if pieces is None:
+                        permit.release()  # before waiting on the window's sends
                         window.cancel()
                         self._drop(window.pending)
                         raise FileChangedError(f"{path} shrank while it was being uploaded")
-                    hasher.update(plain)
-                    pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
-                part = hashlib.sha256()
-                md5 = None if links is None else hashlib.md5(usedforsecurity=False)
-                for piece in pieces:
-                    part.update(piece)
-                    if md5 is not None:
-                        md5.update(piece)
-                digest = part.hexdigest()
-                on_server = server_parts.get(number) == digest
-                # the chunks go as they are, one after another: joining them would copy the
-                # whole part once more
-                window.push(
-                    number,
-                    tuple(pieces),
-                    digest,
-                    on_server,
-                    encryptor.snapshot(),
-                    None if md5 is None else md5.hexdigest(),
-                )
-                del pieces
+                    part = hashlib.sha256()
+                    md5 = None if links is None else hashlib.md5(usedforsecurity=False)
+                    for piece in pieces:
+                        part.update(piece)
+                        if md5 is not None:
+                            md5.update(piece)
+                    digest = part.hexdigest()
+                    on_server = server_parts.get(number) == digest
+                    # the chunks go as they are, one after another: joining them would copy
+                    # the whole part once more
+                    window.push(
+                        number,
+                        pieces,
+                        digest,
+                        on_server,
+                        encryptor.snapshot(),
+                        permit,
+                        None if md5 is None else md5.hexdigest(),
+                    )
+                    del pieces
             window.drain()
             trailing = f.read(1)
         pending = window.pending
@@ -235,10 +241,34 @@ class ContentUploader:
         return UploadResult(pending, sent, parts_sent, skipped)
 
 
+def _encrypt_part(
+    read: Callable[[int], bytes],
+    size: int,
+    number: int,
+    n_chunks: int,
+    hasher: blake3.blake3,
+    encryptor: StreamEncryptor,
+) -> tuple[bytes, ...] | None:
+    """Part ``number`` of a stream of ``size`` bytes, got with ``read`` (hashed into ``hasher``)
+    and encrypted: its chunks, in order; ``None`` if the stream ended early (the file shrank).
+    Each chunk's plaintext is gone once this returns."""
+    pieces = []
+    first = number * PART_CHUNKS
+    for index in range(first, min(first + PART_CHUNKS, n_chunks)):
+        want = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
+        plain = read(want)
+        if len(plain) != want:
+            return None
+        hasher.update(plain)
+        pieces.append(encryptor.push(plain, final=index == n_chunks - 1))
+    return tuple(pieces)
+
+
 class _Window:
     """Parts in flight for one file: encrypted in order, sent by up to ``size`` threads, and
     retired strictly in order, so the persisted (parts done, snapshot) always describes a
-    contiguous prefix the server has acknowledged. Memory: ``size`` parts. ``links``: the
+    contiguous prefix the server has acknowledged. Memory: ``size`` parts, each holding a
+    permit of the uploader's :class:`PartBudget` until its send is done. ``links``: the
     session's part URLs when parts go straight to the store (else through the server)."""
 
     def __init__(
@@ -280,10 +310,13 @@ class _Window:
         digest: str,
         on_server: bool,
         snap: bytes,
+        permit: Permit,
         md5: str | None = None,
     ) -> None:
         """Queue part ``number`` (its encrypted chunks in order; ``md5``: their MD5, hex, for
-        a direct transfer) for sending."""
+        a direct transfer) for sending. ``permit``, the part's, is handed to its send before
+        anything waits; if the part never gets a send (an error here), the caller's ``with``
+        gives it back."""
         size = sum(len(piece) for piece in data)
         plain = size - -(-size // CIPHER_CHUNK_SIZE) * ABYTES
         future: Future[int] = Future()
@@ -293,6 +326,7 @@ class _Window:
             future.set_result(self._send(number, data, digest, size, md5))
         else:
             future = self._pool.submit(self._send, number, data, digest, size, md5)
+        permit.release_when_done(future)
         self._queue.append((number, future, snap, plain))
         while len(self._queue) >= self._size or (self._queue and self._queue[0][1].done()):
             self._retire()
