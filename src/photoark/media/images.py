@@ -6,6 +6,10 @@
   cannot open a file (JPEG XL, metadata-only stubs, images above Pillow's pixel limit).
 * rawpy (LibRaw) gives a RAW's pixel dimensions.
 
+A small file the caller already holds in memory (read once to hash it) is parsed from those
+bytes (``data``): Pillow, the Samsung trailer and the HEIF box walks read nothing again, and
+the result is the same as from the path. exiv2 and LibRaw, the rare fallbacks, read the path.
+
 HEIC note: pillow-heif applies the container's rotation (``irot``/``imir``) while decoding
 and reports the *displayed* size, keeping the EXIF value as ``original_orientation``. When
 the file has such transforms, the size is swapped back for orientations 5..8 so
@@ -14,6 +18,7 @@ the file has such transforms, the size is swapped back for orientations 5..8 so
 
 from __future__ import annotations
 
+import io
 import warnings as pywarnings
 from pathlib import Path
 from typing import Any
@@ -41,32 +46,41 @@ _XMP_INFO_KEYS = ("xmp", "XML:com.adobe.xmp")
 _ISO_BMFF = {"heic", "heif", "avif", "cr3"}
 
 
-def read_image_metadata(path: Path, fmt: MediaFormat, meta: MediaMetadata) -> None:
-    """Fill ``meta`` from the image at ``path``; problems become ``meta.warnings``."""
+def read_image_metadata(
+    path: Path, fmt: MediaFormat, meta: MediaMetadata, data: bytes | None = None
+) -> None:
+    """Fill ``meta`` from the image at ``path``; problems become ``meta.warnings``. ``data``:
+    the file's whole content, when the caller has it (then parsed from there)."""
+    source: Path | bytes = path if data is None else data
     tags: ExifTags = {}
     xmp: bytes | str | None = None
     pillow_ok = False
     if not fmt.raw:
-        pillow_ok, xmp = _read_pillow(path, meta, tags)
+        pillow_ok, xmp = _read_pillow(path, source, meta, tags)
     if fmt.raw or not pillow_ok:
         _read_exiv2(path, meta, tags)
     if fmt.raw:
         _read_raw_size(path, meta)
     _apply_tags(tags, meta)
-    meta.motion_photo = _is_motion_photo(path, fmt, xmp)
+    meta.motion_photo = _is_motion_photo(source, fmt, xmp)
 
 
-def _read_pillow(path: Path, meta: MediaMetadata, tags: ExifTags) -> tuple[bool, Any]:
+def _read_pillow(
+    path: Path, source: Path | bytes, meta: MediaMetadata, tags: ExifTags
+) -> tuple[bool, Any]:
     ensure_heif_registered()
     try:
         with pywarnings.catch_warnings():
             pywarnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else path) as im:
                 width, height = im.size
                 tags.update(tags_from_pillow(im.getexif(), meta.warnings))
                 original = im.info.get("original_orientation")
                 xmp = next((im.info[k] for k in _XMP_INFO_KEYS if im.info.get(k)), None)
     except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+        if isinstance(err, UnidentifiedImageError) and isinstance(source, bytes):
+            # Pillow names what it could not identify: the file, not the bytes read from it
+            err = UnidentifiedImageError(f"cannot identify image file {str(path)!r}")
         meta.warnings.append(f"pillow: {err}")
         return False, None
     except Exception as err:  # corrupt headers raise anything from struct to SyntaxError
@@ -74,7 +88,7 @@ def _read_pillow(path: Path, meta: MediaMetadata, tags: ExifTags) -> tuple[bool,
         return False, None
     if isinstance(original, int) and 1 <= original <= 8:
         tags["Orientation"] = original
-        if original >= 5 and heif_has_transform(path):
+        if original >= 5 and heif_has_transform(source):
             width, height = height, width
     meta.width, meta.height = width, height
     return True, xmp
@@ -130,9 +144,9 @@ def _apply_tags(tags: ExifTags, meta: MediaMetadata) -> None:
         meta.height = to_int(tags.get("PixelYDimension"))
 
 
-def _is_motion_photo(path: Path, fmt: MediaFormat, xmp: bytes | str | None) -> bool:
+def _is_motion_photo(source: Path | bytes, fmt: MediaFormat, xmp: bytes | str | None) -> bool:
     if markers.xmp_says_motion_photo(xmp):
         return True
-    if "MotionPhoto_Data" in markers.samsung_trailer_names(path):
+    if "MotionPhoto_Data" in markers.samsung_trailer_names(source):
         return True
-    return fmt.name in _ISO_BMFF and markers.has_mpvd_box(path)
+    return fmt.name in _ISO_BMFF and markers.has_mpvd_box(source)

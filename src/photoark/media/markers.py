@@ -10,7 +10,8 @@
   SEF trailer at the end of the file, and its HEICs carry a top-level ``mpvd`` box.
 
 Reads are bounded: the SEF trailer is a few hundred bytes at the end of the file, and the
-top-level box walk reads 16 bytes per box.
+top-level box walk reads 16 bytes per box. Both take the file's path, or its content when
+the caller holds it in memory already (then nothing is read again).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from photoark.media._bmff import top_level_box_exists
+from photoark.media._bmff import opened, top_level_box_exists
 from photoark.media._tiff import TiffError, bytes_reader, read_ifd
 
 __all__ = [
@@ -63,10 +64,11 @@ def xmp_says_motion_photo(xmp: bytes | str | None) -> bool:
     return _XMP_MOTION.search(data) is not None
 
 
-def samsung_trailer_names(path: Path) -> list[str]:
-    """Names of the blocks listed in a Samsung SEF trailer (``[]`` when there is none)."""
+def samsung_trailer_names(source: Path | bytes) -> list[str]:
+    """Names of the blocks listed in a Samsung SEF trailer (``[]`` when there is none) of
+    the file at ``source``, or of ``source`` itself when it is the file's content."""
     try:
-        with path.open("rb") as fh:
+        with opened(source) as fh:
             return _sef_names(fh)
     except OSError:
         return []
@@ -105,6 +107,7 @@ def _sef_names(fh: BinaryIO) -> list[str]:
     return names
 
 
-def has_mpvd_box(path: Path) -> bool:
-    """Whether an ISO-BMFF file has a top-level ``mpvd`` box (Samsung motion HEIC)."""
-    return top_level_box_exists(path, b"mpvd")
+def has_mpvd_box(source: Path | bytes) -> bool:
+    """Whether an ISO-BMFF file (its path or its content) has a top-level ``mpvd`` box
+    (Samsung motion HEIC)."""
+    return top_level_box_exists(source, b"mpvd")

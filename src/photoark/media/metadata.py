@@ -62,8 +62,14 @@ class MediaMetadata:
         return cls(**values)
 
 
-def extract_metadata(path: str | os.PathLike[str], fmt: MediaFormat) -> MediaMetadata:
+def extract_metadata(
+    path: str | os.PathLike[str], fmt: MediaFormat, data: bytes | None = None
+) -> MediaMetadata:
     """Read the metadata of the file at ``path`` whose (sniffed) format is ``fmt``.
+
+    ``data``: the file's whole content, when the caller holds it already (a small file read
+    once to hash it): an image's is parsed from there instead of opening the file again, with
+    the same result. Videos are read from ``path`` regardless.
 
     Never raises for bad content; an unreadable file (``OSError``) is reported as a warning
     too, so a caller can store the result regardless.
@@ -76,7 +82,7 @@ def extract_metadata(path: str | os.PathLike[str], fmt: MediaFormat) -> MediaMet
         if fmt.kind == "video":
             video.read_video_metadata(target, fmt, meta)
         else:
-            images.read_image_metadata(target, fmt, meta)
+            images.read_image_metadata(target, fmt, meta, data)
     except Exception as err:  # last line of defence: metadata must never fail a backup
         meta.warnings.append(f"metadata: {type(err).__name__}: {err}")
     return meta

@@ -264,7 +264,9 @@ class _Worker:
         if st.st_size == 0:
             raise ClientError("empty file (0 bytes): nothing to back up")
         small = content_size(st.st_size) <= PART_SIZE
-        fmt, content_hash, data = identify(self.stat_cache, path, st, small)
+        fmt, content_hash, data = identify(
+            self.stat_cache, path, st, small, maybe_cached=not found.uncached
+        )
         if fmt is None:
             return Ignored(IgnoreReason.NOT_MEDIA)
         release = self.claims.acquire(claim_of(self.match, content_hash, path))
@@ -290,7 +292,8 @@ class _Worker:
                 data, now_hash = read_small(path, st)
                 if now_hash != content_hash:
                     raise FileChangedError(f"{path} changed since it was hashed")
-            desc = describe(path, st, fmt, content_hash, False, self.layout.relative_path(path))
+            where = self.layout.relative_path(path)
+            desc = describe(path, st, fmt, content_hash, False, where, data)
             source = file_source(path, st)
             future = self.handover.small(source, fmt, data, desc.metadata, release)
             handed_over = True

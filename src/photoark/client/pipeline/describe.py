@@ -64,14 +64,18 @@ def describe(
     content_hash: str,
     thumbnail: bool = True,
     relative_path: str | None = None,
+    data: bytes | None = None,
 ) -> Description:
     """Metadata (and, unless ``thumbnail`` is false, the thumbnail) of a file about to be
     backed up. A backup leaves thumbnails for after the originals (:mod:`.thumbnailer`).
-    ``relative_path``: where the file sits under the folder backed up (:class:`Layout`)."""
+    ``relative_path``: where the file sits under the folder backed up (:class:`Layout`).
+    ``data``: the file's whole content, when the caller read it already (a small file): the
+    metadata is parsed from it rather than from the file opened twice more, with the same
+    result (:func:`~photoark.media.extract_metadata`)."""
     warnings: list[str] = []
     media: dict[str, Any] = {}
     try:
-        extracted = extract_metadata(path, fmt)
+        extracted = extract_metadata(path, fmt, data)
         media = dict(extracted.to_json())
         warnings.extend(extracted.warnings)
     except Exception as err:  # media parsers must never stop a backup

@@ -49,12 +49,14 @@ def content_hash(cache: StatCache, path: str, st: os.stat_result) -> str | None:
 
 
 def identify(
-    cache: StatCache, path: str, st: os.stat_result, small: bool
+    cache: StatCache, path: str, st: os.stat_result, small: bool, maybe_cached: bool = True
 ) -> tuple[MediaFormat | None, str, bytes | None]:
     """Format and content hash, from the stat cache when the file is unchanged (``None`` and
     ``""`` for a non-media file); a ``small`` file read to hash it is returned whole, so it is
-    not read twice. Raises OSError or :class:`FileChangedError`."""
-    cached = cache.lookup(path, st)
+    not read twice. ``maybe_cached`` false: the caller knows the cache holds nothing for this
+    stat (the run's settle pass looked, :mod:`.settle`), so it is not asked again. Raises
+    OSError or :class:`FileChangedError`."""
+    cached = cache.lookup(path, st) if maybe_cached else None
     if cached is not None:
         fmt_name, digest = cached
         return (get_format(fmt_name) if fmt_name else None), digest, None

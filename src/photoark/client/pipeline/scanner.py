@@ -27,6 +27,9 @@ _BY_NAME = attrgetter("name")
 class Found:
     path: str
     stat: os.stat_result
+    uncached: bool = False
+    """Set by the run's settle pass (:mod:`.settle`): the stat cache held no entry for this
+    stat when it looked, so identifying the file need not ask it again."""
 
 
 @dataclass(frozen=True, slots=True)

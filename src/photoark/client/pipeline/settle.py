@@ -4,14 +4,16 @@ A file whose stat matches the stat cache has the content the cache says. If that
 already in the target album, the file is counted skipped (the whole of an unchanged re-run:
 no thread, no per-file query); if the library holds it elsewhere, it is added to the album by
 reference in batches (the whole of a re-backup into a new album). Everything else is left to
-the workers. The stat cache and the album's contents are read once per run.
+the workers; those the cache holds nothing for (new or changed files: all of a first backup)
+are marked :attr:`~.scanner.Found.uncached`, so a worker does not look them up again. The
+stat cache and the album's contents are read once per run.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from photoark.client.batches import in_batches
 from photoark.client.errors import ClientError, ServerUnreachable
@@ -23,6 +25,7 @@ from photoark.client.pipeline.outcome import IgnoreReason, Outcome
 from photoark.client.pipeline.scanner import Found
 from photoark.client.pipeline.tally import Tally
 from photoark.client.session import Session
+from photoark.client.state.db import subtree_bounds
 from photoark.client.state.mirror import Album, LibraryFile
 from photoark.client.state.pathversions import PathVersions
 from photoark.client.state.queue import UploadQueue
@@ -40,6 +43,13 @@ class _FastLookups:
     cache: _CacheSnapshot
     contents: set[tuple[str, str]]  # the target album's (hash, name)
     hashes: set[str]  # the target album's hashes
+    roots: frozenset[bytes]  # the raw roots the cache snapshot was read under
+    under: tuple[bytes, ...]  # the same, each ending in b"/": what their subtrees start with
+
+    def covers(self, raw: bytes) -> bool:
+        """Whether the cache snapshot holds the entry of the raw path ``raw``, if the cache
+        has one (``raw`` is one of the roots or under one)."""
+        return raw in self.roots or raw.startswith(self.under)
 
 
 class Settler:
@@ -66,8 +76,13 @@ class Settler:
         for the fast passes (Live Photo pairs, then single files)."""
         if self._fast is None:
             contents = self.session.mirror.album_contents(self.album.id)
+            bounds = [subtree_bounds(root) for root in roots]
             self._fast = _FastLookups(
-                self.stat_cache.snapshot(roots), contents, {h for h, _ in contents}
+                self.stat_cache.snapshot(roots),
+                contents,
+                {h for h, _ in contents},
+                frozenset(exact for exact, _, _ in bounds),
+                tuple(under for _, under, _ in bounds),
             )
         return self._fast
 
@@ -81,7 +96,8 @@ class Settler:
         """Count, without a thread or a per-file query, the files whose stat matches the cache
         and whose content is already in the target album (the whole of an unchanged re-run),
         add by reference those whose content is elsewhere in the library (:meth:`_add_known`);
-        return the others for the workers."""
+        return the others for the workers, marked :attr:`~.scanner.Found.uncached` when the
+        cache holds nothing for their stat."""
         lookups = self._lookups(roots)
         cache = lookups.cache
         queued = self.queue.paths()
@@ -91,7 +107,10 @@ class Settler:
         for item in found:
             raw = os.fsencode(item.path)
             hit = cache.get(raw)
-            if hit is None or hit[0] != StatCache.key_of(item.stat) or raw in queued:
+            if hit is None or hit[0] != StatCache.key_of(item.stat):
+                rest.append(replace(item, uncached=True) if lookups.covers(raw) else item)
+                continue
+            if raw in queued:
                 rest.append(item)
                 continue
             _, fmt, content_hash = hit
