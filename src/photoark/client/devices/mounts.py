@@ -1,0 +1,84 @@
+"""The mounted filesystems, read from ``/proc/self/mountinfo``.
+
+Why mountinfo and not ``/proc/mounts``: it has the same mount points, but also the device
+numbers and the superblock options (``ro`` of the filesystem itself, not only of this mount
+point). Fields are escaped by the kernel (a space is ``\\040``); :func:`parse_mountinfo`
+undoes that. Only mounts that can hold photos are kept (:data:`PSEUDO_FILESYSTEMS` are not).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["MOUNTINFO", "PSEUDO_FILESYSTEMS", "Mount", "parse_mountinfo", "read_mounts"]
+
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+PSEUDO_FILESYSTEMS = frozenset(
+    {
+        "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "pstore",
+        "debugfs", "tracefs", "configfs", "fusectl", "mqueue", "hugetlbfs", "bpf", "autofs",
+        "binfmt_misc", "rpc_pipefs", "nsfs", "efivarfs", "overlay", "squashfs", "ramfs",
+    }
+)  # fmt: skip
+"""Filesystems that are never a card, a camera or a phone."""
+
+_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field: str) -> str:
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One line of mountinfo: where, what (``source``, e.g. ``/dev/sdb1``), which filesystem,
+    and whether it is read-only (the mount or the filesystem)."""
+
+    mount_point: str
+    source: str
+    fstype: str
+    read_only: bool
+    major_minor: str = ""
+
+    @property
+    def is_block(self) -> bool:
+        """Backed by a device or image named by its path (a card in a reader, a camera as USB
+        storage, a loop image): not a FUSE daemon of the desktop like gvfs, not tmpfs."""
+        return self.source.startswith("/")
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    """The mounts described by mountinfo ``text``, pseudo filesystems left out. Malformed
+    lines are skipped (the kernel does not write any; a test fixture might)."""
+    mounts: list[Mount] = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        try:
+            sep = fields.index("-", 6)
+            fstype, source, super_options = fields[sep + 1], fields[sep + 2], fields[sep + 3]
+        except (ValueError, IndexError):
+            continue
+        if fstype in PSEUDO_FILESYSTEMS:
+            continue
+        options = fields[5].split(",") + super_options.split(",")
+        mounts.append(
+            Mount(
+                mount_point=_unescape(fields[4]),
+                source=_unescape(source),
+                fstype=fstype,
+                read_only="ro" in options,
+                major_minor=fields[2],
+            )
+        )
+    return mounts
+
+
+def read_mounts(path: Path = MOUNTINFO) -> list[Mount]:
+    """The mounts of this process's namespace; none when mountinfo cannot be read."""
+    try:
+        return parse_mountinfo(path.read_text(encoding="utf-8", errors="surrogateescape"))
+    except OSError:
+        return []
