@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from photoark.client.pipeline.uploader import content_size
-from tests.builders import Client, make_tree, wait_for
+from tests.builders import Client, make_tree, running_daemon, wait_for
 from tests.cards import ExfatCard, big_jpeg, camera_card, card_unavailable, phone_storage
 
 pytestmark = pytest.mark.skipif(
@@ -205,3 +205,18 @@ def test_unplugged_mid_import_then_resumed_sends_only_what_is_missing(
     assert (rest["uploaded"], rest["skipped"]) == (12 - cut["uploaded"], cut["uploaded"])
     assert rest["bytes_uploaded"] <= missing  # what was stored is not sent again (encrypted)
     assert sorted(f["name"] for f in alice.json("ls", "EOS_DIGITAL")) == sorted(photos)
+
+
+def test_the_daemon_imports_a_card_that_appears_and_frees_it_when_asked(
+    alice: Client, make_card: MakeCard
+) -> None:
+    alice.run("config", "set", "devices.auto_import", "true")
+    alice.run("config", "set", "devices.auto_free_up", "true")
+    log = alice.home.parent / f"daemon-{alice.home.name}.log"
+    with running_daemon(alice):
+        card = make_card("EOS_DIGITAL", camera_card(photos=2))  # plugged in while it runs
+        wait_for(lambda: not _files(card), timeout=120)  # backed up, verified, then freed
+    names = sorted(f["name"] for f in alice.json("ls", "EOS_DIGITAL"))
+    assert names == ["IMG_0001.JPG", "IMG_0002.JPG", "IMG_0003.DNG", "MVI_0004.MP4"]
+    text = log.read_text()
+    assert "EOS_DIGITAL: 4 photos backed up" in text and "Freed" in text, text

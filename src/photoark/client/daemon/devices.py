@@ -58,7 +58,8 @@ def summary_text(result: DeviceImport, freed: FreeUpSummary | None) -> tuple[str
     """The notification's summary and body for an import (and its free-up)."""
     r = result.report
     d = result.device
-    summary = f"{d.label}: {r.uploaded + r.added_to_album + r.skipped} photos backed up"
+    items = r.uploaded + r.added_to_album + r.skipped
+    summary = f"{d.label}: {items} photo{'' if items == 1 else 's'} backed up"
     body = f"{r.uploaded} new, {r.bytes_uploaded:,} bytes sent, into album {result.album!r}."
     if r.failed:
         body += f" {len(r.failed)} could not be backed up (see photoark status)."
