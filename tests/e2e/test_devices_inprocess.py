@@ -1,6 +1,6 @@
-"""Importing a device in-process on a real server, with no card needed (a folder stands for
-the device): files that change during the import, and the daemon's auto-import with its
-notification (a fake notifier, a fake device list)."""
+"""Importing a device on a real server with no card needed (a folder stands for the device):
+files that change during the import and the daemon's auto-import with its notification (in
+process: a fake notifier, a fake device list), bad input through the real CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from photoark.client.pipeline.outcome import Outcome
 from photoark.client.session import Session
 from photoark.client.settings import Settings
 from photoark.client.state.daemonstate import StatusBoard
-from tests.builders import jpeg_bytes, make_tree
+from tests.builders import Client, jpeg_bytes, make_tree
 
 
 class _CameraStillWriting(BackupProgress):
@@ -95,3 +95,19 @@ def test_daemon_device_imports_notify_what_was_backed_up_and_what_could_be_freed
     assert summary == "Pixel 7: 1 photo backed up"
     assert "into album 'Pixel 7'" in body and "1.2 KB could be freed" in body
     assert "photoark import mtp-Pixel --free-up" in body
+
+
+def test_bad_input_is_a_clear_error_and_a_folder_is_a_device(tmp_path: Path, alice: Client) -> None:
+    missing = alice.run("import", "NO_SUCH_CARD", check=False)
+    assert missing.returncode != 0
+    assert "no connected device or folder named 'NO_SUCH_CARD'" in missing.stderr
+    assert "photoark devices" in missing.stderr  # the hint
+    documents = make_tree(tmp_path / "Documents", {"notes.txt": "x"})
+    not_a_card = alice.run("import", str(documents), check=False)
+    assert not_a_card.returncode != 0 and "holds no DCIM folder" in not_a_card.stderr
+    alone = alice.run("import", str(documents), "--verify-download", check=False)
+    assert alone.returncode == 2 and "--verify-download goes with --free-up" in alone.stderr
+    copy = make_tree(tmp_path / "card copy", {"DCIM": {"Camera": {"a.jpg": jpeg_bytes(5)}}})
+    out = alice.json("import", str(copy))
+    assert (out["uploaded"], out["album"], out["device"]["kind"]) == (1, "card copy", "phone")
+    assert alice.json("ls", "card copy")[0]["name"] == "a.jpg"
