@@ -5,6 +5,7 @@ process: a fake notifier, a fake device list), bad input through the real CLI.""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from photoark.client.daemon.board import StatusPublisher
@@ -111,3 +112,36 @@ def test_bad_input_is_a_clear_error_and_a_folder_is_a_device(tmp_path: Path, ali
     out = alice.json("import", str(copy))
     assert (out["uploaded"], out["album"], out["device"]["kind"]) == (1, "card copy", "phone")
     assert alice.json("ls", "card copy")[0]["name"] == "a.jpg"
+
+
+def test_a_device_import_cut_short_by_a_pause_is_taken_again(
+    tmp_path: Path, session: Session
+) -> None:
+    card = make_tree(tmp_path / "CARD", {"DCIM": {"100CANON": {"IMG_0001.JPG": jpeg_bytes(1)}}})
+    device = Device("uuid-1", "CARD", "camera", str(card), str(card / "DCIM"))
+    settings = Settings(session.db)
+    settings.set("devices.auto_import", "true")
+    paused = threading.Event()
+    paused.set()
+    told: list[str] = []
+
+    def tell(summary: str, body: str) -> bool:
+        told.append(summary)
+        return True
+
+    imports = DeviceImports(
+        session,
+        settings,
+        lambda: BackupOptions(cancel=paused),
+        StatusPublisher(StatusBoard(session.db)),
+        find=lambda: [device],
+        tell=tell,
+    )
+    imports.look()
+    assert imports.import_next()
+    assert told == []  # nothing was backed up: no notification
+    imports.look()
+    assert imports.pending()  # the pause is over on a later look: imported then
+    paused.clear()
+    assert imports.import_next()
+    assert told == ["CARD: 1 photo backed up"]

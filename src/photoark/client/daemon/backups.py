@@ -44,7 +44,7 @@ from photoark.client.state.daemonstate import DaemonQueue, Failures, backed_up_a
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.watches import Watch
 
-__all__ = ["BackupRunner"]
+__all__ = ["BackupRunner", "batch_progress"]
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,12 @@ class _Progress(BackupProgress):
         with self._lock:
             self.current["bytes_done"] += n
         self._status.publish(current=dict(self.current), throttle=True)
+
+
+def batch_progress(status: StatusPublisher, album: str) -> BackupProgress:
+    """The progress of one daemon run into ``album``: shown on the status board as the current
+    batch, each item's outcome logged (a device import uses it too)."""
+    return _Progress(status, album)
 
 
 class BackupRunner:

@@ -21,17 +21,19 @@ and how much of the device could be freed (or was, with ``devices.auto_free_up``
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections.abc import Callable
 
+from photoark.client.daemon.backups import batch_progress
 from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.watcher import Settler, wait_until_settled
 from photoark.client.devices import Device, DeviceImport, discover, import_device
 from photoark.client.devices.notify import notify
-from photoark.client.errors import ClientError
+from photoark.client.errors import ClientError, ServerUnreachable
 from photoark.client.pipeline.backup import BackupOptions
 from photoark.client.session import Session
 from photoark.client.settings import Settings
+from photoark.client.state.devices import DeviceAlbums
 
 __all__ = ["DeviceFreer", "DeviceImports", "FreeUpSummary", "summary_text"]
 
@@ -100,7 +102,6 @@ class DeviceImports:
         self._present: set[str] = set()
         self._waiting: list[Device] = []
         self._settler = Settler(float(settings.get("watch.settle_seconds")))
-        self.stop = threading.Event()
 
     def look(self) -> None:
         """List the devices; those that appeared since the last look wait to be imported."""
@@ -125,23 +126,29 @@ class DeviceImports:
         if not self._waiting:
             return False
         device = self._waiting.pop(0)
-        self._status.publish(current={"device": device.label, "album": None})
+        album = DeviceAlbums(self._session.db).album_of(device.id, device.label)
+        options = self._options()
+        self._status.publish(state="backing_up")
         try:
             result = import_device(
                 self._session,
                 device,
-                options=self._options(),
+                options=options,
+                progress=batch_progress(self._status, album),
                 settle=lambda paths: wait_until_settled(self._settler, paths, SETTLE_TIMEOUT),
                 pull=False,
-                thumbnails=False,
+                thumbnails=False,  # made with the daemon's idle work
             )
         except Exception:
             self._present.discard(device.id)  # tried again when it is next seen
             raise
         finally:
-            self._status.publish(current=None)
-        if result.unplugged:
-            self._present.discard(device.id)
+            self._status.publish(current=None, last_backup=time.time())
+        cut_short = options.cancel is not None and options.cancel.is_set()
+        if result.unplugged or result.report.aborted or cut_short:
+            self._present.discard(device.id)  # the rest when it is next seen (or unpaused)
+        if result.report.aborted:
+            raise ServerUnreachable(result.report.aborted, result.report.aborted_hint)
         freed = None
         if self._freer is not None and result.complete:
             apply = bool(self._settings.get("devices.auto_free_up"))
@@ -151,5 +158,8 @@ class DeviceImports:
                 log.warning("free-up of %s failed: %s", device.label, err)
         summary, body = summary_text(result, freed)
         log.info("%s — %s", summary, body)
-        self._tell(summary, body)
+        r = result.report
+        news = r.uploaded or r.added_to_album or r.failed or result.unplugged
+        if news or (freed is not None and (freed[0] or freed[1] or freed[2])):
+            self._tell(summary, body)  # a device already backed up and freed: the log only
         return True
