@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from photoark.client.daemon.board import StatusPublisher
-from photoark.client.daemon.devices import DeviceImports
+from photoark.client.daemon.devices import DeviceFreer, DeviceImports
 from photoark.client.daemon.watcher import Settler, wait_until_settled
 from photoark.client.devices import Device, choose_device, import_device
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress
@@ -18,6 +19,31 @@ from photoark.client.session import Session
 from photoark.client.settings import Settings
 from photoark.client.state.daemonstate import StatusBoard
 from tests.builders import Client, jpeg_bytes, make_tree
+
+
+def _device_imports(
+    session: Session,
+    device: Device,
+    options: Callable[[], BackupOptions],
+    told: list[tuple[str, str]],
+    freer: DeviceFreer | None = None,
+) -> DeviceImports:
+    """The daemon's device imports seeing only ``device``; notifications recorded in
+    ``told``."""
+
+    def tell(summary: str, body: str) -> bool:
+        told.append((summary, body))
+        return True
+
+    return DeviceImports(
+        session,
+        Settings(session.db),
+        options,
+        StatusPublisher(StatusBoard(session.db)),
+        freer,
+        find=lambda: [device],
+        tell=tell,
+    )
 
 
 class _CameraStillWriting(BackupProgress):
@@ -71,19 +97,7 @@ def test_daemon_device_imports_notify_what_was_backed_up_and_what_could_be_freed
         freed.append(apply)
         return 1234, 0, None
 
-    def tell(summary: str, body: str) -> bool:
-        told.append((summary, body))
-        return True
-
-    imports = DeviceImports(
-        session,
-        settings,
-        BackupOptions,
-        StatusPublisher(StatusBoard(session.db)),
-        freer,
-        find=lambda: [device],
-        tell=tell,
-    )
+    imports = _device_imports(session, device, BackupOptions, told, freer)
     imports.look()
     assert not imports.pending()  # devices.auto_import is off by default
     settings.set("devices.auto_import", "true")
@@ -123,20 +137,8 @@ def test_a_device_import_cut_short_by_a_pause_is_taken_again(
     settings.set("devices.auto_import", "true")
     paused = threading.Event()
     paused.set()
-    told: list[str] = []
-
-    def tell(summary: str, body: str) -> bool:
-        told.append(summary)
-        return True
-
-    imports = DeviceImports(
-        session,
-        settings,
-        lambda: BackupOptions(cancel=paused),
-        StatusPublisher(StatusBoard(session.db)),
-        find=lambda: [device],
-        tell=tell,
-    )
+    told: list[tuple[str, str]] = []
+    imports = _device_imports(session, device, lambda: BackupOptions(cancel=paused), told)
     imports.look()
     assert imports.import_next()
     assert told == []  # nothing was backed up: no notification
@@ -144,4 +146,4 @@ def test_a_device_import_cut_short_by_a_pause_is_taken_again(
     assert imports.pending()  # the pause is over on a later look: imported then
     paused.clear()
     assert imports.import_next()
-    assert told == ["CARD: 1 photo backed up"]
+    assert [summary for summary, _ in told] == ["CARD: 1 photo backed up"]
