@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from photoark.client.devices import NoSuchDevice, Sources, choose_device, discover
-from photoark.client.devices.identity import Identity, block_identity, gvfs_identity, volume_serial
+from photoark.client.devices.identity import (
+    Identity,
+    block_identity,
+    gvfs_identity,
+    volume_label,
+    volume_serial,
+)
 from photoark.client.devices.kinds import classify
 from photoark.client.devices.mounts import Mount, parse_mountinfo
 from photoark.client.devices.udisks import block_ids_from_objects
@@ -31,12 +37,14 @@ def _sources(tmp: Path, lines: list[str], gvfs: Path | None = None) -> Sources:
     )
 
 
-def test_mountinfo_is_parsed_with_escapes_and_pseudo_filesystems_left_out() -> None:
+def test_mountinfo_is_parsed_with_escapes_and_pseudo_and_network_filesystems_left_out() -> None:
     text = "\n".join(
         [
             "22 1 0:21 / /proc rw,nosuid - proc proc rw",
             mountinfo_line("/media/me/EOS DIGITAL", "/dev/sdb1", "exfat"),
             "45 27 7:0 / /mnt/card ro,nosuid,relatime - fuseblk /dev/loop0 rw,allow_other",
+            "50 27 0:50 / /mnt/nas rw - nfs4 nas:/photos rw",
+            "51 27 0:51 / /run/user/1000/gvfs rw - fuse.gvfsd-fuse gvfsd-fuse rw",
             "garbage line",
         ]
     )
@@ -110,6 +118,34 @@ def test_block_id_from_udev_links_else_boot_sector_else_path_hash(tmp_path: Path
     assert first.id.startswith("path-") and first == block_identity(
         unreadable, tmp_path / "none", tmp_path / "none"
     )
+
+
+def test_volume_label_of_exfat_from_its_root_directory_and_of_fat_from_its_boot_sector(
+    tmp_path: Path,
+) -> None:
+    image = bytearray(64 << 10)
+    image[3:11] = b"EXFAT   "
+    image[108], image[109] = 9, 3  # 512-byte sectors, 8 sectors a cluster
+    image[88:92] = (16).to_bytes(4, "little")  # cluster heap at sector 16
+    image[96:100] = (4).to_bytes(4, "little")  # root directory at cluster 4
+    root = (16 + (4 - 2) * 8) * 512
+    image[root] = 0x81  # an allocation bitmap entry first
+    name = "NIKON D750".encode("utf-16-le")
+    image[root + 32 : root + 34] = bytes([0x83, 10])
+    image[root + 34 : root + 34 + len(name)] = name
+    (tmp_path / "sdz1").write_bytes(image)
+    mount = Mount("/mnt/card", str(tmp_path / "sdz1"), "exfat", False)
+    assert block_identity(mount, tmp_path / "none", tmp_path / "none").label == "NIKON D750"
+    read = lambda offset, size: bytes(image[offset : offset + size])  # noqa: E731
+    assert volume_label(bytes(image[:512]), read) == "NIKON D750"
+    image[root + 32] = 0x00  # no label entry: the end of the directory
+    assert volume_label(bytes(image[:512]), read) is None
+    fat32 = bytearray(512)
+    fat32[82:90] = b"FAT32   "
+    fat32[71:82] = b"CANON_DC   "
+    assert volume_label(bytes(fat32), read) == "CANON_DC"
+    fat32[71:82] = b"NO NAME    "
+    assert volume_label(bytes(fat32), read) is None
 
 
 def test_volume_serial_of_fat_and_others() -> None:

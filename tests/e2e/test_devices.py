@@ -34,14 +34,17 @@ MakeCard = Callable[..., ExfatCard]
 
 @pytest.fixture
 def make_card(tmp_path: Path) -> Iterator[MakeCard]:
-    """Make exFAT cards: ``make_card(LABEL, spec)`` formats one, mounts it at
-    ``tmp/…/LABEL`` (the label is the mount point's name, as udisks2 mounts), writes ``spec``
-    (``make_tree``) and plugs it in again, so what is read comes from the card."""
+    """Make exFAT cards: ``make_card(LABEL, spec)`` formats one with that volume label, mounts
+    it at ``tmp/slotN/sdcard`` (not named after the label: the label is read from the card),
+    writes ``spec`` (``make_tree``) and plugs it in again, so what is read comes from the
+    card."""
     cards: list[ExfatCard] = []
 
     def make(label: str, spec: dict[str, Any], size_mb: int = 64) -> ExfatCard:
         n = len(cards)
-        card = ExfatCard(tmp_path / f"card{n}.img", tmp_path / f"slot{n}" / label, label, size_mb)
+        card = ExfatCard(
+            tmp_path / f"card{n}.img", tmp_path / f"slot{n}" / "sdcard", label, size_mb
+        )
         cards.append(card)
         make_tree(card.mount(), spec)
         card.unmount()

@@ -1,4 +1,4 @@
-"""The mounted filesystems, read from ``/proc/self/mountinfo``.
+"""The mounted filesystems that may be a device, read from ``/proc/self/mountinfo``.
 
 Why mountinfo and not ``/proc/mounts``: it has the same mount points, but also the device
 numbers and the superblock options (``ro`` of the filesystem itself, not only of this mount
@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MOUNTINFO", "PSEUDO_FILESYSTEMS", "Mount", "parse_mountinfo", "read_mounts"]
+__all__ = [
+    "MOUNTINFO",
+    "NETWORK_FILESYSTEMS",
+    "PSEUDO_FILESYSTEMS",
+    "Mount",
+    "parse_mountinfo",
+    "read_mounts",
+]
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 
@@ -24,6 +31,15 @@ PSEUDO_FILESYSTEMS = frozenset(
     }
 )  # fmt: skip
 """Filesystems that are never a card, a camera or a phone."""
+
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "davfs",
+        "fuse.sshfs", "fuse.rclone", "fuse.gvfsd-fuse",
+    }
+)  # fmt: skip
+"""Left out too: listing a hung network share would hang ``photoark devices``, and gvfs's own
+folder is looked into device by device (:mod:`.discovery`)."""
 
 _ESCAPE = re.compile(r"\\([0-7]{3})")
 
@@ -61,7 +77,7 @@ def parse_mountinfo(text: str) -> list[Mount]:
             fstype, source, super_options = fields[sep + 1], fields[sep + 2], fields[sep + 3]
         except (ValueError, IndexError):
             continue
-        if fstype in PSEUDO_FILESYSTEMS:
+        if fstype in PSEUDO_FILESYSTEMS or fstype in NETWORK_FILESYSTEMS:
             continue
         options = fields[5].split(",") + super_options.split(",")
         mounts.append(
