@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from photoark.client.devices.identity import (
     volume_serial,
 )
 from photoark.client.devices.kinds import classify
-from photoark.client.devices.mounts import Mount, parse_mountinfo
+from photoark.client.devices.mounts import Mount, MountChanges, parse_mountinfo
 from photoark.client.devices.udisks import block_ids_from_objects
 from photoark.client.state.db import StateDB
 from photoark.client.state.devices import DeviceAlbums
@@ -204,3 +207,25 @@ def test_device_album_defaults_to_label_and_is_remembered(tmp_path: Path) -> Non
         assert albums.album_of("uuid-2", "") == "uuid-2"
     finally:
         db.close()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("mount") is None, reason="needs root to mount a tmpfs"
+)
+def test_mount_changes_wake_on_mount_and_unmount(tmp_path: Path) -> None:
+    changes = MountChanges()
+    point = tmp_path / "card"
+    point.mkdir()
+    try:
+        assert not changes.wait(0.05)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(point)], check=True)
+        assert changes.wait(5)
+        assert not changes.wait(0.05)  # reset by the read
+        subprocess.run(["umount", str(point)], check=True)
+        assert changes.wait(5)
+    finally:
+        subprocess.run(["umount", str(point)], capture_output=True)
+        changes.close()
+    started = time.monotonic()
+    assert not MountChanges(tmp_path / "no-proc").wait(0.1)  # no mountinfo: a plain sleep
+    assert time.monotonic() - started >= 0.1

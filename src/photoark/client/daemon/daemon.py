@@ -120,6 +120,12 @@ class Daemon:
                 target=self._pausing.follow, args=(self.stop_event,), name="policy", daemon=True
             ),
             threading.Thread(target=self._changes.follow, name="events", daemon=True),
+            threading.Thread(
+                target=self._devices.follow,
+                args=(self.stop_event, self.settler.wake),
+                name="mounts",
+                daemon=True,
+            ),
         ]
         self._pausing.check_policy()
         try:
@@ -140,7 +146,7 @@ class Daemon:
                 if now - last_refresh >= self.timing.watches_every:
                     self._folders.refresh()
                     last_refresh = now
-                if now - last_devices >= self.timing.devices_every:
+                if self._devices.due() or now - last_devices >= self.timing.devices_every:
                     self._devices.look()
                     last_devices = now
                 self._turn()

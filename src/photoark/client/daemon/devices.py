@@ -2,9 +2,12 @@
 own when ``devices.auto_import`` is set, and a desktop notification says what was backed up
 and how much of the device could be freed (or was, with ``devices.auto_free_up``).
 
-- **Appearing**: every ``devices_every`` seconds the connected devices are listed
+- **Appearing**: the connected devices are listed
   (:func:`~photoark.client.devices.discover`, cheap: a read of mountinfo and a few
-  ``listdir``); an id not in the previous listing has appeared. Devices present when the daemon
+  ``listdir``) as soon as the mount table changes (:meth:`DeviceImports.follow`, a thread
+  polling mountinfo), and every ``devices_every`` seconds (gvfs's MTP/PTP devices appear
+  inside its one FUSE mount, which the mount table does not show); an id not in the previous
+  listing has appeared. Devices present when the daemon
   starts count as appearing (importing a device already imported costs its stat-cache
   lookups and sends nothing).
 - **Importing** goes through :func:`~photoark.client.devices.import_device` like ``photoark
@@ -21,6 +24,7 @@ and how much of the device could be freed (or was, with ``devices.auto_free_up``
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -28,6 +32,7 @@ from photoark.client.daemon.backups import batch_progress
 from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.watcher import Settler, wait_until_settled
 from photoark.client.devices import Device, DeviceImport, discover, import_device
+from photoark.client.devices.mounts import MountChanges
 from photoark.client.devices.notify import notify
 from photoark.client.errors import ClientError, ServerUnreachable
 from photoark.client.pipeline.backup import BackupOptions
@@ -102,6 +107,25 @@ class DeviceImports:
         self._present: set[str] = set()
         self._waiting: list[Device] = []
         self._settler = Settler(float(settings.get("watch.settle_seconds")))
+        self._mounts_changed = threading.Event()
+
+    def follow(self, stop: threading.Event, wake: threading.Event) -> None:
+        """The mounts thread: on every mount or unmount, ask for a look and ``wake`` the
+        loop; until ``stop``."""
+        changes = MountChanges()
+        try:
+            while not stop.is_set():
+                if changes.wait(1.0):
+                    self._mounts_changed.set()
+                    wake.set()
+        finally:
+            changes.close()
+
+    def due(self) -> bool:
+        """Whether the mounts changed since the last call (then: look now)."""
+        changed = self._mounts_changed.is_set()
+        self._mounts_changed.clear()
+        return changed
 
     def look(self) -> None:
         """List the devices; those that appeared since the last look wait to be imported."""

@@ -9,14 +9,18 @@ undoes that. Only mounts that can hold photos are kept (:data:`PSEUDO_FILESYSTEM
 from __future__ import annotations
 
 import re
+import select
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "MOUNTINFO",
     "NETWORK_FILESYSTEMS",
     "PSEUDO_FILESYSTEMS",
     "Mount",
+    "MountChanges",
     "parse_mountinfo",
     "read_mounts",
 ]
@@ -98,3 +102,36 @@ def read_mounts(path: Path = MOUNTINFO) -> list[Mount]:
         return parse_mountinfo(path.read_text(encoding="utf-8", errors="surrogateescape"))
     except OSError:
         return []
+
+
+class MountChanges:
+    """Waits for the mount table to change: the kernel flags ``/proc/self/mountinfo`` with
+    ``POLLPRI``/``POLLERR`` on every mount and unmount, until the file is read again. Without
+    it (no /proc) :meth:`wait` just sleeps its timeout: callers look again on a timer anyway.
+    One reader thread; :meth:`close` when done."""
+
+    def __init__(self, path: Path = MOUNTINFO) -> None:
+        self._file: BinaryIO | None = None
+        self._poll = select.poll()
+        try:
+            self._file = open(path, "rb")  # noqa: SIM115 (held open: that is the watch)
+            self._file.read()
+            self._poll.register(self._file.fileno(), select.POLLPRI | select.POLLERR)
+        except OSError:
+            self.close()
+
+    def wait(self, timeout: float) -> bool:
+        """True when the mounts changed within ``timeout`` seconds (and the flag is reset)."""
+        if self._file is None:
+            time.sleep(timeout)
+            return False
+        if not self._poll.poll(int(timeout * 1000)):
+            return False
+        self._file.seek(0)
+        self._file.read()
+        return True
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
