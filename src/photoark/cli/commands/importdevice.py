@@ -114,10 +114,12 @@ def _print(result: DeviceImport, freed: DeviceFreeUp | None, free_up: bool) -> N
                 print_problem(f"not deleted {f['path']!r}: {f['error']}", "", "warning")
     if freed.refused:
         print_problem(freed.refused, "", "note")
+    failed = len(result.report.failed)
     console.print(
         f"freed {plural(freed.bytes_freed, 'byte')} on {d.label}: "
         f"{plural(len(freed.result.deleted) if freed.result else 0, 'file')} deleted, "
-        f"{plural(len(kept), 'file')} kept",
+        f"{plural(len(kept), 'file')} kept"
+        + (f" (and the {plural(failed, 'file')} not backed up, listed below)" if failed else ""),
         highlight=False,
         markup=False,
     )
