@@ -107,3 +107,34 @@ def test_a_remote_server_down_is_not_the_local_one(tmp_path: Path) -> None:
     server = _by_check(run_checks(home, MAINS))["server"]
     assert server.level == "fail" and "photoark server" in server.fix
     assert "local start" not in server.fix
+
+
+def test_devices_say_what_each_kind_lacks(tmp_path: Path) -> None:
+    from photoark.client.devices.support import DeviceSupport
+
+    bare = DeviceSupport(
+        mountinfo=True,
+        udisks_bus=False,
+        gvfs_running=False,
+        gvfs_backends={"mtp": False, "gphoto2": True, "afc": False},
+        gphoto2_binding=False,
+        session_bus=False,
+    )
+    home = resolve_home(tmp_path / "h")
+    found = _by_check(run_checks(home, MAINS, which=lambda _: "/x", devices=lambda: bare))
+    cards = found["devices: cards"]
+    assert cards.level == "ok" and "mount them yourself" in cards.detail
+    phones = found["devices: phones"]
+    assert phones.level == "warn" and "gvfsd-mtp is not installed" in phones.detail
+    assert "gvfs is not running" in phones.detail and "gvfs-backends" in phones.fix
+    assert "gvfsd-gphoto2" not in found["devices: cameras"].detail  # installed
+    assert found["devices: notifications"].level == "warn"
+    desktop = dataclasses.replace(
+        bare,
+        udisks_bus=True,
+        gvfs_running=True,
+        gvfs_backends={"mtp": True, "gphoto2": True, "afc": True},
+        session_bus=True,
+    )
+    found = _by_check(run_checks(home, MAINS, which=lambda _: "/x", devices=lambda: desktop))
+    assert all(f.level == "ok" for name, f in found.items() if name.startswith("devices"))

@@ -50,6 +50,8 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "dedup": ("dedup", "dedup_command"),
     "similar": ("similar", "similar_app"),
     "free-up-space": ("freeup", "free_up_command"),
+    "devices": ("devices", "devices_command"),
+    "import": ("importdevice", "import_command"),
     "trash": ("trash", "trash_app"),
     "rm": ("trash", "rm_command"),
     "delete": ("trash", "delete_command"),

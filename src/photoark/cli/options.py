@@ -21,6 +21,7 @@ __all__ = [
     "HelpGroup",
     "HomeOption",
     "JsonOption",
+    "VerifyDownloadOption",
     "home_of",
     "plain_help",
     "read_password",
@@ -37,6 +38,12 @@ HomeOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+VerifyDownloadOption = Annotated[
+    bool,
+    typer.Option(
+        "--verify-download", help="Download and decrypt each server copy before deleting."
+    ),
+]
 
 
 def home_of(home: Path | None) -> ClientHome:

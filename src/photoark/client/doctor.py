@@ -18,6 +18,7 @@ from pathlib import Path
 import photoark
 from photoark.client.api import ApiClient
 from photoark.client.daemon.policy import Probe, UploadPolicy, pause_reason
+from photoark.client.devices.support import GVFS_BACKENDS, DeviceSupport, device_support
 from photoark.client.errors import AuthFailed, ClientError
 from photoark.client.home import ClientHome
 from photoark.client.local.server import LocalServer, local_account_server, serves_account
@@ -306,11 +307,68 @@ def _ffmpeg(which: Callable[[str], str | None]) -> Finding:
     )
 
 
+def _devices(support: DeviceSupport) -> list[Finding]:
+    """One finding per kind of device: what finds it here, what is missing."""
+    cards = Finding(
+        "devices: cards",
+        "ok" if support.mountinfo else "fail",
+        "cards and USB-storage cameras are found once mounted"
+        + (
+            " (udisks2 can mount them)"
+            if support.udisks_bus
+            else "; no system bus for udisks2: mount them yourself (or with your desktop)"
+        ),
+        "" if support.mountinfo else "/proc/self/mountinfo cannot be read: is /proc mounted?",
+    )
+    backends = support.gvfs_backends
+    out = [cards]
+    for kind, scheme, what in (
+        ("phones", "mtp", "Android phones (MTP)"),
+        ("cameras", "gphoto2", "PTP cameras"),
+        ("iPhones", "afc", "iPhones (AFC)"),
+    ):
+        ready = support.gvfs_running and backends.get(scheme, False)
+        missing = [] if support.gvfs_running else ["gvfs is not running (no $XDG_RUNTIME_DIR/gvfs)"]
+        if not backends.get(scheme, False):
+            missing.append(f"{GVFS_BACKENDS[scheme]} is not installed")
+        out.append(
+            Finding(
+                f"devices: {kind}",
+                "ok" if ready else "warn",
+                f"{what} are found through gvfs"
+                if ready
+                else f"{what} are not seen: "
+                + "; ".join(missing)
+                + (
+                    " (the gphoto2 binding is installed, but photoark imports through gvfs only)"
+                    if support.gphoto2_binding
+                    else " (libgphoto2's binding is not used either)"
+                ),
+                ""
+                if ready
+                else "sudo apt install gvfs-backends gvfs-fuse, in a desktop session; "
+                "or mount the device's storage yourself and run photoark import FOLDER",
+            )
+        )
+    out.append(
+        Finding(
+            "devices: notifications",
+            "ok" if support.session_bus else "warn",
+            "desktop notifications after an automatic import"
+            if support.session_bus
+            else "no session D-Bus: the daemon's imports are only in its log",
+            "" if support.session_bus else "run the daemon in your desktop session",
+        )
+    )
+    return out
+
+
 def run_checks(
     home: ClientHome,
     probe: Probe,
     inotify_limit: Path = INOTIFY_LIMIT,
     which: Callable[[str], str | None] = shutil.which,
+    devices: Callable[[], DeviceSupport] = device_support,
 ) -> list[Finding]:
     db = StateDB(home.ensure().state_db)
     try:
@@ -321,6 +379,7 @@ def run_checks(
             _disk(home),
             _policy(db, probe),
             _ffmpeg(which),
+            *_devices(devices()),
         ]
     finally:
         db.close()

@@ -95,6 +95,19 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("web.port", 8421, _port, "the port of the web app the daemon serves"),
         Setting(
+            "devices.auto_import",
+            False,
+            _bool,
+            "the daemon imports a card, camera or phone (a DCIM folder) as soon as it appears",
+        ),
+        Setting(
+            "devices.auto_free_up",
+            False,
+            _bool,
+            "after an automatic import, the daemon deletes from the device what is safely "
+            "backed up (free-up-space's rules; needs devices.auto_import)",
+        ),
+        Setting(
             "watch.settle_seconds",
             1.0,
             _seconds,

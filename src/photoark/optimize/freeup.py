@@ -30,12 +30,12 @@ from photoark.client.batches import in_batches
 from photoark.client.errors import ApiError, FileChangedError, IntegrityFailure, NothingToScan
 from photoark.client.library import sync
 from photoark.client.library.export import verify_server_copy
+from photoark.client.library.holding import LibraryContents
 from photoark.client.pipeline.identify import content_hash as identify
 from photoark.client.pipeline.identify import hash_unchanged
 from photoark.client.pipeline.scanner import scan_split
 from photoark.client.session import Session
 from photoark.client.state.daemonstate import DaemonQueue
-from photoark.client.state.mirror import LibraryFile
 from photoark.client.state.pathversions import PathVersions
 from photoark.client.state.queue import UploadQueue
 from photoark.client.state.statcache import StatCache
@@ -111,24 +111,6 @@ class FreeUpResult:
         }
 
 
-class _Library:
-    """The decisions' view of the mirror: live files by hash, Live Photo parts by hash."""
-
-    def __init__(self, session: Session) -> None:
-        self._mirror = session.mirror
-        self._parts: dict[str, LibraryFile] = {}
-        for f in self._mirror.files_of_type("live"):
-            for part_hash in f.metadata.part_hashes():
-                self._parts.setdefault(part_hash, f)
-
-    def holding(self, content_hash: str) -> LibraryFile | None:
-        """A live library file holding this content (alone, or as a Live Photo part)."""
-        found = self._mirror.find_by_hash(content_hash)
-        if found:
-            return found[0]
-        return self._parts.get(content_hash)
-
-
 def plan_free_up(
     session: Session,
     paths: Sequence[str] = (),
@@ -143,7 +125,7 @@ def plan_free_up(
     if not roots:
         raise NothingToScan("no folders to free up")
     sync.pull(session)
-    library = _Library(session)
+    library = LibraryContents(session.mirror)
     cache = StatCache(session.db)
     versions = PathVersions(session.db)
     busy = {os.fsdecode(p) for p in UploadQueue(session.db).paths()}

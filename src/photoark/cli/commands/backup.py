@@ -9,8 +9,9 @@ long lists capped at :data:`LISTED` lines (``--json`` lists all).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,7 +32,9 @@ from photoark.client.session import Session
 from photoark.client.settings import Settings
 from photoark.tuning import limit_arenas
 
-__all__ = ["LISTED", "backup_command", "print_report", "run_backup"]
+__all__ = ["LISTED", "backup_command", "listed", "print_report", "run_backup", "with_progress"]
+
+T = TypeVar("T")
 
 LISTED = 20
 """Lines of a list (failures, thumbnails not made, files passed over) printed before
@@ -47,8 +50,17 @@ def run_backup(
     options: BackupOptions,
     json_output: bool,
 ) -> BackupReport:
-    """Run a backup with a progress bar on a terminal, silently in a pipe or with --json. What
-    the libraries wrote to stderr during the bar is printed once it is gone.
+    """Run a backup with a progress bar on a terminal, silently in a pipe or with --json (see
+    :func:`with_progress`)."""
+    str_paths = [str(p) for p in paths]
+    return with_progress(
+        json_output, lambda progress: backup(session, str_paths, album, options, progress)
+    )
+
+
+def with_progress(json_output: bool, run: Callable[[BackupProgress], T]) -> T:
+    """``run`` a backup with a progress bar on a terminal, silently in a pipe or with --json.
+    What the libraries wrote to stderr during the bar is printed once it is gone.
 
     glibc's malloc arenas are limited first (:func:`~photoark.tuning.limit_arenas`), before
     the backup starts its threads (the limit does not apply to arenas already made): each
@@ -56,11 +68,10 @@ def run_backup(
     and pictures stayed in it (the originals of 5 videos and 353 photos: peak RSS 273 → 250
     MiB from this alone)."""
     limit_arenas()
-    str_paths = [str(p) for p in paths]
     if not wants_progress(json_output):
-        return backup(session, str_paths, album, options, BackupProgress())
+        return run(BackupProgress())
     with RichBackupProgress() as progress:
-        report = backup(session, str_paths, album, options, progress)
+        result = run(progress)
     held = progress.held_back()
     if held:
         stderr.print(
@@ -68,8 +79,8 @@ def run_backup(
             " backed up unless listed as failed below):",
             highlight=False,
         )
-        _listed([f"  {line}" for line in held])
-    return report
+        listed([f"  {line}" for line in held])
+    return result
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -78,7 +89,7 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _listed(lines: list[str], out: Console | None = None) -> None:
+def listed(lines: list[str], out: Console | None = None) -> None:
     """Print the first :data:`LISTED` of ``lines`` (on ``out``, stderr by default), then how
     many more there are."""
     out = out or stderr
@@ -110,7 +121,7 @@ def print_report(report: BackupReport) -> None:
             f"originals are backed up), {report.thumbnails_pending} left for the next run"
             + (":" if thumbs.failed else "")
         )
-        _listed([f"  {f['path']!r}: {_one_line(f['error'])}" for f in thumbs.failed], console)
+        listed([f"  {f['path']!r}: {_one_line(f['error'])}" for f in thumbs.failed], console)
     if report.deleted_from_backup:
         console.print(
             f"{plural(len(report.deleted_from_backup), 'file')} not uploaded: you deleted them"
@@ -122,14 +133,14 @@ def print_report(report: BackupReport) -> None:
             f"{plural(len(report.ignored), 'file')} passed over (not photos or videos):",
             highlight=False,
         )
-        _listed([f"  {i['path']!r}: {i['reason']}" for i in report.ignored], console)
+        listed([f"  {i['path']!r}: {i['reason']}" for i in report.ignored], console)
     if report.failed:
         stderr.print(
             f"[red]failed:[/] {plural(len(report.failed), 'file')} not backed up (the next run"
             " tries again):",
             highlight=False,
         )
-        _listed([f"  {f['path']!r}: {_one_line(f['error'])}" for f in report.failed])
+        listed([f"  {f['path']!r}: {_one_line(f['error'])}" for f in report.failed])
     videos = thumbs.videos_without_ffmpeg
     if videos:
         theirs = "its thumbnail needs" if videos == 1 else "their thumbnails need"

@@ -20,6 +20,7 @@ from photoark.client.errors import ClientError
 from photoark.client.home import ClientHome
 from photoark.client.session import Session
 from photoark.client.settings import Settings
+from photoark.optimize.devicefree import free_summary
 from photoark.tuning import limit_arenas
 
 __all__ = ["daemon_command"]
@@ -56,7 +57,9 @@ def daemon_command(
     limit_arenas()  # before any thread: a long-running process keeps what its arenas hold
     probe: Probe = FileProbe(probe_file) if probe_file is not None else SystemProbe()
     with handle_errors(), Session.open(client_home) as session:
-        daemon = Daemon(session, probe, DaemonTiming(policy_every=policy_every))
+        daemon = Daemon(
+            session, probe, DaemonTiming(policy_every=policy_every), device_freer=free_summary
+        )
         web_stop = threading.Event()
 
         def stop(signum: int, frame: FrameType | None) -> None:

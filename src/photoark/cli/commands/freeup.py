@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from photoark.cli.options import HomeOption, JsonOption, home_of
+from photoark.cli.options import HomeOption, JsonOption, VerifyDownloadOption, home_of
 from photoark.cli.output import console, emit_json, handle_errors, plural, stderr
 from photoark.cli.progress import Counter, wants_progress
 from photoark.client.library.trash import trashed_hashes
@@ -26,12 +26,7 @@ def free_up_command(
     permanent: Annotated[
         bool, typer.Option("--permanent", help="Unlink instead of moving to the desktop trash.")
     ] = False,
-    verify_download: Annotated[
-        bool,
-        typer.Option(
-            "--verify-download", help="Download and decrypt each server copy before deleting."
-        ),
-    ] = False,
+    verify_download: VerifyDownloadOption = False,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:

@@ -34,6 +34,7 @@ from photoark.client.daemon.inhibit import SleepInhibitor
 from photoark.client.daemon.pausing import Pausing
 from photoark.client.daemon.watcher import wanted
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress, backup_found
+from photoark.client.pipeline.decide import MatchProfile
 from photoark.client.pipeline.livephotos import pair_key
 from photoark.client.pipeline.outcome import Outcome
 from photoark.client.pipeline.scanner import Found, PassedOver, scan, scan_split
@@ -43,7 +44,7 @@ from photoark.client.state.daemonstate import DaemonQueue, Failures, backed_up_a
 from photoark.client.state.statcache import StatCache
 from photoark.client.state.watches import Watch
 
-__all__ = ["BackupRunner"]
+__all__ = ["BackupRunner", "batch_progress"]
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,12 @@ class _Progress(BackupProgress):
         self._status.publish(current=dict(self.current), throttle=True)
 
 
+def batch_progress(status: StatusPublisher, album: str) -> BackupProgress:
+    """The progress of one daemon run into ``album``: shown on the status board as the current
+    batch, each item's outcome logged (a device import uses it too)."""
+    return _Progress(status, album)
+
+
 class BackupRunner:
     def __init__(
         self,
@@ -215,9 +222,14 @@ class BackupRunner:
                 return
 
     def _options(self, watch: Watch) -> BackupOptions:
+        return self.options(watch.match)
+
+    def options(self, match: MatchProfile = "name+hash") -> BackupOptions:
+        """The daemon's options for a run (workers and sleep inhibition from the settings,
+        cancelled when the daemon pauses); a device import uses them too."""
         self._inhibitor.enabled = bool(self._settings.get("upload.inhibit_sleep"))
         return BackupOptions(
-            match=watch.match,
+            match=match,
             workers=int(self._settings.get("upload.workers")),
             cancel=self._cancel,
             inhibitor=self._inhibitor,

@@ -12,10 +12,13 @@ One loop thread orchestrates (:class:`Daemon`, here); around it, each job has it
 - :mod:`.pausing`: the policy thread (battery, metered network) and the offline backoff;
 - :mod:`.events`: the events thread, following ``GET /events`` and pulling the diff when the
   change counter moves;
-- :mod:`.board`: the facts published on the status board for ``photoark status``.
+- :mod:`.board`: the facts published on the status board for ``photoark status``;
+- :mod:`.devices`: cards, cameras and phones imported when they appear
+  (``devices.auto_import``).
 
 Each turn of the loop takes the settled paths into the durable queue, then, unless paused,
-does the most urgent piece of work: a reconcile, else a batch from the queue, else idle work.
+does the most urgent piece of work: a reconcile, else a device that appeared, else a batch
+from the queue, else idle work.
 With nothing to do it rests until a file is touched (or a second has passed).
 
 - **Settled paths** leave the durable queue only once the pipeline has dealt with them, so a
@@ -36,6 +39,7 @@ from collections.abc import Callable
 
 from photoark.client.daemon.backups import BackupRunner
 from photoark.client.daemon.board import StatusPublisher
+from photoark.client.daemon.devices import DeviceFreer, DeviceImports
 from photoark.client.daemon.events import ChangeFollower
 from photoark.client.daemon.folders import WatchedFolders
 from photoark.client.daemon.idle import IdleWork
@@ -64,6 +68,7 @@ class Daemon:
         probe: Probe,
         timing: DaemonTiming | None = None,
         clock: Callable[[], float] = time.monotonic,
+        device_freer: DeviceFreer | None = None,
     ) -> None:
         self.session = session
         self.timing = timing or DaemonTiming()
@@ -95,6 +100,9 @@ class Daemon:
             self._status,
             self.timing.batch_files,
         )
+        self._devices = DeviceImports(
+            session, settings, self._backups.options, self._status, device_freer
+        )
 
     def run(self) -> None:
         """Run until :meth:`stop` (or SIGTERM/SIGINT through the CLI)."""
@@ -112,6 +120,12 @@ class Daemon:
                 target=self._pausing.follow, args=(self.stop_event,), name="policy", daemon=True
             ),
             threading.Thread(target=self._changes.follow, name="events", daemon=True),
+            threading.Thread(
+                target=self._devices.follow,
+                args=(self.stop_event, self.settler.wake),
+                name="mounts",
+                daemon=True,
+            ),
         ]
         self._pausing.check_policy()
         try:
@@ -125,13 +139,16 @@ class Daemon:
                 log.warning("could not abort forgotten upload sessions: %s", err)
         for t in threads:
             t.start()
-        last_refresh = -1e9
+        last_refresh = last_devices = -1e9
         try:
             while not self.stop_event.is_set():
                 now = self._clock()
                 if now - last_refresh >= self.timing.watches_every:
                     self._folders.refresh()
                     last_refresh = now
+                if self._devices.due() or now - last_devices >= self.timing.devices_every:
+                    self._devices.look()
+                    last_devices = now
                 self._turn()
         finally:
             self.stop_event.set()
@@ -165,6 +182,9 @@ class Daemon:
         if watch is not None:
             if self._guard(functools.partial(self._backups.reconcile, watch)):
                 self._folders.reconciled(watch)
+            return True
+        if self._devices.pending():
+            self._guard(self._devices.import_next)
             return True
         if queued:
             self._guard(self._backups.run_queue)

@@ -39,7 +39,7 @@ from watchdog.observers.api import BaseObserver
 from photoark.client.pipeline.livephotos import pair_key
 from photoark.client.pipeline.scanner import SIDECAR_EXTENSIONS
 
-__all__ = ["FolderWatcher", "Settler", "wanted"]
+__all__ = ["FolderWatcher", "Settler", "wait_until_settled", "wanted"]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,27 @@ class Settler:
                 return self.settle
             earliest = min(since for _, since in self._waiting.values())
         return max(0.05, min(self.settle, earliest + self.settle - now))
+
+
+def wait_until_settled(
+    settler: Settler, paths: Iterable[str], timeout: float
+) -> tuple[list[str], list[str]]:
+    """Block until each of ``paths`` has held still for the settler's ``settle`` seconds (or is
+    gone), for at most ``timeout`` seconds: (the settled paths, those still changing). For a
+    one-shot run that found files changing under it (a camera writing to its card while
+    plugged in); the daemon's loop uses the settler without blocking. Gone paths are in
+    neither list."""
+    paths = list(paths)
+    settler.touch_all(paths)
+    settled: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(settler):
+        settled.extend(settler.take_settled())
+        if not len(settler) or time.monotonic() >= deadline:
+            break
+        time.sleep(min(settler.next_due_in(), max(0.0, deadline - time.monotonic())))
+    done = set(settled)
+    return sorted(done), sorted(p for p in paths if p not in done and os.path.exists(p))
 
 
 def _age_start(st: os.stat_result, now_monotonic: float) -> float:
