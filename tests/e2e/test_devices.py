@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from photoark.client.pipeline.uploader import content_size
-from tests.builders import Client, make_tree, running_daemon, wait_for
+from tests.builders import Client, jpeg_bytes, make_tree, running_daemon, wait_for
 from tests.cards import ExfatCard, big_jpeg, camera_card, card_unavailable, phone_storage
 
 pytestmark = pytest.mark.skipif(
@@ -35,16 +35,18 @@ MakeCard = Callable[..., ExfatCard]
 @pytest.fixture
 def make_card(tmp_path: Path) -> Iterator[MakeCard]:
     """Make exFAT cards: ``make_card(LABEL, spec)`` formats one with that volume label, mounts
-    it at ``tmp/slotN/sdcard`` (not named after the label: the label is read from the card),
+    it at ``tmp/slotN/sdcard`` (not named after the label: the label is read from the card;
+    ``slot=`` a slot of an earlier card, unmounted first, as udisks2 mounts a camera's cards),
     writes ``spec`` (``make_tree``) and plugs it in again, so what is read comes from the
     card."""
     cards: list[ExfatCard] = []
 
-    def make(label: str, spec: dict[str, Any], size_mb: int = 64) -> ExfatCard:
+    def make(
+        label: str, spec: dict[str, Any], size_mb: int = 64, slot: int | None = None
+    ) -> ExfatCard:
         n = len(cards)
-        card = ExfatCard(
-            tmp_path / f"card{n}.img", tmp_path / f"slot{n}" / "sdcard", label, size_mb
-        )
+        point = tmp_path / f"slot{n if slot is None else slot}" / "sdcard"
+        card = ExfatCard(tmp_path / f"card{n}.img", point, label, size_mb)
         cards.append(card)
         make_tree(card.mount(), spec)
         card.unmount()
@@ -127,6 +129,34 @@ def test_a_second_card_reusing_the_names_is_other_photos(
     assert (out["uploaded"], out["skipped"]) == (3, 2)  # new JPEGs; RAW and video known
     names = [f["name"] for f in alice.json("ls", "EOS_DIGITAL")]
     assert sorted(names).count("IMG_0001.JPG") == 2 and len(names) == 8
+
+
+def test_a_second_card_in_the_same_place_is_never_taken_for_the_first(
+    alice: Client, make_card: MakeCard
+) -> None:
+    """Two cards of one camera at one mount point, the same name, size and times: exfat-fuse
+    numbers inodes alike, so only the card's id tells the stat cache entry is the other's."""
+    a, b = (jpeg_bytes(seed, (320, 240)) for seed in (11, 12))
+    size = max(len(a), len(b))
+    a, b = a + bytes(size - len(a)), b + bytes(size - len(b))  # same size: the same stat
+    first = make_card("EOS_DIGITAL", {"DCIM": {"100CANON": {"IMG_0001.JPG": a}}}, slot=0)
+    photo = first.mount_point / "DCIM/100CANON/IMG_0001.JPG"
+    os.utime(photo, ns=(1_700_000_000 * 10**9,) * 2)
+    assert _import(alice, str(first.mount_point))[0] == 0
+    before = os.stat(photo)
+    first.unmount()
+    second = make_card("EOS_DIGITAL", {"DCIM": {"100CANON": {"IMG_0001.JPG": b}}}, slot=0)
+    os.utime(photo, ns=(1_700_000_000 * 10**9,) * 2)
+    after = os.stat(photo)
+    assert second.mount_point == first.mount_point and after.st_size == before.st_size
+    assert _device(alice, second)["backed_up"] == 0  # not card one's photo
+    code, out = _import(alice, str(second.mount_point), "--free-up")
+    assert code == 0, out
+    assert out["uploaded"] == 1 and out["previous_versions"]["trashed"] == 0
+    names = [f["name"] for f in alice.json("ls", "EOS_DIGITAL")]
+    assert names.count("IMG_0001.JPG") == 2  # both photos live, card one's not retired
+    assert alice.json("trash", "ls") == []
+    assert out["free_up"]["deleted"] and not photo.exists()  # card two's own, now verified
 
 
 def test_free_up_deletes_only_verified_files_and_names_damaged_ones(

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from photoark.client.daemon.board import StatusPublisher
 from photoark.client.daemon.devices import DeviceFreer, DeviceImports
 from photoark.client.daemon.watcher import Settler, wait_until_settled
@@ -147,3 +149,17 @@ def test_a_device_import_cut_short_by_a_pause_is_taken_again(
     paused.clear()
     assert imports.import_next()
     assert [summary for summary, _ in told] == ["CARD: 1 photo backed up"]
+
+
+def test_a_folder_given_by_hand_is_freed_to_the_desktop_trash(
+    tmp_path: Path, alice: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of a card on this computer is freed as free-up-space frees a folder: into the
+    desktop trash, not deleted outright as on a card."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    copy = make_tree(tmp_path / "card copy", {"DCIM": {"100CANON": {"a.jpg": jpeg_bytes(7)}}})
+    out = alice.json("import", str(copy), "--free-up")
+    assert out["device"]["path"] == str(copy) and out["uploaded"] == 1
+    assert out["free_up"]["to"] == "desktop trash" and len(out["free_up"]["deleted"]) == 1
+    assert not (copy / "DCIM/100CANON/a.jpg").exists()
+    assert (tmp_path / "xdg/Trash/files/a.jpg").read_bytes() == jpeg_bytes(7)

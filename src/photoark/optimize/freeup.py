@@ -117,14 +117,17 @@ def plan_free_up(
     verify_download: bool = False,
     trashed_hashes: Callable[[], set[str]] = set,
     on_file: Callable[[str], None] = lambda path: None,
+    pull: bool = True,
 ) -> FreeUpPlan:
     """What can be deleted locally under ``paths`` (default: the watched folders), and why
     every other media file is kept. Changes nothing. ``trashed_hashes()`` (asked only when
-    needed) names the contents that are in the user's trash."""
+    needed) names the contents that are in the user's trash. ``pull`` false: the caller keeps
+    the mirror current itself (the daemon's change follower, which alone pulls there)."""
     roots = list(paths) or [w.path for w in WatchList(session.db).list()]
     if not roots:
         raise NothingToScan("no folders to free up")
-    sync.pull(session)
+    if pull:
+        sync.pull(session)
     library = LibraryContents(session.mirror)
     cache = StatCache(session.db)
     versions = PathVersions(session.db)

@@ -13,6 +13,7 @@ from photoark.cli.output import console, emit_json, handle_errors, plural, print
 from photoark.client.daemon.inhibit import SleepInhibitor
 from photoark.client.daemon.watcher import Settler, wait_until_settled
 from photoark.client.devices import DeviceImport, choose_device, import_device
+from photoark.client.errors import ClientError
 from photoark.client.pipeline.backup import BackupOptions
 from photoark.client.session import Session
 from photoark.client.settings import Settings
@@ -62,12 +63,23 @@ def import_command(
                 take_lock=True,
             ),
         )
+        free_error: str | None = None
         if free_up and not (result.unplugged or result.report.aborted):
-            freed = free_device(session, found, verify_download)
+            try:
+                freed = free_device(session, found, verify_download)
+            except (ClientError, OSError) as err:  # the backup stands: say why nothing was freed
+                free_error = str(err)
     if json_output:
-        emit_json(result.as_json() | {"free_up": freed.as_json() if freed else None})
+        freeing = {"error": free_error} if free_error else freed.as_json() if freed else None
+        emit_json(result.as_json() | {"free_up": freeing})
     else:
         _print(result, freed, free_up)
+        if free_error:
+            print_problem(
+                f"nothing was deleted from {found.label}: {free_error}",
+                "its photos are backed up; run the same import with --free-up again later",
+                "free-up",
+            )
     report = result.report
     if result.unplugged or report.aborted:
         raise typer.Exit(5)

@@ -38,9 +38,17 @@ def choose_device(arg: str, sources: Sources | None = None) -> Device:
     sources = sources or Sources()
     devices = discover(sources)
     for d in devices:
-        if arg in (d.id, d.label):
+        if arg == d.id:
             return d
-    path = os.path.abspath(arg)
+    labelled = [d for d in devices if arg == d.label]
+    if len(labelled) > 1:  # every Canon card is EOS_DIGITAL
+        ids = ", ".join(d.id for d in labelled)
+        raise NoSuchDevice(
+            f"{len(labelled)} devices are labelled {arg!r}: name one by its id ({ids})"
+        )
+    if labelled:
+        return labelled[0]
+    path = os.path.realpath(arg)
     if not os.path.isdir(path):
         raise NoSuchDevice(f"no connected device or folder named {arg!r}")
     for d in devices:
@@ -56,7 +64,8 @@ def choose_device(arg: str, sources: Sources | None = None) -> Device:
     mounts = read_mounts(sources.mountinfo)
     mount = _containing_mount(root, mounts)
     read_only = mount.read_only if mount else False
+    via = "mount"  # a mount point given by its path: the same device discovery finds
     if mount is None or mount.mount_point != root:
-        mount = Mount(root, root, "", read_only)
+        mount, via = Mount(root, root, "", read_only), "folder"
     ident = block_identity(mount, sources.by_uuid, sources.by_label)
-    return Device(ident.id, ident.label, classify(dcim), root, dcim, read_only, via="folder")
+    return Device(ident.id, ident.label, classify(dcim), root, dcim, read_only, via=via)

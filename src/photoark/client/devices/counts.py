@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from photoark.client.devices.discovery import Device
+from photoark.client.devices.seen import forget_another_devices_files
 from photoark.client.errors import FileChangedError
 from photoark.client.library.holding import LibraryContents
 from photoark.client.pipeline.identify import content_hash
@@ -54,6 +55,7 @@ class _Budget:
 def count_device(db: StateDB, device: Device, budget: int | _Budget = HASH_BUDGET) -> DeviceCounts:
     """The device's counts (see the module). Reads nothing already in the stat cache."""
     left = budget if isinstance(budget, _Budget) else _Budget(budget)
+    forget_another_devices_files(db, device)  # another card's entries would count as its own
     cache = StatCache(db)
     library = LibraryContents(Mirror(db))
     counts = DeviceCounts()

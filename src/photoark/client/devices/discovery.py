@@ -47,7 +47,7 @@ class Device:
     path: str
     dcim: str
     read_only: bool = False
-    via: str = "mount"  # mount | gvfs | folder (a path given by hand)
+    via: str = "mount"  # mount | gvfs | folder (a path given by hand that is no mount point)
 
 
 def gvfs_root() -> Path | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photoark.client.devices.discovery import Device
+from photoark.client.devices.seen import forget_another_devices_files, forget_path_versions
 from photoark.client.lock import exclusive
 from photoark.client.pipeline.backup import (
     BackupOptions,
@@ -47,14 +48,15 @@ def _no_wait(paths: list[str]) -> tuple[list[str], list[str]]:
     return paths, []
 
 
-def still_there(device: Device) -> bool:
+def still_there(device: Device, st_dev: int | None = None) -> bool:
     """Whether the device's photo folder can still be read (an unplugged card's mount point
-    is gone, empty, or answers ENOTCONN/EIO)."""
+    is gone, empty, or answers ENOTCONN/EIO), and, given the ``st_dev`` its folder had when
+    the import began, is still that filesystem (not another card mounted in its place)."""
     try:
         os.listdir(device.dcim)
+        return st_dev is None or os.stat(device.dcim).st_dev == st_dev
     except OSError:
         return False
-    return True
 
 
 @dataclass
@@ -127,16 +129,22 @@ def import_device(
             return import_device(
                 session, device, album, options, progress, settle, pull, thumbnails
             )
+    forget_another_devices_files(session.db, device)
+    forget_path_versions(session.db, device)
     albums = DeviceAlbums(session.db)
     if album:
         albums.remember(device.id, album)
     name = album or albums.album_of(device.id, device.label)
     options = options or BackupOptions()
     roots = [device.dcim]
+    try:
+        st_dev: int | None = os.stat(device.dcim).st_dev
+    except OSError:
+        st_dev = None  # gone already: the scan finds nothing, and it is said unplugged below
     found, passed = scan_split(roots)
     report = backup_found(session, found, passed, roots, name, options, progress, pull, thumbnails)
     result = DeviceImport(device, name, report)
-    if not still_there(device):
+    if not still_there(device, st_dev):
         result.unplugged = True
         return result
     if report.aborted or (options.cancel is not None and options.cancel.is_set()):
@@ -157,5 +165,5 @@ def import_device(
         second = backup_found(session, retry, [], roots, name, options, progress, False, thumbnails)
         _merge(report, second, {f.path for f in retry})
         result.retried = [f.path for f in retry]
-    result.unplugged = not still_there(device)
+    result.unplugged = not still_there(device, st_dev)
     return result

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from photoark.client.state.db import StateDB
+from photoark.client.state.db import StateDB, subtree, subtree_bounds
 
 __all__ = ["PathVersions", "Retirement"]
 
@@ -82,6 +82,11 @@ class PathVersions:
     def forget_path(self, path: str) -> None:
         """``path`` is gone (moved away): it no longer stands for any file."""
         self._db.execute("DELETE FROM backed_up WHERE path = ?", (os.fsencode(path),))
+
+    def forget_under(self, root: str) -> None:
+        """No path at or under ``root`` stands for any file any more (a device's folder, whose
+        names a camera reuses for other photos: :mod:`photoark.client.devices.seen`)."""
+        self._db.execute(f"DELETE FROM backed_up WHERE {subtree()}", subtree_bounds(root))
 
     def pending_retirements(self) -> list[Retirement]:
         rows = self._db.query("SELECT album_id, file_id FROM retire_queue ORDER BY rowid")
