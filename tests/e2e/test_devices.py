@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from photoark.client.pipeline.uploader import content_size
-from tests.builders import Client, jpeg_bytes, make_tree, running_daemon, wait_for
+from tests.builders import Client, ServerProcess, jpeg_bytes, make_tree, running_daemon, wait_for
 from tests.cards import ExfatCard, big_jpeg, camera_card, card_unavailable, phone_storage
 
 pytestmark = pytest.mark.skipif(
@@ -176,6 +176,26 @@ def test_free_up_deletes_only_verified_files_and_names_damaged_ones(
     assert _files(card) == ["DCIM/100CANON/IMG_0009.JPG"]  # only the damaged one is left
     # what was deleted is in the library, whole
     assert len(alice.json("ls", "EOS_DIGITAL")) == 5
+
+
+def test_free_up_keeps_a_photo_whose_server_copy_does_not_verify(
+    alice: Client, server: ServerProcess, make_card: MakeCard
+) -> None:
+    card = make_card("EOS_DIGITAL", camera_card(photos=3, raw=False, video=False))
+    assert _import(alice, str(card.mount_point))[0] == 0
+    with sqlite3.connect(server.data_dir / "photoark.db") as db:
+        key = db.execute("SELECT content_object FROM files ORDER BY id LIMIT 1").fetchone()[0]
+    (victim,) = [p for p in (server.data_dir / "blobs").rglob(key) if p.is_file()]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size: only a download can tell
+    victim.write_bytes(bytes(data))
+    code, out = _import(alice, str(card.mount_point), "--free-up", "--verify-download")
+    assert code == 0 and out["uploaded"] == 0, out
+    freed = out["free_up"]
+    assert len(freed["deleted"]) == 2
+    assert [k["reason"] for k in freed["kept"]] == ["server_copy_corrupt"]
+    kept = freed["kept"][0]["path"]
+    assert _files(card) == [os.path.relpath(kept, card.mount_point)]  # it stays on the card
 
 
 def test_a_read_only_card_is_imported_and_its_free_up_refused_clearly(

@@ -50,8 +50,8 @@ class DeviceFreeUp:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"can_free": self.plan.bytes, **self.plan.as_json()}
-        if self.result is not None:
-            out.update(self.result.as_json())
+        if self.result is not None:  # kept: when planned (not backed up…) and when applied
+            out.update(self.result.as_json(), kept=out["kept"] + self.result.as_json()["kept"])
         out["refused"] = self.refused
         return out
 
