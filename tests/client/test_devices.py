@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from photoark.client.devices import NoSuchDevice, Sources, choose_device, discover
+from photoark.client.devices.counts import count_device
 from photoark.client.devices.identity import (
     Identity,
     block_identity,
@@ -24,7 +25,7 @@ from photoark.client.devices.mounts import Mount, MountChanges, parse_mountinfo
 from photoark.client.devices.udisks import block_ids_from_objects
 from photoark.client.state.db import StateDB
 from photoark.client.state.devices import DeviceAlbums
-from tests.builders import make_tree
+from tests.builders import jpeg_bytes, make_tree
 from tests.cards import mountinfo_line
 
 
@@ -96,6 +97,30 @@ def test_discovery_finds_mounts_holding_dcim_and_gvfs_devices(tmp_path: Path) ->
     ]
     assert devices[2].dcim.endswith("Internal shared storage/DCIM")
     assert devices[2].id == "mtp-SAMSUNG_SAMSUNG_Android_R58M12ABC"
+    assert devices[2].dcims == (devices[2].dcim,)
+
+
+def test_a_phone_with_an_sd_card_is_one_device_with_both_photo_folders(tmp_path: Path) -> None:
+    gvfs = tmp_path / "gvfs"
+    phone = make_tree(
+        gvfs / "mtp:host=Google_Pixel_8_3A281FDH",
+        {
+            "Internal shared storage": {"DCIM": {"Camera": {"PXL_1.jpg": jpeg_bytes(1)}}},
+            "SD card": {"DCIM": {"Camera": {"PXL_2.jpg": jpeg_bytes(2)}}},
+        },
+    )
+    (device,) = discover(_sources(tmp_path, [], gvfs))
+    assert device.dcims == (
+        str(phone / "Internal shared storage/DCIM"),
+        str(phone / "SD card/DCIM"),
+    )
+    assert choose_device(str(phone / "SD card/DCIM"), _sources(tmp_path, [], gvfs)) == device
+    db = StateDB(tmp_path / "state.db")
+    try:
+        counts = count_device(db, device)
+    finally:
+        db.close()
+    assert (counts.photos, counts.backed_up) == (2, 0)  # both storages counted
 
 
 def test_block_id_from_udev_links_else_boot_sector_else_path_hash(tmp_path: Path) -> None:

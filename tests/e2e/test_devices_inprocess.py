@@ -20,6 +20,7 @@ from photoark.client.pipeline.outcome import Outcome
 from photoark.client.session import Session
 from photoark.client.settings import Settings
 from photoark.client.state.daemonstate import StatusBoard
+from photoark.optimize.devicefree import free_device
 from tests.builders import Client, jpeg_bytes, make_tree
 
 
@@ -163,3 +164,20 @@ def test_a_folder_given_by_hand_is_freed_to_the_desktop_trash(
     assert out["free_up"]["to"] == "desktop trash" and len(out["free_up"]["deleted"]) == 1
     assert not (copy / "DCIM/100CANON/a.jpg").exists()
     assert (tmp_path / "xdg/Trash/files/a.jpg").read_bytes() == jpeg_bytes(7)
+
+
+def test_both_storages_of_a_phone_are_imported_and_freed(tmp_path: Path, session: Session) -> None:
+    phone = make_tree(
+        tmp_path / "gvfs" / "mtp:host=Google_Pixel_8_3A281FDH",
+        {
+            "Internal shared storage": {"DCIM": {"Camera": {"PXL_1.jpg": jpeg_bytes(21)}}},
+            "SD card": {"DCIM": {"Camera": {"PXL_2.jpg": jpeg_bytes(22)}}},
+        },
+    )
+    internal, sd = (str(phone / s / "DCIM") for s in ("Internal shared storage", "SD card"))
+    device = Device("mtp-X", "Pixel 8", "phone", str(phone), internal, via="gvfs", more_dcims=(sd,))
+    result = import_device(session, device, options=BackupOptions(workers=1))
+    assert result.complete and result.report.uploaded == 2, result.as_json()
+    freed = free_device(session, device)
+    assert freed.result is not None and len(freed.result.deleted) == 2
+    assert not list(phone.rglob("*.jpg"))

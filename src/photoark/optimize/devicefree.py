@@ -67,7 +67,7 @@ def free_device(
     module). Changes nothing on a read-only device. ``pull`` as for ``plan_free_up``."""
     plan = plan_free_up(
         session,
-        [device.dcim],
+        list(device.dcims),
         verify_download=verify_download,
         trashed_hashes=lambda: trashed_hashes(session),
         pull=pull,

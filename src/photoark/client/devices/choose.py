@@ -52,7 +52,7 @@ def choose_device(arg: str, sources: Sources | None = None) -> Device:
     if not os.path.isdir(path):
         raise NoSuchDevice(f"no connected device or folder named {arg!r}")
     for d in devices:
-        if path in (d.path, d.dcim):
+        if path == d.path or path in d.dcims:
             return d
     if os.path.basename(path).lower() == "dcim":
         root, dcim = os.path.dirname(path), path

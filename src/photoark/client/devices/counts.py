@@ -59,7 +59,7 @@ def count_device(db: StateDB, device: Device, budget: int | _Budget = HASH_BUDGE
     cache = StatCache(db)
     library = LibraryContents(Mirror(db))
     counts = DeviceCounts()
-    found, _ = scan_split([device.dcim])
+    found, _ = scan_split(list(device.dcims))
     for item in found:
         size = item.stat.st_size
         cached = cache.lookup(item.path, item.stat)

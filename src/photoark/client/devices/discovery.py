@@ -48,6 +48,14 @@ class Device:
     dcim: str
     read_only: bool = False
     via: str = "mount"  # mount | gvfs | folder (a path given by hand that is no mount point)
+    more_dcims: tuple[str, ...] = ()
+    """The other storages' photo folders of a device with several (an MTP phone's internal
+    storage and its SD card); :attr:`dcims` names them all."""
+
+    @property
+    def dcims(self) -> tuple[str, ...]:
+        """Every photo folder of the device, :attr:`dcim` first."""
+        return (self.dcim, *self.more_dcims)
 
 
 def gvfs_root() -> Path | None:
@@ -68,21 +76,28 @@ class Sources:
 
 def dcim_of(root: str, depth: int = 1) -> str | None:
     """The ``DCIM`` folder in ``root`` (any case), or in a folder right under it (an MTP
-    phone's storages) when ``depth`` allows."""
+    phone's storages) when ``depth`` allows: the first of :func:`dcims_of`."""
+    found = dcims_of(root, depth)
+    return found[0] if found else None
+
+
+def dcims_of(root: str, depth: int = 1) -> list[str]:
+    """The ``DCIM`` folder in ``root`` (any case); without one, when ``depth`` allows, those
+    of the folders right under it, in name order (an MTP phone's storages: its internal
+    storage and its SD card each have one)."""
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError:
-        return None
+        return []
     for entry in entries:
         if entry.name.lower() == "dcim" and _is_dir(entry):
-            return entry.path
+            return [entry.path]
+    found: list[str] = []
     if depth > 0:
         for entry in entries:
             if not entry.name.startswith(".") and _is_dir(entry):
-                found = dcim_of(entry.path, depth - 1)
-                if found:
-                    return found
-    return None
+                found.extend(dcims_of(entry.path, depth - 1))
+    return found
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
@@ -113,13 +128,16 @@ def _from_gvfs(folder: Path) -> list[Device]:
     devices = []
     for name in names:
         root = str(folder / name)
-        dcim = dcim_of(root, depth=1)
-        if dcim is None:
+        dcims = dcims_of(root, depth=1)
+        if not dcims:
             continue
         ident = gvfs_identity(name)
         scheme = name.partition(":")[0]
+        kind = classify(dcims[0], scheme)
         devices.append(
-            Device(ident.id, ident.label, classify(dcim, scheme), root, dcim, via="gvfs")
+            Device(
+                ident.id, ident.label, kind, root, dcims[0], via="gvfs", more_dcims=tuple(dcims[1:])
+            )
         )
     return devices
 

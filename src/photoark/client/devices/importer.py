@@ -136,7 +136,7 @@ def import_device(
         albums.remember(device.id, album)
     name = album or albums.album_of(device.id, device.label)
     options = options or BackupOptions()
-    roots = [device.dcim]
+    roots = list(device.dcims)
     try:
         st_dev: int | None = os.stat(device.dcim).st_dev
     except OSError:

@@ -37,10 +37,13 @@ def stable_id(device: Device) -> bool:
 
 def forget_another_devices_files(db: StateDB, device: Device) -> None:
     """Drop the stat cache under the device's DCIM unless it was last read there (module)."""
-    if not DeviceRoots(db).claim(device.dcim, device.id) or not stable_id(device):
-        StatCache(db).forget_under(device.dcim)
+    roots = DeviceRoots(db)
+    for dcim in device.dcims:
+        if not roots.claim(dcim, device.id) or not stable_id(device):
+            StatCache(db).forget_under(dcim)
 
 
 def forget_path_versions(db: StateDB, device: Device) -> None:
     """No path of the device stands for a library file any more (module)."""
-    PathVersions(db).forget_under(device.dcim)
+    for dcim in device.dcims:
+        PathVersions(db).forget_under(dcim)
