@@ -22,7 +22,7 @@ def notify(summary: str, body: str) -> bool:
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
         return False
     try:
-        from jeepney import DBusAddress, new_method_call
+        from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
         from jeepney.io.blocking import open_dbus_connection
     except ImportError:
         return False
@@ -39,8 +39,12 @@ def notify(summary: str, body: str) -> bool:
     )
     try:
         with open_dbus_connection(bus="SESSION") as conn:
-            conn.send_and_get_reply(message, timeout=_TIMEOUT)
-    except Exception as err:  # no notification server, bus refused, timed out
+            reply = conn.send_and_get_reply(message, timeout=_TIMEOUT)
+    except Exception as err:  # bus refused, timed out
         log.info("no desktop notification (%s): %s — %s", err, summary, body)
+        return False
+    if reply.header.message_type == MessageType.error:  # no notification server on the bus
+        error = reply.header.fields.get(HeaderFields.error_name, "an error")
+        log.info("no desktop notification (%s): %s — %s", error, summary, body)
         return False
     return True
