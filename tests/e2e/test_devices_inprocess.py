@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,3 +182,37 @@ def test_both_storages_of_a_phone_are_imported_and_freed(tmp_path: Path, session
     freed = free_device(session, device)
     assert freed.result is not None and len(freed.result.deleted) == 2
     assert not list(phone.rglob("*.jpg"))
+
+
+def test_a_device_listing_that_hangs_does_not_hold_the_daemon(
+    tmp_path: Path, session: Session
+) -> None:
+    """A mount that does not answer hangs the listing's own thread, not the daemon's loop;
+    no second listing piles up behind it, and its answer is taken once it comes."""
+    device = choose_device(str(make_tree(tmp_path / "CARD", {"DCIM": {"100CANON": {}}})))
+    release, listings = threading.Event(), []
+
+    def hung() -> list[Device]:
+        listings.append(1)
+        release.wait(30)
+        return [device]
+
+    settings = Settings(session.db)
+    settings.set("devices.auto_import", "true")
+    imports = DeviceImports(
+        session,
+        settings,
+        lambda: BackupOptions(workers=1),
+        StatusPublisher(StatusBoard(session.db)),
+        find=hung,
+        tell=lambda summary, body: True,
+        list_timeout=0.2,
+    )
+    started = time.monotonic()
+    imports.look()
+    imports.look()
+    assert time.monotonic() - started < 5 and not imports.pending()
+    assert len(listings) == 1  # the second look waited on the same listing
+    release.set()
+    imports.look()
+    assert imports.pending() and len(listings) == 1

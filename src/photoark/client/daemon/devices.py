@@ -50,6 +50,11 @@ FreeUpSummary = tuple[int, int, str | None]
 DeviceFreer = Callable[[Session, Device, bool], FreeUpSummary]
 """Plan free-up on a device and, when the bool is True, apply it."""
 
+LIST_TIMEOUT = 10.0
+"""Seconds a look waits for the device listing: past them (a mount that does not answer, as a
+hung FUSE filesystem) the daemon goes on without devices and the listing keeps running in its
+own thread; no second one starts until it ends."""
+
 SETTLE_TIMEOUT = 60.0
 
 
@@ -84,6 +89,40 @@ def summary_text(result: DeviceImport, freed: FreeUpSummary | None) -> tuple[str
     return summary, body
 
 
+class _Listing:
+    """One device listing at a time, in a daemon thread of its own, so a filesystem that
+    hangs a ``scandir`` hangs that thread only (and never holds the daemon's exit)."""
+
+    def __init__(self, find: Callable[[], list[Device]]) -> None:
+        self._find = find
+        self._done = threading.Event()
+        self._result: list[Device] | BaseException = []
+        self._running = False
+
+    def _run(self) -> None:
+        try:
+            self._result = self._find()
+        except BaseException as err:  # handed to the loop thread, which logs it
+            self._result = err
+        self._done.set()
+
+    def devices(self, timeout: float) -> list[Device] | None:
+        """The connected devices, or ``None`` if the listing (this one or one still running
+        from an earlier look) has not ended within ``timeout``. Raises what the listing
+        raised."""
+        if not self._running:
+            self._running = True
+            self._done.clear()
+            threading.Thread(target=self._run, name="devices", daemon=True).start()
+        if not self._done.wait(timeout):
+            return None
+        self._running = False
+        result = self._result
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
 class DeviceImports:
     """Looks for devices and imports the new ones; run from the daemon's loop thread."""
 
@@ -96,13 +135,15 @@ class DeviceImports:
         freer: DeviceFreer | None = None,
         find: Callable[[], list[Device]] = discover,
         tell: Callable[[str, str], bool] = notify,
+        list_timeout: float = LIST_TIMEOUT,
     ) -> None:
         self._session = session
         self._settings = settings
         self._options = options
         self._status = status
         self._freer = freer
-        self._find = find
+        self._listing = _Listing(find)
+        self._list_timeout = list_timeout
         self._tell = tell
         self._present: set[str] = set()
         self._waiting: list[Device] = []
@@ -133,7 +174,14 @@ class DeviceImports:
             self._present.clear()
             self._waiting.clear()
             return
-        devices = self._find()
+        devices = self._listing.devices(self._list_timeout)
+        if devices is None:
+            log.warning(
+                "listing the devices has taken over %.0f s (a mount that does not answer?):"
+                " going on without them",
+                self._list_timeout,
+            )
+            return
         now = {d.id for d in devices}
         for d in devices:
             if d.id not in self._present and all(w.id != d.id for w in self._waiting):
