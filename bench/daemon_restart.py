@@ -96,12 +96,20 @@ def blob_bytes(data_dir: Path) -> int:
     return tree_bytes(data_dir / "blobs") + tree_bytes(data_dir / "uploads")
 
 
+_READS = ('"POST /embeddings/query ',)  # POSTs that only read (the similar-photo index)
+
+
 def upload_requests(server_log: Path, offset: int) -> int:
-    """Upload/commit requests (POST/PUT) in the server's access log after ``offset``."""
+    """Upload/commit requests (POST/PUT, but the POSTs that only read) in the server's access
+    log after ``offset``."""
     with open(server_log, "rb") as f:
         f.seek(offset)
         text = f.read().decode(errors="replace")
-    return sum(1 for line in text.splitlines() if '"POST ' in line or '"PUT ' in line)
+    return sum(
+        1
+        for line in text.splitlines()
+        if ('"POST ' in line or '"PUT ' in line) and not any(r in line for r in _READS)
+    )
 
 
 def one_start(
