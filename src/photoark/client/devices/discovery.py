@@ -28,6 +28,7 @@ from photoark.client.devices.identity import (
     Identity,
     block_identity,
     gvfs_identity,
+    made_from_place,
 )
 from photoark.client.devices.kinds import Kind, classify
 from photoark.client.devices.mounts import MOUNTINFO, Mount, read_mounts
@@ -115,7 +116,7 @@ def _from_mount(mount: Mount, sources: Sources, udisks: dict[str, Identity]) -> 
         return None
     ident = block_identity(mount, sources.by_uuid, sources.by_label)
     known = udisks.get(mount.source)
-    if known is not None and ident.id.startswith("path-"):
+    if known is not None and made_from_place(ident.id):
         ident = Identity(known.id, known.label or ident.label)
     return Device(ident.id, ident.label, classify(dcim), mount.mount_point, dcim, mount.read_only)
 

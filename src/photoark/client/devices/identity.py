@@ -34,6 +34,7 @@ __all__ = [
     "Identity",
     "block_identity",
     "gvfs_identity",
+    "made_from_place",
     "volume_label",
     "volume_serial",
 ]
@@ -42,6 +43,7 @@ BY_UUID = Path("/dev/disk/by-uuid")
 BY_LABEL = Path("/dev/disk/by-label")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PLACE_ID = "path-"  # the prefix of an id made from where the device is mounted
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,13 @@ def block_identity(mount: Mount, by_uuid: Path = BY_UUID, by_label: Path = BY_LA
     if uuid is not None:
         return Identity(f"uuid-{uuid}", label)
     digest = hashlib.sha256(f"{mount.source}\0{mount.mount_point}".encode()).hexdigest()
-    return Identity(f"path-{digest[:12]}", label)
+    return Identity(f"{_PLACE_ID}{digest[:12]}", label)
+
+
+def made_from_place(device_id: str) -> bool:
+    """Whether the id was made from the mount's source and place (step 3 of the module's
+    order): two cards in one reader, neither serial readable, get the same one."""
+    return device_id.startswith(_PLACE_ID)
 
 
 def gvfs_identity(name: str) -> Identity:

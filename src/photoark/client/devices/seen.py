@@ -17,6 +17,7 @@ device is read:
 from __future__ import annotations
 
 from photoark.client.devices.discovery import Device
+from photoark.client.devices.identity import made_from_place
 from photoark.client.state.db import StateDB
 from photoark.client.state.devices import DeviceRoots
 from photoark.client.state.pathversions import PathVersions
@@ -24,15 +25,13 @@ from photoark.client.state.statcache import StatCache
 
 __all__ = ["forget_another_devices_files", "forget_path_versions", "stable_id"]
 
-UNSTABLE_ID_PREFIX = "path-"
-"""The prefix of an id made from the mount's source and place (no serial could be read): two
-cards in one reader get the same one, so their stat cache entries are never trusted."""
-
 
 def stable_id(device: Device) -> bool:
-    """Whether the device's id tells it apart from another card mounted at the same place
-    (a folder given by hand that is no mount point is itself: its files are not reused)."""
-    return device.via == "folder" or not device.id.startswith(UNSTABLE_ID_PREFIX)
+    """Whether the device's id tells it apart from another card mounted at the same place:
+    not one made from the mount's place (no serial could be read), whose stat cache entries
+    are never trusted; a folder given by hand that is no mount point is itself (its files are
+    not reused)."""
+    return device.via == "folder" or not made_from_place(device.id)
 
 
 def forget_another_devices_files(db: StateDB, device: Device) -> None:
