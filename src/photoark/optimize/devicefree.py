@@ -51,7 +51,8 @@ class DeviceFreeUp:
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"can_free": self.plan.bytes, **self.plan.as_json()}
         if self.result is not None:  # kept: when planned (not backed up…) and when applied
-            out.update(self.result.as_json(), kept=out["kept"] + self.result.as_json()["kept"])
+            applied = self.result.as_json()
+            out.update(applied, kept=out["kept"] + applied["kept"])
         out["refused"] = self.refused
         return out
 
