@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from photoark.client.daemon.board import StatusPublisher
-from photoark.client.daemon.devices import DeviceFreer, DeviceImports
+from photoark.client.daemon.devices import LIST_TIMEOUT, DeviceFreer, DeviceImports
 from photoark.client.daemon.watcher import Settler, wait_until_settled
 from photoark.client.devices import Device, choose_device, import_device
 from photoark.client.pipeline.backup import BackupOptions, BackupProgress
@@ -31,9 +31,11 @@ def _device_imports(
     options: Callable[[], BackupOptions],
     told: list[tuple[str, str]],
     freer: DeviceFreer | None = None,
+    find: Callable[[], list[Device]] | None = None,
+    list_timeout: float = LIST_TIMEOUT,
 ) -> DeviceImports:
-    """The daemon's device imports seeing only ``device``; notifications recorded in
-    ``told``."""
+    """The daemon's device imports seeing only ``device`` (or what ``find`` lists);
+    notifications recorded in ``told``."""
 
     def tell(summary: str, body: str) -> bool:
         told.append((summary, body))
@@ -45,8 +47,9 @@ def _device_imports(
         options,
         StatusPublisher(StatusBoard(session.db)),
         freer,
-        find=lambda: [device],
+        find=find or (lambda: [device]),
         tell=tell,
+        list_timeout=list_timeout,
     )
 
 
@@ -197,16 +200,10 @@ def test_a_device_listing_that_hangs_does_not_hold_the_daemon(
         release.wait(30)
         return [device]
 
-    settings = Settings(session.db)
-    settings.set("devices.auto_import", "true")
-    imports = DeviceImports(
-        session,
-        settings,
-        lambda: BackupOptions(workers=1),
-        StatusPublisher(StatusBoard(session.db)),
-        find=hung,
-        tell=lambda summary, body: True,
-        list_timeout=0.2,
+    Settings(session.db).set("devices.auto_import", "true")
+    told: list[tuple[str, str]] = []
+    imports = _device_imports(
+        session, device, lambda: BackupOptions(workers=1), told, find=hung, list_timeout=0.2
     )
     started = time.monotonic()
     imports.look()
