@@ -9,6 +9,8 @@
 A small file the caller already holds in memory (read once to hash it) is parsed from those
 bytes (``data``): Pillow, the Samsung trailer and the HEIF box walks read nothing again, and
 the result is the same as from the path. exiv2 and LibRaw, the rare fallbacks, read the path.
+A JPEG held in memory has its header read by :mod:`.jpeg_header` instead of ``Image.open``
+(the same size, tags and XMP, at a third of the cost); Pillow opens those it doubts.
 
 HEIC note: pillow-heif applies the container's rotation (``irot``/``imir``) while decoding
 and reports the *displayed* size, keeping the EXIF value as ``original_orientation``. When
@@ -38,6 +40,7 @@ from photoark.media.exif import (
     to_text,
 )
 from photoark.media.formats import MediaFormat
+from photoark.media.jpeg_header import exif_of, read_jpeg_header
 from photoark.media.metadata import MediaMetadata
 
 __all__ = ["read_image_metadata"]
@@ -68,6 +71,10 @@ def read_image_metadata(
 def _read_pillow(
     path: Path, source: Path | bytes, meta: MediaMetadata, tags: ExifTags
 ) -> tuple[bool, Any]:
+    if isinstance(source, bytes):
+        read = _read_jpeg_header(source, meta, tags)
+        if read is not None:
+            return read
     ensure_heif_registered()
     try:
         with pywarnings.catch_warnings():
@@ -92,6 +99,30 @@ def _read_pillow(
             width, height = height, width
     meta.width, meta.height = width, height
     return True, xmp
+
+
+def _read_jpeg_header(
+    source: bytes, meta: MediaMetadata, tags: ExifTags
+) -> tuple[bool, Any] | None:
+    """:func:`_read_pillow`'s result for a JPEG whose header :mod:`.jpeg_header` reads, or
+    ``None`` (then Pillow opens it): nothing is recorded unless all of it was read."""
+    header = read_jpeg_header(source)
+    if header is None:
+        return None
+    warnings: list[str] = []
+    with pywarnings.catch_warnings():  # as around Image.open: Pillow warns of bad tags
+        pywarnings.simplefilter("ignore")
+        exif = exif_of(header)
+        if exif is None:
+            return None
+        try:
+            found = tags_from_pillow(exif, warnings)
+        except Exception:  # as inside Image.open: Pillow decides what to make of it
+            return None
+    tags.update(found)
+    meta.warnings.extend(warnings)
+    meta.width, meta.height = header.width, header.height
+    return True, header.xmp or None
 
 
 def _read_exiv2(path: Path, meta: MediaMetadata, tags: ExifTags) -> None:
