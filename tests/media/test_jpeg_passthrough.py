@@ -236,3 +236,44 @@ def test_corpus_jpeg_cut_short(corpus: Path, tmp_path: Path) -> None:
     ended = half + b"\xff\xd9"
     thumb = jp.passthrough_thumbnail(_write(tmp_path / "ended.jpg", ended), 720)
     assert thumb is not None and _pixels(thumb) == _pixels(ended)
+
+
+def _upright_coarse_both_ways(data: bytes) -> tuple[bool, bool] | None:
+    """The pass-through's upright-and-coarse answer from the header walk and from Pillow's
+    ``Image.open``, for a JPEG :func:`~.jp.strip_metadata` takes (else ``None``)."""
+    stripped = jp.strip_metadata(data)
+    if stripped is None:
+        return None
+    return jp._upright_and_coarse(data, stripped.luma_sum), jp._upright_and_coarse_by_pillow(data)
+
+
+@pytest.mark.parametrize("quality", [75, 85, 86, 95])
+@pytest.mark.parametrize("orientation", [None, 1, 6])
+def test_upright_and_coarse_as_pillow_decides(quality: int, orientation: int | None) -> None:
+    exif = ExifSpec(orientation=orientation).to_exif()
+    for progressive in (False, True):
+        data = photo_jpeg_bytes((96, 72), quality, exif=exif, progressive=progressive)
+        both = _upright_coarse_both_ways(data)
+        assert both is not None and both[0] == both[1], (quality, orientation, progressive)
+        assert both[0] is (orientation in (None, 1) and quality <= jp.PASSTHROUGH_MAX_QUALITY)
+
+
+def test_upright_and_coarse_as_pillow_decides_on_mutants_and_the_corpus(
+    corpus_files: list[Path],
+) -> None:
+    """Every header byte of a built JPEG flipped, and every corpus JPEG the walk takes."""
+    data = photo_jpeg_bytes((96, 72), 80, exif=ExifSpec(orientation=1).to_exif())
+    samples = [data]
+    end = data.index(b"\xff\xda")
+    for pos in range(2, end):
+        mutant = bytearray(data)
+        mutant[pos] ^= 0x04
+        samples.append(bytes(mutant))
+    samples += [p.read_bytes() for p in corpus_files if p.suffix.lower() in (".jpg", ".jpeg")]
+    compared = 0
+    for sample in samples:
+        both = _upright_coarse_both_ways(sample)
+        if both is not None:
+            assert both[0] == both[1]
+            compared += 1
+    assert compared > 100

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from photoark.media.jpeg_header import exif_of, read_jpeg_header
 from photoark.media.jpeg_tables import TableCheck
 
 __all__ = [
@@ -102,6 +103,7 @@ class StrippedJpeg:
     width: int
     height: int
     components: int
+    luma_sum: int | None = None  # quantisation table 0's sum, as defined before the first scan
 
 
 def passthrough_thumbnail(path: Path, max_px: int) -> bytes | None:
@@ -122,7 +124,7 @@ def passthrough_thumbnail(path: Path, max_px: int) -> bytes | None:
         return None
     if len(stripped.data) > PASSTHROUGH_MAX_BYTES_PER_PIXEL * stripped.width * stripped.height:
         return None
-    if not _upright_and_coarse(data):
+    if not _upright_and_coarse(data, stripped.luma_sum):
         return None
     return stripped.data
 
@@ -136,6 +138,7 @@ def strip_metadata(data: bytes) -> StrippedJpeg | None:
     out = [_SOI]
     frame: tuple[int, int, int] | None = None
     scans = 0
+    luma_sum: int | None = None
     jfif = False
     tables = TableCheck()
     pos, size = 2, len(data)
@@ -152,7 +155,7 @@ def strip_metadata(data: bytes) -> StrippedJpeg | None:
             if frame is None or scans == 0 or pos != size:
                 return None  # no picture, or something after it (MPO, trailer, video)
             out.append(b"\xff\xd9")
-            return StrippedJpeg(b"".join(out), *frame)
+            return StrippedJpeg(b"".join(out), *frame, luma_sum)
         end = pos + int.from_bytes(data[pos : pos + 2], "big")
         if end < pos + 2 or end > size:
             return None
@@ -162,6 +165,8 @@ def strip_metadata(data: bytes) -> StrippedJpeg | None:
             if frame is None or scan_end is None or not tables.scan(body):
                 return None
             out.append(b"\xff\xda" + data[pos : scan_end.start()])  # header + entropy-coded data
+            if scans == 0:  # Pillow reads the tables up to the first scan
+                luma_sum = tables.quant_sums.get(0)
             scans += 1
             pos = scan_end.start()
             continue
@@ -222,7 +227,20 @@ def ijg_luma_sum(quality: int) -> int:
 _COARSE_ENOUGH = ijg_luma_sum(PASSTHROUGH_MAX_QUALITY)
 
 
-def _upright_and_coarse(data: bytes) -> bool:
+def _upright_and_coarse(data: bytes, luma_sum: int | None) -> bool:
+    """Upright (EXIF orientation none or 1), its luma table coarse enough. ``data`` was walked
+    by :func:`strip_metadata` (one RGB/L picture, no MPO index); ``luma_sum`` is from that walk.
+    The orientation is Pillow's EXIF as :mod:`.jpeg_header` reads it, or Pillow's own where
+    that walk steps aside."""
+    header = read_jpeg_header(data)
+    exif = None if header is None else exif_of(header)
+    if exif is None:
+        return _upright_and_coarse_by_pillow(data)
+    upright = exif.get(0x0112) in (None, 1)
+    return upright and luma_sum is not None and luma_sum >= _COARSE_ENOUGH
+
+
+def _upright_and_coarse_by_pillow(data: bytes) -> bool:
     """Pillow reads it as a single RGB/L JPEG, upright, its luma table coarse enough."""
     try:
         with Image.open(io.BytesIO(data)) as im:

@@ -22,6 +22,7 @@ which renders and reports.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 __all__ = ["TableCheck"]
@@ -41,6 +42,9 @@ class TableCheck:
     progressive: bool = False
     huffman: set[tuple[int, int]] = field(default_factory=set)  # (class 0 DC / 1 AC, id)
     quant: set[int] = field(default_factory=set)
+    quant_sums: dict[int, int] = field(default_factory=dict)
+    """Table id -> the sum of its quantisers (the last table defined under that id, as
+    Pillow's ``JpegImageFile.quantization`` keeps it)."""
     components: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Component id -> (quant table, blocks per MCU: horizontal x vertical sampling)."""
 
@@ -73,9 +77,11 @@ class TableCheck:
             values = body[pos + 1 : pos + 1 + 64 * width]
             if precision > 1 or ident > 3 or len(values) != 64 * width:
                 return False
-            if any(values[i : i + width] == bytes(width) for i in range(0, len(values), width)):
+            quantisers = values if width == 1 else struct.unpack(">64H", values)
+            if 0 in quantisers:
                 return False
             self.quant.add(ident)
+            self.quant_sums[ident] = sum(quantisers)
             pos += 1 + 64 * width
         return True
 
