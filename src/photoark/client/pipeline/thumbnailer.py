@@ -87,8 +87,8 @@ class _Sealed:
 def _render(session: Session, job: ThumbnailJob, no_ffmpeg: bool) -> _Sealed | str:
     """The encrypted thumbnail of ``job``'s file, or why there is none (``no_ffmpeg``: a
     video's is :data:`NO_FFMPEG`)."""
-    library_file = session.mirror.file(job.file_id)
-    if library_file is None:
+    file_key = session.mirror.file_key(job.file_id)
+    if file_key is None:
         return "the file is no longer in the library"
     try:
         st = os.stat(job.path)
@@ -104,7 +104,7 @@ def _render(session: Session, job: ThumbnailJob, no_ffmpeg: bool) -> _Sealed | s
     data, error = thumbnail_of(job.path, fmt)
     if data is None:
         return error or "no thumbnail"
-    cipher = encrypt_bytes(library_file.file_key, data)
+    cipher = encrypt_bytes(file_key, data)
     if len(cipher) > MAX_THUMBNAIL_BYTES:
         return f"thumbnail of {len(cipher)} bytes exceeds {MAX_THUMBNAIL_BYTES}"
     return _Sealed(job, cipher)

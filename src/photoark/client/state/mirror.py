@@ -150,6 +150,13 @@ class Mirror:
         row = self._db.query_one("SELECT * FROM files WHERE id = ?", (file_id,))
         return None if row is None else _file(row)
 
+    def file_key(self, file_id: int) -> bytes | None:
+        """The file's key, ``None`` if the file is not in the mirror: :meth:`file` without
+        parsing its metadata (a thumbnail needs only the key; the parse was most of the
+        look-up)."""
+        row = self._db.query_tuples("SELECT file_key FROM files WHERE id = ?", (file_id,))
+        return bytes(row[0][0]) if row else None
+
     def files_in_album(self, album_id: int) -> list[LibraryFile]:
         rows = self._db.query(
             "SELECT f.* FROM files f JOIN entries e ON e.file_id = f.id"
