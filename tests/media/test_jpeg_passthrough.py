@@ -277,3 +277,20 @@ def test_upright_and_coarse_as_pillow_decides_on_mutants_and_the_corpus(
             assert both[0] == both[1]
             compared += 1
     assert compared > 100
+
+
+def test_an_orientation_pillow_cannot_decode_is_rendered_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EXIF tag is decoded when it is read: if that raises, the pass-through asks Pillow
+    (which refuses), and the picture is rendered the normal way."""
+    data = photo_jpeg_bytes((96, 72), 80, exif=ExifSpec(orientation=1).to_exif())
+
+    def broken(self: Image.Exif, key: int, default: object = None) -> object:
+        raise SyntaxError("bad tag")
+
+    monkeypatch.setattr(Image.Exif, "get", broken, raising=False)
+    path = _write(tmp_path / "a.jpg", data)
+    assert jp.passthrough_thumbnail(path, 720) is None
+    result, stripped = render_thumbnail(path, JPEG), jp.strip_metadata(data)
+    assert stripped is not None and result.data is not None and result.data != stripped.data

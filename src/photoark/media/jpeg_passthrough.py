@@ -234,9 +234,13 @@ def _upright_and_coarse(data: bytes, luma_sum: int | None) -> bool:
     that walk steps aside."""
     header = read_jpeg_header(data)
     exif = None if header is None else exif_of(header)
+    try:
+        orientation = None if exif is None else exif.get(0x0112)
+    except Exception:  # a tag Pillow decodes only when asked, and cannot: Pillow decides
+        exif = None
     if exif is None:
         return _upright_and_coarse_by_pillow(data)
-    upright = exif.get(0x0112) in (None, 1)
+    upright = orientation in (None, 1)
     return upright and luma_sum is not None and luma_sum >= _COARSE_ENOUGH
 
 
