@@ -166,7 +166,7 @@ def strip_metadata(data: bytes) -> StrippedJpeg | None:
                 return None
             out.append(b"\xff\xda" + data[pos : scan_end.start()])  # header + entropy-coded data
             if scans == 0:  # Pillow reads the tables up to the first scan
-                luma_sum = tables.quant_sums.get(0)
+                luma_sum = tables.quant.get(0)
             scans += 1
             pos = scan_end.start()
             continue

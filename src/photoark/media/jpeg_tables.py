@@ -41,10 +41,9 @@ class TableCheck:
 
     progressive: bool = False
     huffman: set[tuple[int, int]] = field(default_factory=set)  # (class 0 DC / 1 AC, id)
-    quant: set[int] = field(default_factory=set)
-    quant_sums: dict[int, int] = field(default_factory=dict)
-    """Table id -> the sum of its quantisers (the last table defined under that id, as
-    Pillow's ``JpegImageFile.quantization`` keeps it)."""
+    quant: dict[int, int] = field(default_factory=dict)
+    """Quantisation tables defined: id -> the sum of its quantisers (the last table defined
+    under that id, as Pillow's ``JpegImageFile.quantization`` keeps it)."""
     components: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Component id -> (quant table, blocks per MCU: horizontal x vertical sampling)."""
 
@@ -80,8 +79,7 @@ class TableCheck:
             quantisers = values if width == 1 else struct.unpack(">64H", values)
             if 0 in quantisers:
                 return False
-            self.quant.add(ident)
-            self.quant_sums[ident] = sum(quantisers)
+            self.quant[ident] = sum(quantisers)
             pos += 1 + 64 * width
         return True
 
